@@ -1,0 +1,69 @@
+// The long-running commands: start (API + worker), serve (API), worker. Each opens the runtime,
+// starts its parts, and drains them on SIGTERM/SIGINT; a second signal exits at once.
+import type { Config } from '../config'
+import { builtinHandlers } from '../handlers'
+import type { Logger } from '../log'
+import { openRuntime, type Runtime } from '../runtime'
+import { startServer, type Server } from '../api/server'
+import { startMaintenance } from '../worker/maintenance'
+import { Worker } from '../worker/runner'
+import { VERSION } from '../version'
+
+export type Role = 'start' | 'serve' | 'worker'
+
+export function createWorker(rt: Runtime, extra: Partial<ConstructorParameters<typeof Worker>[0]> = {}): Worker {
+  const c = rt.config
+  return new Worker({
+    sql: rt.sql,
+    events: rt.events,
+    log: rt.log,
+    handlers: builtinHandlers({ sandboxDir: c.sandboxDir }),
+    idSuffix: c.worker.id,
+    concurrency: c.worker.concurrency,
+    pollIntervalMs: c.worker.pollIntervalMs,
+    leaseMs: c.worker.leaseMs,
+    shutdownGraceMs: c.worker.shutdownGraceMs,
+    defaultTimeoutMs: c.worker.defaultTimeoutMs,
+    notifier: rt.notifier,
+    journalFile: process.env.STARTER__WORKER__JOURNAL_FILE,
+    ...extra,
+  })
+}
+
+export async function runRole(role: Role, config: Config, log: Logger): Promise<void> {
+  const rt = await openRuntime(config, log, role)
+  const stopMaintenance = startMaintenance({ sql: rt.sql, log, events: rt.events, notifier: rt.notifier, leaseMs: config.worker.leaseMs })
+  let server: Server | undefined
+  let worker: Worker | undefined
+  if (role !== 'worker') server = await startServer(rt)
+  if (role !== 'serve') {
+    worker = createWorker(rt)
+    await worker.start()
+  }
+  banner(rt, role, server, worker)
+
+  let stopping = false
+  const shutdown = async (signal: string) => {
+    if (stopping) {
+      log.warn(`second ${signal}: exiting now`)
+      process.exit(130)
+    }
+    stopping = true
+    log.info(`${signal} received: draining`, { grace_ms: config.worker.shutdownGraceMs })
+    await server?.stop()
+    await worker?.stop()
+    stopMaintenance()
+    await rt.close()
+    process.exit(0)
+  }
+  process.on('SIGTERM', () => void shutdown('SIGTERM'))
+  process.on('SIGINT', () => void shutdown('SIGINT'))
+}
+
+function banner(rt: Runtime, role: Role, server: Server | undefined, worker: Worker | undefined): void {
+  const lines = [`tasklab ${VERSION} (${role})`, `  database: ${rt.db.label}`]
+  if (server) lines.push(`  control panel: ${server.url}/`, `  API: ${server.url}/api/v1`)
+  if (worker) lines.push(`  worker: ${worker.id}, concurrency ${rt.config.worker.concurrency}, types ${worker.taskTypes.join(', ')}`)
+  lines.push(`  chaos: ${rt.config.chaos.enabled ? 'on' : 'off'}`)
+  process.stdout.write(`${lines.join('\n')}\n`)
+}

@@ -1,0 +1,11 @@
+// The SQL files are imported as text so `bun build --compile` embeds them in the binary.
+// test/db/migrations.test.ts fails when a file in migrations/ is missing from this list.
+import m0001 from '../../migrations/0001_init.sql' with { type: 'text' }
+
+export interface Migration {
+  version: number
+  name: string
+  sql: string
+}
+
+export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: '0001_init.sql', sql: m0001 }]

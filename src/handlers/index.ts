@@ -1,0 +1,12 @@
+import type { TaskHandler } from './contract'
+import { dataProcessing } from './data-processing'
+import { delayTask } from './delay-task'
+import { email } from './email'
+import { fileCleanup } from './file-cleanup'
+import { reportGeneration } from './report-generation'
+import { webhook } from './webhook'
+
+/** The six built-in types of CONTRACT §4. */
+export function builtinHandlers(opts: { sandboxDir: string }): TaskHandler[] {
+  return [email, webhook, dataProcessing, fileCleanup(opts.sandboxDir), reportGeneration, delayTask] as TaskHandler[]
+}

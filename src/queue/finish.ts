@@ -1,0 +1,79 @@
+// Ends attempts. One statement finishes any mix of outcomes for one worker, so a worker at
+// concurrency 50 writes 50 completions in one round trip. Every row is guarded by
+// `status = 'running' AND locked_by = $worker`: a late or duplicate report from a worker that
+// lost its lease (the task was rescued and maybe already re-run) changes nothing.
+import type { Sql } from '../db/connect'
+import { retryDelayMs } from './retry'
+import type { Task } from './task'
+
+export type Outcome =
+  | { id: string; status: 'completed'; result: unknown }
+  | { id: string; status: 'retrying'; error: string; runAt: Date }
+  | { id: string; status: 'failed'; error: string }
+  | { id: string; status: 'cancelled'; error: string }
+  /** Handed back by a draining worker: the attempt did not happen, so it is not counted. */
+  | { id: string; status: 'pending' }
+
+/** What a failed attempt leads to: another attempt after the strategy's delay, or the dead letter queue. */
+export function failureOutcome(
+  task: Pick<Task, 'id' | 'current_attempt' | 'max_attempts' | 'retry_strategy'>,
+  error: string,
+  permanent: boolean,
+  now = Date.now(),
+): Outcome {
+  if (permanent || task.current_attempt >= task.max_attempts) return { id: task.id, status: 'failed', error }
+  const delay = retryDelayMs(task.retry_strategy, task.current_attempt)
+  return { id: task.id, status: 'retrying', error, runAt: new Date(now + delay) }
+}
+
+interface OutcomeRow {
+  id: string
+  status: Outcome['status']
+  result: unknown
+  error: string | null
+  run_at: string | null
+}
+
+function toRow(o: Outcome): OutcomeRow {
+  return {
+    id: o.id,
+    status: o.status,
+    result: o.status === 'completed' ? (o.result ?? null) : null,
+    error: 'error' in o ? o.error.slice(0, 10_000) : null,
+    run_at: o.status === 'retrying' ? o.runAt.toISOString() : null,
+  }
+}
+
+/** Returns the ids whose outcome was written; the others had been taken from this worker. */
+export async function finishTasks(sql: Sql, workerId: string, outcomes: Outcome[]): Promise<Set<string>> {
+  if (outcomes.length === 0) return new Set()
+  const rows = await sql<{ id: string }[]>`
+    UPDATE tasks t SET
+      status = v.status,
+      result = CASE WHEN v.status = 'completed' THEN v.result ELSE t.result END,
+      last_error = coalesce(v.error, t.last_error),
+      run_at = coalesce(v.run_at, CASE WHEN v.status = 'pending' THEN now() ELSE t.run_at END),
+      current_attempt = t.current_attempt - CASE WHEN v.status = 'pending' THEN 1 ELSE 0 END,
+      completed_at = CASE WHEN v.status IN ('completed', 'failed', 'cancelled') THEN now() END,
+      started_at = CASE WHEN v.status = 'pending' THEN NULL ELSE t.started_at END,
+      locked_by = NULL,
+      lease_expires_at = NULL,
+      updated_at = now()
+    FROM jsonb_to_recordset(${sql.json(outcomes.map(toRow) as never)})
+      AS v(id uuid, status task_status, result jsonb, error text, run_at timestamptz)
+    WHERE t.id = v.id AND t.status = 'running' AND t.locked_by = ${workerId}
+    RETURNING t.id`
+  return new Set(rows.map((r) => r.id))
+}
+
+/** Extends the leases of this worker's running tasks; returns them, with any cancel requests. */
+export async function extendLeases(
+  sql: Sql,
+  workerId: string,
+  leaseMs: number,
+): Promise<{ id: string; cancel_requested: boolean }[]> {
+  return sql<{ id: string; cancel_requested: boolean }[]>`
+    UPDATE tasks SET lease_expires_at = now() + ${leaseMs} * interval '1 millisecond'
+    WHERE status = 'running' AND locked_by = ${workerId}
+    RETURNING id, cancel_requested`
+}

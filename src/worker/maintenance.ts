@@ -1,0 +1,50 @@
+// Housekeeping that any tasklab process runs (workers and the API server alike, so that a queue
+// with every worker dead still shows the truth): rescue tasks whose lease expired, forget workers
+// gone for a day. Rescue runs every second (or lease/3 if shorter), so a task is back in the queue
+// within lease + 1 s of its worker's death.
+import type { Sql } from '../db/connect'
+import { isConnectionError } from '../db/connect'
+import type { Logger } from '../log'
+import type { QueueEventBus } from '../queue/events'
+import type { Notifier } from '../queue/notify'
+import { rescueExpired } from '../queue/rescue'
+import { pruneWorkers } from '../queue/workers'
+
+export function startMaintenance(opts: {
+  sql: Sql
+  log: Logger
+  events: QueueEventBus
+  notifier: Notifier
+  leaseMs: number
+}): () => void {
+  const intervalMs = Math.max(100, Math.min(1000, Math.floor(opts.leaseMs / 3)))
+  let busy = false
+  let ticks = 0
+  const tick = async () => {
+    if (busy) return
+    busy = true
+    try {
+      const rescued = await rescueExpired(opts.sql)
+      for (const r of rescued) {
+        opts.log.warn('task rescued from a lost worker', { task: r.id, worker: r.worker, status: r.status })
+        opts.events.emit('task:transition', {
+          id: r.id,
+          taskType: r.task_type,
+          from: 'running',
+          to: r.status,
+          attempt: r.attempt,
+          workerId: r.worker,
+          error: 'worker lost',
+        })
+      }
+      if (rescued.length > 0) opts.notifier.poke()
+      if (++ticks % 3600 === 0) await pruneWorkers(opts.sql)
+    } catch (err) {
+      if (!isConnectionError(err)) opts.log.error('maintenance failed', { error: err })
+    } finally {
+      busy = false
+    }
+  }
+  const timer = setInterval(() => void tick(), intervalMs)
+  return () => clearInterval(timer)
+}
