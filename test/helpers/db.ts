@@ -24,21 +24,27 @@ export function urlFor(database: string): string {
 let templateReady: Promise<void> | undefined
 
 async function ensureTemplate(admin: Sql): Promise<void> {
-  // Several test processes may race to create it: serialize on an advisory lock.
-  await admin.begin(async (tx) => {
-    await tx`SELECT pg_advisory_xact_lock(7461730002)`
-    const [exists] = await tx`SELECT 1 FROM pg_database WHERE datname = ${TEMPLATE}`
+  // Several test processes may race to create it: serialize on a session advisory lock held on a
+  // reserved connection (CREATE DATABASE cannot run inside a transaction).
+  const lock = await admin.reserve()
+  try {
+    await lock`SELECT pg_advisory_lock(7461730002)`
+    const [exists] = await lock`SELECT 1 FROM pg_database WHERE datname = ${TEMPLATE}`
     if (exists) return
-    await admin.unsafe(`CREATE DATABASE ${TEMPLATE}`).catch(async (err) => {
-      if (err.code !== '42P04') throw err
-    })
+    await lock.unsafe(`CREATE DATABASE ${TEMPLATE}`)
     const tpl = connect(urlFor(TEMPLATE), { max: 1 })
     try {
       await migrate(tpl)
-    } finally {
+    } catch (err) {
       await tpl.end()
+      await lock.unsafe(`DROP DATABASE IF EXISTS ${TEMPLATE}`)
+      throw err
     }
-  })
+    await tpl.end()
+  } finally {
+    await lock`SELECT pg_advisory_unlock(7461730002)`
+    lock.release()
+  }
 }
 
 export interface TestDatabase {
@@ -49,7 +55,7 @@ export interface TestDatabase {
 }
 
 export async function createTestDatabase(opts: { max?: number } = {}): Promise<TestDatabase> {
-  const admin = postgres(TEST_SERVER_URL, { max: 1, onnotice: () => {} })
+  const admin = postgres(TEST_SERVER_URL, { max: 2, onnotice: () => {} })
   try {
     templateReady ??= ensureTemplate(admin)
     await templateReady
