@@ -140,11 +140,10 @@ function jsonSize(v: unknown): number {
 // the stored strategy always carries the task's real max_attempts, so there is one truth.
 const INSERT_FROM_ROWS = (sql: Sql | TransactionSql, rows: Row[], defaults: EnqueueDefaults) => sql<Task[]>`
   WITH input AS (
-    SELECT r.*, ord
-    FROM jsonb_to_recordset(${sql.json(rows as never)}) WITH ORDINALITY AS r(
-      task_type text, status task_status, priority task_priority, payload jsonb, metadata jsonb,
+    SELECT * FROM jsonb_to_recordset(${sql.json(rows.map((r, ord) => ({ ...r, ord })) as never)}) AS r(
+      ord integer, task_type text, status task_status, priority task_priority, payload jsonb, metadata jsonb,
       retry_strategy jsonb, max_attempts integer, scheduled_at timestamptz, timeout_ms integer,
-      idempotency_key text, created_by uuid), ord
+      idempotency_key text, created_by uuid)
   ), resolved AS (
     SELECT i.*, coalesce(i.retry_strategy, tt.retry_strategy, ${sql.json(defaults.retryStrategy as never)}::jsonb) AS strategy
     FROM input i JOIN task_types tt ON tt.name = i.task_type AND tt.is_active

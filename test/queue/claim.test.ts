@@ -1,0 +1,148 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test'
+import { claimTasks, nextRunAt } from '../../src/queue/claim'
+import { extendLeases, failureOutcome, finishTasks } from '../../src/queue/finish'
+import { rescueExpired } from '../../src/queue/rescue'
+import { createTestDatabase, type TestDatabase } from '../helpers/db'
+import { insertTask, registerTypes } from '../helpers/factory'
+
+let db: TestDatabase
+beforeAll(async () => {
+  db = await createTestDatabase()
+  await registerTypes(db.sql, 'alpha', 'beta')
+})
+afterAll(() => db.drop())
+beforeEach(async () => {
+  await db.sql`DELETE FROM tasks`
+})
+
+const claim = (limit: number, workerId = 'w1', types = ['alpha']) => claimTasks(db.sql, { workerId, types, limit, leaseMs: 30_000 })
+const eventsOf = (id: string) =>
+  db.sql`SELECT from_status, to_status, attempt, worker_id, error, actor FROM task_events WHERE task_id = ${id} ORDER BY id`
+
+describe('claim', () => {
+  test('critical first, then high, normal, low (not alphabetical), oldest first within a priority', async () => {
+    const t0 = Date.now() - 10_000
+    for (const [i, priority] of (['low', 'normal', 'critical', 'high', 'normal', 'critical'] as const).entries())
+      await insertTask(db.sql, { task_type: 'alpha', priority, run_at: new Date(t0 + i) })
+    const got = await claim(10)
+    expect(got.map((t) => t.priority)).toEqual(['critical', 'critical', 'high', 'normal', 'normal', 'low'])
+    expect(got[0]!.run_at.getTime()).toBeLessThan(got[1]!.run_at.getTime())
+  })
+
+  test('takes at most the free slots, only its types, and starts the attempt and lease', async () => {
+    for (let i = 0; i < 5; i++) await insertTask(db.sql, { task_type: 'alpha' })
+    await insertTask(db.sql, { task_type: 'beta' })
+    const got = await claim(3)
+    expect(got).toHaveLength(3)
+    for (const t of got) {
+      expect(t).toMatchObject({ task_type: 'alpha', status: 'running', locked_by: 'w1', current_attempt: 1 })
+      expect(t.lease_expires_at!.getTime()).toBeGreaterThan(Date.now() + 20_000)
+    }
+    expect(await eventsOf(got[0]!.id)).toEqual([
+      { from_status: null, to_status: 'pending', attempt: 0, worker_id: null, error: null, actor: 'system' },
+      { from_status: 'pending', to_status: 'running', attempt: 1, worker_id: 'w1', error: null, actor: 'worker' },
+    ])
+  })
+
+  test('two workers claiming at once never get the same task', async () => {
+    for (let i = 0; i < 200; i++) await insertTask(db.sql, { task_type: 'alpha' })
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => claim(30, `w${i}`)))
+    const ids = results.flat().map((t) => t.id)
+    expect(new Set(ids).size).toBe(ids.length)
+    expect(ids.length).toBe(200)
+  })
+
+  test('a scheduled task is not claimed before scheduled_at, then passes through pending', async () => {
+    const future = await insertTask(db.sql, { task_type: 'alpha', status: 'scheduled', run_at: new Date(Date.now() + 60_000) })
+    const due = await insertTask(db.sql, { task_type: 'alpha', status: 'scheduled', run_at: new Date(Date.now() - 1) })
+    const got = await claim(10)
+    expect(got.map((t) => t.id)).toEqual([due.id])
+    expect((await nextRunAt(db.sql, ['alpha']))?.getTime()).toBe(future.run_at.getTime())
+    const ev = await eventsOf(due.id)
+    expect(ev.map((e) => [e.from_status, e.to_status])).toEqual([
+      [null, 'scheduled'],
+      ['scheduled', 'pending'],
+      ['pending', 'running'],
+    ])
+  })
+
+  test('a retrying task waits for its backoff', async () => {
+    await insertTask(db.sql, { task_type: 'alpha', status: 'retrying', current_attempt: 1, run_at: new Date(Date.now() + 60_000) })
+    expect(await claim(5)).toHaveLength(0)
+  })
+})
+
+describe('finish', () => {
+  test('completion is guarded: another worker, or a second report, changes nothing', async () => {
+    await insertTask(db.sql, { task_type: 'alpha' })
+    const [t] = await claim(1)
+    expect(await finishTasks(db.sql, 'w2', [{ id: t!.id, status: 'completed', result: 'stolen' }])).toEqual(new Set())
+    expect(await finishTasks(db.sql, 'w1', [{ id: t!.id, status: 'completed', result: { ok: 1 } }])).toEqual(new Set([t!.id]))
+    expect(await finishTasks(db.sql, 'w1', [{ id: t!.id, status: 'failed', error: 'late' }])).toEqual(new Set())
+    const [row] = await db.sql`SELECT status, result, completed_at, locked_by FROM tasks WHERE id = ${t!.id}`
+    expect(row).toMatchObject({ status: 'completed', result: { ok: 1 }, locked_by: null })
+    expect(row!.completed_at).toBeInstanceOf(Date)
+  })
+
+  test('one statement finishes a mix of outcomes', async () => {
+    for (let i = 0; i < 4; i++) await insertTask(db.sql, { task_type: 'alpha' })
+    const ts = await claim(4)
+    const runAt = new Date(Date.now() + 5000)
+    const done = await finishTasks(db.sql, 'w1', [
+      { id: ts[0]!.id, status: 'completed', result: 1 },
+      { id: ts[1]!.id, status: 'retrying', error: 'boom', runAt },
+      { id: ts[2]!.id, status: 'failed', error: 'bad' },
+      { id: ts[3]!.id, status: 'pending' },
+    ])
+    expect(done.size).toBe(4)
+    const rows = await db.sql`SELECT id, status, current_attempt, last_error, run_at FROM tasks`
+    const by = new Map(rows.map((r) => [r.id, r]))
+    expect(by.get(ts[1]!.id)).toMatchObject({ status: 'retrying', last_error: 'boom', current_attempt: 1 })
+    expect(by.get(ts[1]!.id)!.run_at.getTime()).toBe(runAt.getTime())
+    expect(by.get(ts[2]!.id)).toMatchObject({ status: 'failed', last_error: 'bad' })
+    // Handed back by a draining worker: the attempt is not counted.
+    expect(by.get(ts[3]!.id)).toMatchObject({ status: 'pending', current_attempt: 0 })
+    const [ev] = await db.sql`SELECT error FROM task_events WHERE task_id = ${ts[1]!.id} AND to_status = 'retrying'`
+    expect(ev!.error).toBe('boom')
+  })
+
+  test('failureOutcome: retry with the strategy\'s delay until max_attempts, permanent goes straight to failed', () => {
+    const task = { id: 'x', current_attempt: 1, max_attempts: 3, retry_strategy: { type: 'exponential', base_delay_ms: 100, multiplier: 2, max_delay_ms: 1e6, max_attempts: 3 } } as const
+    const now = 1_000_000
+    expect(failureOutcome(task, 'e', false, now)).toEqual({ id: 'x', status: 'retrying', error: 'e', runAt: new Date(now + 200) })
+    expect(failureOutcome({ ...task, current_attempt: 2 }, 'e', false, now)).toMatchObject({ runAt: new Date(now + 400) })
+    expect(failureOutcome({ ...task, current_attempt: 3 }, 'e', false, now)).toEqual({ id: 'x', status: 'failed', error: 'e' })
+    expect(failureOutcome(task, 'bad payload', true, now)).toEqual({ id: 'x', status: 'failed', error: 'bad payload' })
+  })
+})
+
+describe('leases', () => {
+  test('heartbeat extends only this worker\'s leases and reports cancel requests', async () => {
+    await insertTask(db.sql, { task_type: 'alpha' })
+    await insertTask(db.sql, { task_type: 'alpha' })
+    const [a] = await claim(1, 'w1')
+    const [b] = await claim(1, 'w2')
+    await db.sql`UPDATE tasks SET cancel_requested = true WHERE id = ${a!.id}`
+    const held = await extendLeases(db.sql, 'w1', 90_000)
+    expect(held).toEqual([{ id: a!.id, cancel_requested: true }])
+    const [rb] = await db.sql`SELECT lease_expires_at FROM tasks WHERE id = ${b!.id}`
+    expect(rb!.lease_expires_at.getTime()).toBeLessThan(Date.now() + 40_000)
+  })
+
+  test('rescue: an expired lease fails the attempt with "worker lost" and the strategy decides', async () => {
+    const retry = await insertTask(db.sql, { task_type: 'alpha', status: 'running', current_attempt: 1, max_attempts: 3, locked_by: 'dead', lease_expires_at: new Date(Date.now() - 1000) })
+    const last = await insertTask(db.sql, { task_type: 'alpha', status: 'running', current_attempt: 3, max_attempts: 3, locked_by: 'dead', lease_expires_at: new Date(Date.now() - 1000) })
+    const cancelled = await insertTask(db.sql, { task_type: 'alpha', status: 'running', current_attempt: 1, cancel_requested: true, locked_by: 'dead', lease_expires_at: new Date(Date.now() - 1000) })
+    const alive = await insertTask(db.sql, { task_type: 'alpha', status: 'running', current_attempt: 1, locked_by: 'alive', lease_expires_at: new Date(Date.now() + 60_000) })
+    const rescued = await rescueExpired(db.sql)
+    const status = new Map(rescued.map((r) => [r.id, r.status]))
+    expect(status).toEqual(new Map([[retry.id, 'retrying'], [last.id, 'failed'], [cancelled.id, 'cancelled']]))
+    expect(rescued.every((r) => r.worker === 'dead')).toBe(true)
+    const [ev] = await eventsOf(retry.id).then((e) => e.filter((x) => x.to_status === 'retrying'))
+    expect(ev).toEqual({ from_status: 'running', to_status: 'retrying', attempt: 1, worker_id: 'dead', error: 'worker lost', actor: 'rescue' })
+    const [a] = await db.sql`SELECT status FROM tasks WHERE id = ${alive.id}`
+    expect(a!.status).toBe('running')
+    // The dead worker's late report is refused by the guard.
+    expect(await finishTasks(db.sql, 'dead', [{ id: retry.id, status: 'completed', result: null }])).toEqual(new Set())
+  })
+})
