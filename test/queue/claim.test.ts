@@ -16,8 +16,9 @@ beforeEach(async () => {
 })
 
 const claim = (limit: number, workerId = 'w1', types = ['alpha']) => claimTasks(db.sql, { workerId, types, limit, leaseMs: 30_000 })
-const eventsOf = (id: string) =>
-  db.sql`SELECT from_status, to_status, attempt, worker_id, error, actor FROM task_events WHERE task_id = ${id} ORDER BY id`
+const eventsOf = async (id: string): Promise<Record<string, unknown>[]> => [
+  ...(await db.sql`SELECT from_status, to_status, attempt, worker_id, error, actor FROM task_events WHERE task_id = ${id} ORDER BY id`),
+]
 
 describe('claim', () => {
   test('critical first, then high, normal, low (not alphabetical), oldest first within a priority', async () => {
