@@ -3,7 +3,7 @@
 import type { Config } from './config'
 import { connect, type Sql } from './db/connect'
 import { migrate } from './db/migrate'
-import { type Database, resolveDatabase } from './db/resolve'
+import { type Database, poolSizeFor, resolveDatabase } from './db/resolve'
 import type { Logger } from './log'
 import type { EnqueueDefaults } from './queue/enqueue'
 import { QueueEventBus } from './queue/events'
@@ -29,8 +29,8 @@ export function enqueueDefaultsOf(config: Config): EnqueueDefaults {
 }
 
 export async function openRuntime(config: Config, log: Logger, role: string): Promise<Runtime> {
-  const db = await resolveDatabase(config, log)
-  const sql = connect(db.url, { max: config.database.poolSize, applicationName: `tasklab-${role}` })
+  const db = await resolveDatabase(config, log, role)
+  const sql = connect(db.url, { max: poolSizeFor(db, config.database.poolSize), applicationName: `tasklab-${role}` })
   const applied = await migrate(sql)
   for (const m of applied) log.info('applied migration', { migration: m.name })
   const events = new QueueEventBus()

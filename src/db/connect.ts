@@ -9,7 +9,9 @@ export interface ConnectOptions {
 }
 
 export function connect(url: string, opts: ConnectOptions = {}): Sql {
-  return postgres(url, {
+  const { url: target, path } = unixSocket(url)
+  return postgres(target, {
+    path,
     max: opts.max ?? 10,
     // Fail fast while the database is down so callers can back off and report, rather than hang.
     connect_timeout: 5,
@@ -17,6 +19,18 @@ export function connect(url: string, opts: ConnectOptions = {}): Sql {
     onnotice: () => {},
     connection: { application_name: opts.applicationName ?? 'tasklab' },
   })
+}
+
+/**
+ * libpq's unix-socket form, `postgres://user@localhost/db?host=/run/postgresql` (the embedded
+ * database uses it), which postgres.js does not read: it would send `host` as a server setting.
+ */
+export function unixSocket(url: string): { url: string; path: string | undefined } {
+  const u = URL.canParse(url) ? new URL(url) : undefined
+  const dir = u?.searchParams.get('host')
+  if (!u || !dir?.startsWith('/')) return { url, path: undefined }
+  u.searchParams.delete('host')
+  return { url: u.toString(), path: `${dir}/.s.PGSQL.${u.port || 5432}` }
 }
 
 /** The URL with its password replaced, safe to print. */

@@ -1,0 +1,52 @@
+// The embedded database: PostgreSQL (PGlite) inside this process, kept in <data dir>/pgdata and
+// served on <data dir>/.s.PGSQL.5432 to this process's own pool. Used when no database URL is
+// given, so that one downloaded file is all it takes. One process per data dir (datadir-lock.ts).
+//
+// What differs from a real server, and how tasklab copes (measured on PGlite 0.5.14 under Bun 1.4):
+// - One query at a time for the whole process, and one transaction at a time: the socket server
+//   holds other connections' statements until the open transaction ends. So a statement outside a
+//   transaction awaited inside sql.begin deadlocks; the engine's transaction bodies use only `tx`.
+// - SKIP LOCKED is accepted but never skips (nothing else is ever holding the row). Harmless: there
+//   is only one worker process.
+// - LISTEN/NOTIFY does not cross the socket (a notification reaches whichever connection ran the
+//   statement, and postgres.js drops it). The worker skips LISTEN and is woken in-process by the
+//   Notifier, with polling as the fallback; cancel of a running task is seen at the next heartbeat.
+// - PostgreSQL 18 here, 14-17 on users' servers: migrations stay portable.
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Logger } from '../log'
+import { lockDataDir } from './datadir-lock'
+import { EMBEDDED_MAX_CONNECTIONS, openPGlite, serveSocket } from './pglite'
+import type { Database } from './resolve'
+
+export async function openEmbedded(dataDir: string, log: Logger): Promise<Database> {
+  const lock = lockDataDir(dataDir)
+  try {
+    const pgdata = join(dataDir, 'pgdata')
+    const fresh = !(await Bun.file(join(pgdata, 'PG_VERSION')).exists())
+    if (fresh) log.info('creating the embedded database (first start takes a few seconds)', { dir: pgdata })
+    mkdirSync(pgdata, { recursive: true, mode: 0o700 })
+    const started = performance.now()
+    const pg = await openPGlite({ dataDir: pgdata })
+    const server = await serveSocket(pg, dataDir)
+    log.debug('embedded database ready', { dir: pgdata, ms: Math.round(performance.now() - started) })
+    return {
+      url: server.url,
+      label: `embedded at ${dataDir}`,
+      embedded: true,
+      maxConnections: EMBEDDED_MAX_CONNECTIONS,
+      async close() {
+        try {
+          await server.stop()
+          // Closing flushes PGlite's buffers to pgdata and shuts PostgreSQL down cleanly.
+          await pg.close()
+        } finally {
+          lock.release()
+        }
+      },
+    }
+  } catch (err) {
+    lock.release()
+    throw err
+  }
+}

@@ -1,0 +1,182 @@
+// Real tasklab processes for the process tests: spawn, capture output, signal, and wait on
+// conditions with deadlines (never bare sleeps). Children get a clean environment: none of the
+// caller's STARTER__* or DATABASE_URL leaks in, so each test states exactly what it configures.
+import { existsSync, readFileSync } from 'node:fs'
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import type { Subprocess } from 'bun'
+import type { Sql } from '../../src/db/connect'
+import { TASKLAB_BIN } from './binary'
+
+/** `bun src/main.ts`, with the bun that runs the tests (PATH may not have one). */
+export const SRC_COMMAND = [process.execPath, resolve('src/main.ts')]
+
+export interface Child {
+  proc: Subprocess<'ignore', 'pipe', 'pipe'>
+  pid: number
+  /** stdout and stderr as captured so far. */
+  output(): string
+  exited: Promise<number>
+  /** Resolves with the exit code, or throws naming the process if it has not exited in time. */
+  waitExit(timeoutMs: number): Promise<number>
+}
+
+export function cleanEnv(extra: Record<string, string | undefined>): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const [k, v] of Object.entries(process.env))
+    if (v !== undefined && !k.startsWith('STARTER__') && k !== 'DATABASE_URL') env[k] = v
+  for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v
+  return env
+}
+
+export function spawnTasklab(
+  args: string[],
+  opts: { env: Record<string, string | undefined>; command?: string[]; cwd?: string; label?: string },
+): Child {
+  const command = opts.command ?? SRC_COMMAND
+  const proc = Bun.spawn([...command, ...args], {
+    cwd: opts.cwd,
+    env: cleanEnv({ STARTER__LOG__FORMAT: 'json', ...opts.env }),
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
+  let text = ''
+  // Both pipes must be drained or a chatty child blocks once the 64 KiB pipe buffer fills.
+  const drain = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder()
+    const reader = stream.getReader()
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) return
+      text += decoder.decode(value, { stream: true })
+    }
+  }
+  const drained = Promise.all([drain(proc.stdout), drain(proc.stderr)]).catch(() => {})
+  const exited = proc.exited.then(async (code) => {
+    await drained
+    return code
+  })
+  const label = opts.label ?? args.join(' ')
+  return {
+    proc,
+    pid: proc.pid,
+    output: () => text,
+    exited,
+    async waitExit(timeoutMs) {
+      let timer: Timer | undefined
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `tasklab ${label} (pid ${proc.pid}) did not exit within ${timeoutMs} ms\n${tail(text)}`,
+              ),
+            ),
+          timeoutMs,
+        )
+      })
+      try {
+        return await Promise.race([exited, late])
+      } finally {
+        clearTimeout(timer)
+      }
+    },
+  }
+}
+
+export function tail(text: string, lines = 30): string {
+  return text.split('\n').slice(-lines).join('\n')
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or throws `what` at the deadline. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  opts: { timeoutMs: number; intervalMs?: number; detail?: () => string | Promise<string> },
+): Promise<T> {
+  const deadline = Date.now() + opts.timeoutMs
+  for (;;) {
+    const value = await check()
+    if (value !== undefined && value !== false) return value
+    if (Date.now() >= deadline) {
+      const detail = opts.detail ? `\n${await opts.detail()}` : ''
+      throw new Error(`timed out after ${opts.timeoutMs} ms waiting for ${what}${detail}`)
+    }
+    await Bun.sleep(opts.intervalMs ?? 100)
+  }
+}
+
+/** Waits until the worker process `pid` has registered itself; returns its worker id. */
+export async function workerRegistered(sql: Sql, child: Child, timeoutMs = 20_000): Promise<string> {
+  return waitFor(
+    `worker pid ${child.pid} to register`,
+    async () => {
+      if (child.proc.exitCode !== null)
+        throw new Error(`worker pid ${child.pid} exited with ${child.proc.exitCode}\n${tail(child.output())}`)
+      const [row] = await sql<
+        { id: string }[]
+      >`SELECT id FROM workers WHERE pid = ${child.pid} AND stopped_at IS NULL`
+      return row?.id
+    },
+    { timeoutMs, detail: () => tail(child.output()) },
+  )
+}
+
+export interface JournalEntry {
+  task_id: string
+  attempt: number
+  worker: string
+  at: number
+}
+
+/** The execution journal the workers append to (STARTER__WORKER__JOURNAL_FILE). */
+export function readJournal(file: string): JournalEntry[] {
+  if (!existsSync(file)) return []
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as JournalEntry)
+}
+
+/** (task, attempt) pairs that ran more than once. */
+export function duplicateExecutions(entries: JournalEntry[]): string[] {
+  const seen = new Map<string, number>()
+  for (const e of entries) {
+    const key = `${e.task_id}#${e.attempt}`
+    seen.set(key, (seen.get(key) ?? 0) + 1)
+  }
+  return [...seen].filter(([, n]) => n > 1).map(([k, n]) => `${k} ran ${n} times`)
+}
+
+export async function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(join(tmpdir(), `tasklab-${prefix}-`))
+}
+
+/** The compiled binary: TASKLAB_BIN (dist/tasklab) when it exists, else a fresh build in a temp folder. */
+let built: Promise<string> | undefined
+export function compiledBinary(): Promise<string> {
+  if (existsSync(TASKLAB_BIN)) return Promise.resolve(TASKLAB_BIN)
+  built ??= (async () => {
+    const outfile = join(await tempDir('build'), 'tasklab')
+    const build = Bun.spawn([process.execPath, resolve('build.ts')], {
+      env: { ...process.env, TASKLAB_OUTFILE: outfile },
+      stdout: 'pipe',
+      stderr: 'pipe',
+    })
+    const code = await build.exited
+    if (code !== 0)
+      throw new Error(`bun build.ts failed (${code}): ${await new Response(build.stderr).text()}`)
+    return outfile
+  })()
+  return built
+}
+
+/** Counts of tasks by status, e.g. {completed: 3000}. */
+export async function statusCounts(sql: Sql): Promise<Record<string, number>> {
+  const rows = await sql<
+    { status: string; n: number }[]
+  >`SELECT status::text, count(*)::int AS n FROM tasks GROUP BY status`
+  return Object.fromEntries(rows.map((r) => [r.status, r.n]))
+}
