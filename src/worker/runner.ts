@@ -55,6 +55,7 @@ export class Worker {
   private wakeAgain = false
   private flushing = false
   private stopping = false
+  private graceOver = false
   private pollTimer: Timer | undefined
   private retryTimer: Timer | undefined
   private backoffMs = 0
@@ -225,6 +226,8 @@ export class Worker {
       },
     })
     this.running.set(task.id, attempt)
+    // Claimed after the grace period ended (a slow claim): hand it back at once.
+    if (this.graceOver) attempt.controller.abort(new AbortReason('shutdown', 'worker shutting down'))
     attempt.done.then((result) => {
       if (!result.outcome) {
         // The lease was lost: another worker owns the task now. Free the slot, report nothing.
@@ -370,7 +373,11 @@ export class Worker {
     clearTimeout(this.pollTimer)
     clearTimeout(this.retryTimer)
     const deadline = Date.now() + graceMs
-    while (this.running.size > 0 && Date.now() < deadline) await Bun.sleep(Math.min(50, deadline - Date.now()))
+    // A claim in flight still hands us tasks (it committed, or will): wait for it too, or they would
+    // be left `running` behind us until their lease expired.
+    while ((this.running.size > 0 || this.claiming) && Date.now() < deadline)
+      await Bun.sleep(Math.min(50, deadline - Date.now()))
+    this.graceOver = true
     let handedBack = 0
     for (const [, attempt] of this.running) {
       attempt.controller.abort(new AbortReason('shutdown', 'worker shutting down'))
@@ -378,7 +385,7 @@ export class Worker {
     }
     // The aborted attempts settle at once; wait for their hand-back to be written (bounded).
     const flushDeadline = Date.now() + 5000
-    while ((this.running.size > 0 || this.flushing) && Date.now() < flushDeadline) await Bun.sleep(20)
+    while ((this.running.size > 0 || this.flushing || this.claiming) && Date.now() < flushDeadline) await Bun.sleep(20)
     this.heartbeat.stop()
     for (const off of this.unsubscribe) await Promise.resolve(off()).catch(() => {})
     await stopWorker(this.opts.sql, this.id).catch(() => {})
