@@ -25,7 +25,6 @@ export function createWorker(rt: Runtime, extra: Partial<ConstructorParameters<t
     shutdownGraceMs: c.worker.shutdownGraceMs,
     defaultTimeoutMs: c.worker.defaultTimeoutMs,
     notifier: rt.notifier,
-    listen: !rt.db.embedded,
     journalFile: process.env.STARTER__WORKER__JOURNAL_FILE,
     ...extra,
   })

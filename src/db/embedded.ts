@@ -3,20 +3,19 @@
 // given, so that one downloaded file is all it takes. One process per data dir (datadir-lock.ts).
 //
 // What differs from a real server, and how tasklab copes (measured on PGlite 0.5.14 under Bun 1.4):
-// - One query at a time for the whole process, and one transaction at a time: the socket server
-//   holds other connections' statements until the open transaction ends. So a statement outside a
-//   transaction awaited inside sql.begin deadlocks; the engine's transaction bodies use only `tx`.
-// - SKIP LOCKED is accepted but never skips (nothing else is ever holding the row). Harmless: there
-//   is only one worker process.
-// - LISTEN/NOTIFY does not cross the socket (a notification reaches whichever connection ran the
-//   statement, and postgres.js drops it). The worker skips LISTEN and is woken in-process by the
-//   Notifier, with polling as the fallback; cancel of a running task is seen at the next heartbeat.
-// - PostgreSQL 18 here, 14-17 on users' servers: migrations stay portable.
+// - One backend session for the whole process. pglite-server.ts hands it to one connection per
+//   protocol cycle or transaction, so there is one transaction at a time, and a statement on
+//   another connection awaited inside sql.begin would wait forever: the engine's transaction bodies
+//   use only `tx` (checked: migrate, enqueueBatch, rescueExpired, recordBreaker, actions' asActor).
+// - SKIP LOCKED is accepted but never skips (no other transaction can hold a row). Harmless here:
+//   the only worker is in this process.
+// - LISTEN/NOTIFY work: the server copies notifications to every connection (see pglite-server.ts).
+// - PostgreSQL 18 here, 14-17 on users' servers: migrations stay portable; the matrix tests both.
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Logger } from '../log'
 import { lockDataDir } from './datadir-lock'
-import { EMBEDDED_MAX_CONNECTIONS, openPGlite, serveSocket } from './pglite'
+import { EMBEDDED_POOL_SIZE, openPGlite, serveSocket } from './pglite'
 import type { Database } from './resolve'
 
 export async function openEmbedded(dataDir: string, log: Logger): Promise<Database> {
@@ -34,7 +33,7 @@ export async function openEmbedded(dataDir: string, log: Logger): Promise<Databa
       url: server.url,
       label: `embedded at ${dataDir}`,
       embedded: true,
-      maxConnections: EMBEDDED_MAX_CONNECTIONS,
+      maxConnections: EMBEDDED_POOL_SIZE,
       async close() {
         try {
           await server.stop()

@@ -1,20 +1,20 @@
 // Boots PGlite (PostgreSQL compiled to WebAssembly) and serves it on a unix socket, so the same
 // postgres.js client, SQL and migrations work as against a real server. The engine files are
 // imported as files so `bun build --compile` carries them: +~16 MB, no download at first start.
-import { rmSync } from 'node:fs'
 import { PGlite } from '@electric-sql/pglite'
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket'
 import initdbWasm from '../../node_modules/@electric-sql/pglite/dist/initdb.wasm' with { type: 'file' }
 import pgliteData from '../../node_modules/@electric-sql/pglite/dist/pglite.data' with { type: 'file' }
 import pgliteWasm from '../../node_modules/@electric-sql/pglite/dist/pglite.wasm' with { type: 'file' }
+import { PGliteServer } from './pglite-server'
 
 /**
- * PGlite runs one query at a time and its socket server queues connections' queries in one line,
- * so more connections add no throughput; 4 lets a transaction, the heartbeat, the API and LISTEN-less
- * polling each hold one without waiting for a free slot in postgres.js's pool.
- * The pool must never be larger than the server's limit: a connection over it hangs with no error.
+ * PGlite runs one statement at a time and its server (pglite-server.ts) lets one connection own the
+ * session per cycle or transaction, so more connections add no throughput; 4 lets a transaction, the
+ * heartbeat and the API each hold one without waiting for a free slot in postgres.js's pool.
  */
-export const EMBEDDED_MAX_CONNECTIONS = 4
+export const EMBEDDED_POOL_SIZE = 4
+/** The socket's connection limit: the pool, postgres.js's separate LISTEN connections, `tasklab migrate`. */
+export const EMBEDDED_MAX_CONNECTIONS = 16
 
 let modules: Promise<{ pglite: WebAssembly.Module; initdb: WebAssembly.Module }> | undefined
 
@@ -67,9 +67,8 @@ export async function serveSocket(
     throw new Error(
       `The data directory path is too long for the database socket (${path}); use a shorter --data-dir.`,
     )
-  // A socket file left by a killed process; the caller holds the data-dir lock, so it is stale.
-  rmSync(path, { force: true })
-  const server = new PGLiteSocketServer({ db, path, maxConnections })
+  // A socket file left by a killed process is removed by start(): the caller holds the data-dir lock.
+  const server = new PGliteServer(db, { path, maxConnections })
   await server.start()
   return {
     url: `postgres://postgres@localhost/postgres?host=${encodeURIComponent(socketDir)}`,

@@ -33,9 +33,6 @@ export interface WorkerOptions {
   defaultTimeoutMs: number
   /** Same-process wake-ups, when the API runs in this process too. */
   notifier?: Notifier
-  /** false on the embedded database, where LISTEN/NOTIFY does not cross its socket: wake-ups then
-   * come from `notifier` and polling, and cancels of running tasks from the heartbeat. Default true. */
-  listen?: boolean
   /** Appends `{task_id, attempt, worker, at}` per execution: the torture tests count duplicates from it. */
   journalFile?: string
   /** Chaos hooks; left undefined when chaos is off. */
@@ -109,11 +106,9 @@ export class Worker {
     await this.refreshTypes()
     // listen() reconnects by itself after the database comes back and then calls onlisten again,
     // where we claim: notifications sent while we were away are lost, the tasks are not.
-    if (this.opts.listen !== false) {
-      const tasks = await sql.listen(TASKS_CHANNEL, () => this.wake(), () => this.wake())
-      const control = await sql.listen(CONTROL_CHANNEL, (payload) => this.control(payload))
-      this.unsubscribe.push(() => tasks.unlisten(), () => control.unlisten())
-    }
+    const tasks = await sql.listen(TASKS_CHANNEL, () => this.wake(), () => this.wake())
+    const control = await sql.listen(CONTROL_CHANNEL, (payload) => this.control(payload))
+    this.unsubscribe.push(() => tasks.unlisten(), () => control.unlisten())
     if (this.opts.notifier) this.unsubscribe.push(this.opts.notifier.onLocalWake(() => this.wake()))
     this.heartbeat.start()
     this.opts.events.emit('worker:started', { workerId: this.id, types: this.taskTypes, concurrency: this.opts.concurrency })
