@@ -82,6 +82,9 @@ export function isConnectionError(err: unknown): boolean {
     code.startsWith('08') || // connection exceptions
     code === '57P01' || // admin_shutdown (pg_terminate_backend, server restart)
     code === '57P02' ||
-    code === '57P03' // cannot_connect_now (server starting up)
+    code === '57P03' || // cannot_connect_now (server starting up)
+    code === '53300' || // too_many_connections: others hold every slot for now
+    // ALTER DATABASE ... ALLOW_CONNECTIONS false (maintenance); 55000 alone is too broad to retry.
+    (code === '55000' && /not currently accepting connections/.test(e.message ?? ''))
   )
 }

@@ -107,7 +107,7 @@ test('SIGTERM lets attempts that fit in the grace period finish, then exits 0', 
   expect(await worker.waitExit(20_000 + 10_000)).toBe(0)
   const rows =
     await db.sql`SELECT status::text, locked_by, current_attempt FROM tasks WHERE id = ANY(${ids}::uuid[])`
-  expect(rows).toEqual([
+  expect([...rows]).toEqual([
     { status: 'completed', locked_by: null, current_attempt: 1 },
     { status: 'completed', locked_by: null, current_attempt: 1 },
   ])
