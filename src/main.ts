@@ -1,5 +1,6 @@
 #!/usr/bin/env bun
 // tasklab's entry point: parse the command line, load the configuration once, run the command.
+import { runChaos } from './chaos/command'
 import { parseArgs } from './cli/args'
 import { COMMAND_HELP, mainHelp } from './cli/help'
 import { runRole } from './cli/run'
@@ -18,6 +19,7 @@ const FLAGS: Record<string, string[]> = {
   serve: [...COMMON, ...SERVER, ...WORKER],
   worker: [...COMMON, ...WORKER, 'chaos'],
   migrate: COMMON,
+  chaos: [...COMMON, 'url', 'token', 'tasks', 'workers', 'concurrency', 'lease-secs'],
   help: [],
 }
 
@@ -41,6 +43,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${(topic && COMMAND_HELP[topic]) || mainHelp()}\n`)
     return 0
   }
+  if (args.command === 'chaos') return runChaos(args.positional, args.flags, loadConfig(args.flags), process.env)
   if (args.positional.length > 0) throw new ConfigError(`Unexpected argument "${args.positional[0]}"; see tasklab ${args.command} --help.`)
 
   const config = loadConfig(args.flags)

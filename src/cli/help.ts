@@ -47,6 +47,32 @@ ${WORKER_OPTS}
 Examples:
   tasklab worker --id 1
   STARTER__WORKER__CONCURRENCY=8 tasklab worker --id 2`,
+  chaos: `tasklab chaos — scripted chaos with invariant checks; exits 1 when one breaks.
+
+Usage: tasklab chaos <scenario> (--url URL --token T | --spawn) [options]
+Scenarios:
+  flood        N tasks as fast as the API takes them; all complete
+  worker-kill  kill a random worker every 1.5 s (and start a replacement); all complete, rescues counted
+  db-restart   cut every connection to the database for 3 s; /health/ready goes 503 and back; all complete
+  poison       a tenth of the tasks fail permanently; exactly those land in the dead letter queue
+  breaker      a type fails until its breaker opens; its tasks wait; fault lifted; it closes; all complete
+  hang         a quarter of the attempts hang past their timeout; they time out and retry; none stuck
+  all          every scenario in turn
+Options:
+  --url URL                 a running tasklab started with --chaos (purely through its HTTP API)
+  --token T                 an admin session token for --url
+  --spawn                   start its own \`serve --chaos\` and N \`worker --chaos\` processes
+                            (DATABASE_URL / --database-url, else a fresh database on 127.0.0.1:5432)
+  --tasks N                 tasks per scenario (100)
+  --workers N               worker processes with --spawn (3)
+  --concurrency N           tasks per worker with --spawn (8)
+  --lease-secs S            lease of spawned workers (2), so rescues come within ~3 s
+  --json                    print the report as JSON
+  --database-url URL        with --url: the instance's database, for db-restart
+
+Examples:
+  tasklab chaos all --spawn --tasks 300 --workers 3
+  tasklab chaos worker-kill --url http://127.0.0.1:3000 --token $TOKEN --tasks 500`,
   migrate: `tasklab migrate — apply the database migrations and exit.
 
 Usage: tasklab migrate [--database-url URL]`,
@@ -62,6 +88,7 @@ Commands:
   serve        API + control panel only
   worker       a worker only; many may run against one PostgreSQL
   migrate      apply migrations and exit
+  chaos        run a chaos scenario against tasklab and check its invariants
   help CMD     help for one command
 
 ${COMMON}

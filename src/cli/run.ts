@@ -1,5 +1,6 @@
 // The long-running commands: start (API + worker), serve (API), worker. Each opens the runtime,
 // starts its parts, and drains them on SIGTERM/SIGINT; a second signal exits at once.
+import { createChaosHooks } from '../chaos/inject'
 import type { Config } from '../config'
 import { builtinHandlers } from '../handlers'
 import type { Logger } from '../log'
@@ -13,6 +14,8 @@ export type Role = 'start' | 'serve' | 'worker'
 
 export function createWorker(rt: Runtime, extra: Partial<ConstructorParameters<typeof Worker>[0]> = {}): Worker {
   const c = rt.config
+  // The one chaos check: without --chaos the worker holds no hooks and never reads fault rules.
+  const chaos = c.chaos.enabled ? createChaosHooks({ sql: rt.sql, log: rt.log }) : undefined
   return new Worker({
     sql: rt.sql,
     events: rt.events,
@@ -26,6 +29,7 @@ export function createWorker(rt: Runtime, extra: Partial<ConstructorParameters<t
     defaultTimeoutMs: c.worker.defaultTimeoutMs,
     notifier: rt.notifier,
     journalFile: process.env.STARTER__WORKER__JOURNAL_FILE,
+    ...(chaos && { beforeRun: chaos.beforeRun, onControl: chaos.onControl }),
     ...extra,
   })
 }

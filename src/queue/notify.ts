@@ -5,13 +5,15 @@
 import type { Sql } from '../db/connect'
 
 export const TASKS_CHANNEL = 'tasklab_tasks'
-/** Control messages: JSON `{kind: 'cancel', id}`, `{kind: 'types'}`, `{kind: 'kill', worker}`. */
+/** Control messages: JSON `{kind: 'cancel', id}`, `{kind: 'types'}`, `{kind: 'kill', worker}`, `{kind: 'faults'}`. */
 export const CONTROL_CHANNEL = 'tasklab_control'
 
 export type ControlMessage =
   | { kind: 'cancel'; id: string }
   | { kind: 'types' }
   | { kind: 'kill'; worker: string }
+  /** Chaos fault rules changed: workers running with --chaos reload them. */
+  | { kind: 'faults' }
 
 export class Notifier {
   private inFlight = false

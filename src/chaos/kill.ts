@@ -1,0 +1,22 @@
+// POST /chaos/workers/{id}/kill: the API cannot reach into another process, so it publishes a
+// control message; the target worker's chaos hook (src/chaos/inject.ts) SIGKILLs its own process.
+// Nothing is cleaned up: its running tasks stay `running` until their leases expire and rescue
+// takes them, exactly as after a real kill -9.
+import type { Sql } from '../db/connect'
+import { CONTROL_CHANNEL, type ControlMessage } from '../queue/notify'
+import { LIVE_WORKER, type WorkerRow } from '../queue/workers'
+import { ChaosError } from './errors'
+
+export async function killWorker(sql: Sql, id: string): Promise<WorkerRow> {
+  const [worker] = await sql<
+    WorkerRow[]
+  >`SELECT * FROM workers WHERE id = ${id} AND ${sql.unsafe(LIVE_WORKER)}`
+  if (!worker)
+    throw new ChaosError(
+      'WORKER_NOT_FOUND',
+      `No live worker with id "${id.slice(0, 100)}"; GET /api/v1/workers lists them.`,
+    )
+  const msg: ControlMessage = { kind: 'kill', worker: id }
+  await sql`SELECT pg_notify(${CONTROL_CHANNEL}, ${JSON.stringify(msg)})`
+  return worker
+}

@@ -1,0 +1,107 @@
+// db-restart: mid-run, every connection to tasklab's database is cut and new ones are refused for a
+// few seconds (longer than the lease), then allowed again — a database restart as tasklab sees it,
+// without stopping a PostgreSQL server that other databases share. The server's /health/ready must
+// answer 503 during the outage and 200 after it, without a restart of any tasklab process, and
+// every task must complete.
+import postgres from 'postgres'
+import {
+  account,
+  type Check,
+  type Ctx,
+  counts,
+  delayTask,
+  drain,
+  newRun,
+  RESILIENT,
+  type Report,
+  skipped,
+  tagged,
+} from '../scenario'
+
+const OUTAGE_MS = 3000
+
+export async function dbRestart(ctx: Ctx): Promise<Report> {
+  if (!ctx.database)
+    return skipped(
+      'db-restart',
+      'needs the database: run with --spawn, or give --database-url of the instance',
+    )
+  const { name, adminUrl } = ctx.database
+  const run = newRun('db-restart')
+  const created = await ctx.api.createBatch(
+    Array.from({ length: ctx.tasks }, () => tagged(run, { ...delayTask(0.1, 0.3), ...RESILIENT })),
+  )
+  ctx.log(`  created ${created.length} tasks of 0.1-0.3 s`)
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} })
+  const ident = `"${name.replaceAll('"', '""')}"`
+  let outageDone = false
+  let unfinishedAtCut = 0
+  let saw503 = false
+  let back200 = false
+  let recoveryMs = 0
+  const outage = async () => {
+    await Bun.sleep(100)
+    unfinishedAtCut = await counts(ctx.api, run).then((c) => c.unfinished)
+    ctx.log(`  cutting every connection to ${name} and refusing new ones for ${OUTAGE_MS / 1000} s`)
+    const cutAt = performance.now()
+    try {
+      await admin.unsafe(`ALTER DATABASE ${ident} ALLOW_CONNECTIONS false`)
+      await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${name} AND pid <> pg_backend_pid()`
+      const until = performance.now() + OUTAGE_MS
+      while (performance.now() < until) {
+        if (!saw503 && (await ctx.api.ready()) === 503) {
+          saw503 = true
+          ctx.log(`  /health/ready answers 503 (${Math.round(performance.now() - cutAt)} ms after the cut)`)
+        }
+        await Bun.sleep(100)
+      }
+    } finally {
+      await admin.unsafe(`ALTER DATABASE ${ident} ALLOW_CONNECTIONS true`)
+    }
+    const allowedAt = performance.now()
+    const deadline = allowedAt + 30_000
+    while (performance.now() < deadline) {
+      if ((await ctx.api.ready()) === 200) {
+        back200 = true
+        recoveryMs = Math.round(performance.now() - allowedAt)
+        ctx.log(`  connections allowed again; /health/ready is 200 after ${recoveryMs} ms`)
+        break
+      }
+      await Bun.sleep(100)
+    }
+    outageDone = true
+  }
+  const cut = outage().catch((err) => ctx.log(`  outage failed: ${err.message}`))
+  try {
+    const result = await drain(ctx, run, created.length, {
+      timeoutMs: Math.max(120_000, ctx.tasks * 150),
+      hold: () => !outageDone,
+    })
+    await cut
+    const checks: Check[] = [
+      {
+        name: 'the outage hit while tasks were in flight',
+        ok: unfinishedAtCut > 0,
+        detail: `${unfinishedAtCut} unfinished at the cut`,
+      },
+      { name: '/health/ready went 503 during the outage', ok: saw503 },
+      {
+        name: '/health/ready came back to 200 by itself',
+        ok: back200,
+        detail: back200 ? `${recoveryMs} ms` : 'still not ready after 30 s',
+      },
+    ]
+    return await account(
+      ctx,
+      'db-restart',
+      run,
+      created.map((t) => t.id),
+      result,
+      { failed: 0 },
+      { checks, notes: [`outage ${OUTAGE_MS} ms, ready again ${recoveryMs} ms after`] },
+    )
+  } finally {
+    await admin.unsafe(`ALTER DATABASE ${ident} ALLOW_CONNECTIONS true`).catch(() => {})
+    await admin.end()
+  }
+}
