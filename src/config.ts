@@ -14,7 +14,7 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 export interface Config {
   databaseUrl: string | undefined
   dataDir: string
-  server: { host: string; port: number; bodyLimitBytes: number; corsOrigin: string | undefined }
+  server: { host: string; port: number; bodyLimitBytes: number; corsOrigin: string | undefined; workerToken: string | undefined }
   worker: {
     id: string | undefined
     concurrency: number
@@ -129,6 +129,8 @@ export function loadConfig(flags: Flags = {}, env: Record<string, string | undef
         fallback: 8 * 1024 * 1024,
       }),
       corsOrigin: optional({ env: 'STARTER__SERVER__CORS_ORIGIN', flag: 'cors-origin', parse: text }),
+      // The credential with which remote workers may register task types (POST /tasks/types).
+      workerToken: optional({ env: 'STARTER__WORKER__TOKEN', flag: 'worker-token', parse: secret }),
     },
     worker: {
       id: optional({ env: 'STARTER__WORKER__ID', flag: 'id', parse: workerId }),
@@ -194,6 +196,11 @@ function portNumber(raw: string, name: string): number {
   return positiveInt(65535)(raw, name)
 }
 
+function secret(raw: string, name: string): string {
+  if (raw.length < 16 || raw.length > 512 || /\s/.test(raw)) throw new ConfigError(`${name} must be 16 to 512 characters without spaces.`)
+  return raw
+}
+
 function workerId(raw: string, name: string): string {
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(raw))
     throw new ConfigError(`${name} must be 1-64 letters, digits, dots, dashes or underscores; got "${raw}".`)
@@ -216,6 +223,7 @@ export const ENVIRONMENT = [
   ['STARTER__SERVER__PORT', 'API and panel port (3000)'],
   ['STARTER__SERVER__BODY_LIMIT_BYTES', 'largest request body (8 MiB)'],
   ['STARTER__SERVER__CORS_ORIGIN', 'allowed CORS origin (none)'],
+  ['STARTER__WORKER__TOKEN', 'credential remote workers send as Bearer to register task types (none)'],
   ['STARTER__WORKER__ID', 'worker id suffix, as --id'],
   ['STARTER__WORKER__CONCURRENCY', 'tasks run at once per worker (4)'],
   ['STARTER__WORKER__POLL_INTERVAL_SECS', 'fallback poll; LISTEN/NOTIFY wakes workers at once (5)'],

@@ -1,0 +1,100 @@
+// The app: cross-cutting HTTP concerns (request id, security headers, CORS, body parsing, the
+// error envelope) and one plugin per feature under /api/v1. Mount further plugins (the panel, the
+// chaos routes) with one `.use(...)` line below; unknown /api/* paths stay the API's JSON 404/405.
+import { openapi } from '@elysiajs/openapi'
+import { Elysia, NotFoundError } from 'elysia'
+import { VERSION } from '../version'
+import { authPlugin } from './auth/plugin'
+import { chaosPlugin } from './chaos/plugin'
+import type { ApiDeps } from './deps'
+import { ENVELOPES } from './docs'
+import { LiveFeed } from './events/feed'
+import { eventsPlugin } from './events/plugin'
+import { healthPlugin } from './health/plugin'
+import { parseJsonBody } from './http/body'
+import { classify, errorBody, internal } from './http/on-error'
+import { methodsFor } from './http/routes'
+import { corsHeaders, requestIdOf, securityHeaders } from './http/security'
+import { metricsPlugin } from './metrics/plugin'
+import { panel } from './panel'
+import { tasksPlugin } from './tasks/plugin'
+import { typesPlugin } from './types/plugin'
+import { workersPlugin } from './workers/plugin'
+
+export const API_PREFIX = '/api/v1'
+
+export function createApp(deps: ApiDeps, feed = new LiveFeed(deps.sql, deps.log)) {
+  const { config, log } = deps
+  const limit = config.server.bodyLimitBytes
+  let allowed: (path: string) => string[] = () => []
+
+  const api = new Elysia({ prefix: API_PREFIX })
+    .use(authPlugin(deps))
+    .use(typesPlugin(deps))
+    .use(tasksPlugin(deps))
+    .use(workersPlugin(deps))
+    .use(healthPlugin(deps))
+    .use(metricsPlugin(deps, feed))
+    .use(eventsPlugin(deps, feed))
+    .use(chaosPlugin(deps)) // no routes unless --chaos
+
+  const app = new Elysia({ name: 'tasklab' })
+    .onRequest(({ request, set }) => {
+      const id = requestIdOf(request)
+      Object.assign(
+        set.headers,
+        securityHeaders(id),
+        corsHeaders(config.server.corsOrigin, request.headers.get('origin')),
+      )
+      if (
+        request.method === 'OPTIONS' &&
+        config.server.corsOrigin &&
+        request.headers.get('access-control-request-method')
+      )
+        return new Response(null, { status: 204, headers: set.headers as Record<string, string> })
+    })
+    .onParse(({ request, contentType }) => parseJsonBody(request, contentType ?? '', limit))
+    .onError(({ code, error, request, set, path }) => {
+      const requestId = String(set.headers['x-request-id'] ?? requestIdOf(request))
+      const ctx = { code, error, path, method: request.method, requestId }
+      const e = classify(ctx, allowed) ?? internal(log, ctx)
+      set.status = e.status
+      Object.assign(set.headers, e.headers ?? {})
+      set.headers['content-type'] = 'application/json; charset=utf-8'
+      return errorBody(e.code, e.message, e.details)
+    })
+    .onStop(() => feed.stop())
+    .use(
+      openapi({
+        path: `${API_PREFIX}/docs`,
+        specPath: `${API_PREFIX}/openapi.json`,
+        exclude: { paths: [`${API_PREFIX}/docs`, `${API_PREFIX}/openapi.json`, '/api/*'] },
+        documentation: {
+          info: {
+            title: 'tasklab API',
+            version: VERSION,
+            description: 'A PostgreSQL task queue: tasks, types, workers, health, metrics and live events.',
+          },
+          tags: ['auth', 'tasks', 'dead-letter', 'types', 'workers', 'health', 'metrics', 'events'].map(
+            (name) => ({ name }),
+          ),
+          components: {
+            securitySchemes: {
+              bearer: { type: 'http', scheme: 'bearer', description: 'session_token from POST /auth/login' },
+            },
+            schemas: ENVELOPES as never,
+          },
+        },
+      }),
+    )
+    .use(api)
+    .use(panel())
+    // Everything else under /api is the API's: 405 when the path exists with other methods, else 404.
+    .all('/api/*', () => {
+      throw new NotFoundError()
+    })
+  allowed = methodsFor(() => app.routes)
+  return app
+}
+
+export type App = ReturnType<typeof createApp>

@@ -1,0 +1,146 @@
+// GET /events: server-sent events for the panel. `transitions` carries what changed since the last
+// message (at most one message per 250 ms feed tick, one entry per task: its latest state), and
+// `counts` carries the caller's counts per status every second, which doubles as a keep-alive.
+// EventSource cannot send headers, so the token may come as ?access_token= on this route only.
+import { Elysia, t } from 'elysia'
+import { type TaskStats, taskStats } from '../../queue/queries'
+import type { Scope } from '../../queue/task'
+import { authenticate } from '../auth/guard'
+import type { ApiDeps } from '../deps'
+import { doc } from '../docs'
+import type { FeedEvent, LiveFeed } from './feed'
+
+export const COUNTS_INTERVAL_MS = 1000
+
+export interface Transition {
+  id: string
+  task_id: string
+  task_type: string
+  from: string | null
+  to: string
+  attempt: number
+  worker_id: string | null
+  error: string | null
+  actor: string
+  at: Date
+}
+
+/** One entry per task: its first `from` and latest everything else, in the order tasks last moved. */
+export function coalesce(batch: FeedEvent[], scope: Scope): Transition[] {
+  const byTask = new Map<string, Transition>()
+  for (const e of batch) {
+    if (scope.userId !== undefined && e.created_by !== scope.userId) continue
+    const prev = byTask.get(e.task_id)
+    byTask.delete(e.task_id)
+    byTask.set(e.task_id, {
+      id: e.id,
+      task_id: e.task_id,
+      task_type: e.task_type,
+      from: prev ? prev.from : e.from_status,
+      to: e.to_status,
+      attempt: e.attempt,
+      worker_id: e.worker_id,
+      error: e.error,
+      actor: e.actor,
+      at: e.at,
+    })
+  }
+  return [...byTask.values()]
+}
+
+const frame = (event: string, data: unknown, id?: string) =>
+  `${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`
+
+export function eventsPlugin(deps: ApiDeps, feed: LiveFeed) {
+  // Counts are shared by every stream with the same scope within one interval: ten open panels
+  // of one admin cost one GROUP BY a second, not ten.
+  const cache = new Map<string, { at: number; stats: Promise<TaskStats> }>()
+  const countsFor = (scope: Scope) => {
+    const key = scope.userId ?? '*'
+    const hit = cache.get(key)
+    if (hit && Date.now() - hit.at < COUNTS_INTERVAL_MS - 50) return hit.stats
+    const stats = taskStats(deps.sql, scope)
+    stats.catch(() => cache.delete(key))
+    cache.set(key, { at: Date.now(), stats })
+    return stats
+  }
+
+  return new Elysia({ name: 'tasklab-events' }).get(
+    '/events',
+    async ({ headers, query, request }) => {
+      const authorization =
+        headers.authorization ?? (query.access_token ? `Bearer ${query.access_token}` : undefined)
+      const caller = await authenticate(deps.sql, authorization)
+      feed.start()
+      const enc = new TextEncoder()
+      let cleanup = () => {}
+      const stream = new ReadableStream<Uint8Array>({
+        start(controller) {
+          let open = true
+          const send = (s: string) => {
+            if (!open) return
+            try {
+              controller.enqueue(enc.encode(s))
+            } catch {
+              cleanup()
+            }
+          }
+          const counts = () =>
+            countsFor(caller.scope).then(
+              (c) => send(frame('counts', c)),
+              () => send(': database unreachable\n\n'),
+            )
+          const off = feed.subscribe((batch) => {
+            const list = coalesce(batch, caller.scope)
+            if (list.length > 0) send(frame('transitions', list, list[list.length - 1]!.id))
+          })
+          const timer = setInterval(() => void counts(), COUNTS_INTERVAL_MS)
+          cleanup = () => {
+            if (!open) return
+            open = false
+            off()
+            clearInterval(timer)
+            try {
+              controller.close()
+            } catch {}
+          }
+          request.signal.addEventListener('abort', () => cleanup())
+          send('retry: 2000\n\n')
+          void counts()
+        },
+        cancel() {
+          cleanup()
+        },
+      })
+      return new Response(stream, {
+        headers: {
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-cache, no-transform',
+          connection: 'keep-alive',
+          'x-accel-buffering': 'no',
+        },
+      })
+    },
+    {
+      query: t.Object({
+        access_token: t.Optional(
+          t.String({
+            maxLength: 512,
+            description: 'session token, for EventSource which cannot send headers',
+          }),
+        ),
+      }),
+      detail: {
+        ...doc('events', 'Server-sent events: `transitions` (coalesced, ≤ 4/s) and `counts` (every second)', {
+          auth: true,
+        }),
+        responses: {
+          200: {
+            description: 'text/event-stream',
+            content: { 'text/event-stream': { schema: { type: 'string' } } },
+          },
+        },
+      },
+    },
+  )
+}

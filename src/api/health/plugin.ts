@@ -1,0 +1,61 @@
+// Health: /health/live says the process answers (no database), /health/ready says it can serve
+// (the database answers within 2 s) and /health is ready plus details. Ready goes 503 while
+// PostgreSQL is unreachable and back to 200 by itself: postgres.js reconnects on the next query.
+import { Elysia } from 'elysia'
+import { VERSION } from '../../version'
+import type { ApiDeps } from '../deps'
+import { doc } from '../docs'
+import { ok } from '../envelope'
+import { errorBody } from '../http/on-error'
+
+const READY_TIMEOUT_MS = 2000
+const started = Date.now()
+
+async function probe(deps: ApiDeps): Promise<{ up: true; ms: number } | { up: false; error: string }> {
+  const t0 = performance.now()
+  let timer: Timer | undefined
+  try {
+    await Promise.race([
+      deps.sql`SELECT 1`,
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no answer within ${READY_TIMEOUT_MS} ms`)),
+          READY_TIMEOUT_MS,
+        )
+      }),
+    ])
+    return { up: true, ms: Math.round((performance.now() - t0) * 10) / 10 }
+  } catch (err) {
+    return { up: false, error: (err as Error).message?.slice(0, 200) ?? 'unreachable' }
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+export function healthPlugin(deps: ApiDeps) {
+  const answer = async (set: { status?: number | string }, details: boolean) => {
+    const db = await probe(deps)
+    const info = { version: VERSION, uptime_s: Math.round((Date.now() - started) / 1000) }
+    if (!db.up) {
+      set.status = 503
+      return errorBody(
+        'DATABASE_UNAVAILABLE',
+        `PostgreSQL is unreachable: ${db.error}`,
+        details ? { ...info, database: 'down' } : undefined,
+      )
+    }
+    return ok(details ? { status: 'ok', database: 'up', database_ms: db.ms, ...info } : { status: 'ready' })
+  }
+  return new Elysia({ name: 'tasklab-health', prefix: '/health' })
+    .get('', ({ set }) => answer(set, true), {
+      detail: doc('health', 'Status, version and database round trip (503 when the database is down)', {
+        errors: [503],
+      }),
+    })
+    .get('/live', () => ok({ status: 'alive' }), {
+      detail: doc('health', 'The process answers (never touches the database)'),
+    })
+    .get('/ready', ({ set }) => answer(set, false), {
+      detail: doc('health', 'Ready to serve: 503 while PostgreSQL is unreachable', { errors: [503] }),
+    })
+}

@@ -1,0 +1,90 @@
+// The one place where any error becomes the error envelope. Client mistakes (parse, validation,
+// unknown route, wrong method) are 4xx with a code; anything unexpected is logged with the request
+// id and answered 500 with that id only, never a stack or an SQL message.
+import type { ValidationError } from 'elysia'
+import type { Logger } from '../../log'
+import { ApiError, fromQueueError, QueueError } from '../errors'
+
+export interface ErrorBody {
+  success: false
+  error: { code: string; message: string; details?: unknown }
+}
+
+export function errorBody(code: string, message: string, details?: unknown): ErrorBody {
+  return { success: false, error: details === undefined ? { code, message } : { code, message, details } }
+}
+
+const WHERE: Record<string, string> = {
+  body: 'body',
+  query: 'query parameter',
+  params: 'path parameter',
+  headers: 'header',
+}
+
+/** "path parameter id: Expected string to match 'uuid' format", with the field in details. */
+function fromValidation(err: ValidationError): ApiError {
+  const first = (err.all as { path?: string; summary?: string; message?: string }[])[0]
+  const field = (first?.path ?? '').replace(/^\//, '').replaceAll('/', '.') || err.type
+  const where = WHERE[err.type] ?? err.type
+  const what = first?.summary || first?.message || 'invalid value'
+  const message = field === err.type ? `Invalid ${where}: ${what}.` : `Invalid ${where} "${field}": ${what}.`
+  return new ApiError(400, 'VALIDATION_ERROR', message.replace(/\.\.$/, '.'), { field, in: err.type })
+}
+
+export interface ErrorContext {
+  code: string | number
+  error: unknown
+  path: string
+  method: string
+  requestId: string
+}
+
+/** Maps an error to an ApiError, or null for the unexpected ones (500). */
+export function classify(ctx: ErrorContext, allowed: (path: string) => string[]): ApiError | null {
+  const { code, error } = ctx
+  if (error instanceof ApiError) return error
+  if (error instanceof QueueError) return fromQueueError(error)
+  if (code === 'PARSE') {
+    const cause = (error as Error).cause
+    if (cause instanceof ApiError) return cause
+    return new ApiError(400, 'MALFORMED_JSON', 'The request body could not be parsed as JSON.')
+  }
+  if (code === 'VALIDATION') {
+    const v = error as ValidationError
+    if (v.type === 'response') return null
+    return fromValidation(v)
+  }
+  if (code === 'NOT_FOUND') {
+    const methods = allowed(ctx.path)
+    if (methods.length > 0 && !methods.includes(ctx.method))
+      return new ApiError(
+        405,
+        'METHOD_NOT_ALLOWED',
+        `${ctx.method} is not allowed on ${ctx.path}; use ${methods.join(', ')}.`,
+        { allow: methods },
+        { allow: methods.join(', ') },
+      )
+    return new ApiError(404, 'NOT_FOUND', `No route ${ctx.method} ${ctx.path.slice(0, 200)}.`)
+  }
+  // postgres.js raises 22P02 (invalid text representation) and friends for values that slipped
+  // past validation; they are the client's input, not our failure.
+  const pg = (error as { code?: string }).code
+  if (typeof pg === 'string' && /^22/.test(pg))
+    return new ApiError(400, 'VALIDATION_ERROR', 'A value in the request is out of range or malformed.')
+  return null
+}
+
+export function internal(log: Logger, ctx: ErrorContext): ApiError {
+  log.error('unexpected error', {
+    request_id: ctx.requestId,
+    method: ctx.method,
+    path: ctx.path,
+    error: ctx.error,
+  })
+  return new ApiError(
+    500,
+    'INTERNAL_ERROR',
+    `Something went wrong on our side; quote request id ${ctx.requestId} when reporting it.`,
+    { request_id: ctx.requestId },
+  )
+}

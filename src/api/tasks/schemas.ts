@@ -1,0 +1,91 @@
+// Request schemas of the task routes (they also make the OpenAPI document). Deep checks with
+// sentences naming the field (priority, scheduled_at, sizes, retry strategy) live in the engine's
+// validateNewTask; these catch wrong types early and document the shapes.
+import { t } from 'elysia'
+import { BATCH_LIMIT } from '../../queue/enqueue'
+import { PRIORITIES, TASK_STATUSES } from '../../queue/states'
+
+const Json = t.Record(t.String(), t.Unknown())
+
+export const RetryStrategy = t.Object(
+  {
+    type: t.Union([t.Literal('exponential'), t.Literal('linear'), t.Literal('fixed')]),
+    base_delay_ms: t.Optional(t.Number()),
+    multiplier: t.Optional(t.Number()),
+    max_delay_ms: t.Optional(t.Number()),
+    increment_ms: t.Optional(t.Number()),
+    interval_ms: t.Optional(t.Number()),
+    max_attempts: t.Optional(t.Integer()),
+  },
+  {
+    additionalProperties: true,
+    description:
+      'The seed\'s strategy JSON: {"type": "exponential", "base_delay_ms", "multiplier", "max_delay_ms", "max_attempts"}, linear or fixed',
+  },
+)
+
+export const NewTask = t.Object({
+  task_type: t.String({
+    minLength: 1,
+    maxLength: 63,
+    description: 'a registered, active type (GET /tasks/types)',
+  }),
+  payload: t.Optional(Json),
+  priority: t.Optional(
+    t.String({ enum: [...PRIORITIES], description: 'low, normal (default), high or critical' }),
+  ),
+  metadata: t.Optional(t.Union([Json, t.Null()])),
+  retry_strategy: t.Optional(t.Union([RetryStrategy, t.Null()])),
+  max_attempts: t.Optional(t.Union([t.Integer({ minimum: 1, maximum: 1000 }), t.Null()])),
+  scheduled_at: t.Optional(
+    t.Union([
+      t.String({ maxLength: 64, description: 'ISO 8601; a future time makes the task scheduled' }),
+      t.Null(),
+    ]),
+  ),
+  timeout_ms: t.Optional(t.Union([t.Integer({ minimum: 1, maximum: 86_400_000 }), t.Null()])),
+  idempotency_key: t.Optional(t.Union([t.String({ minLength: 1, maxLength: 255 }), t.Null()])),
+})
+
+export const Batch = t.Object({ tasks: t.Array(NewTask, { minItems: 1, maxItems: BATCH_LIMIT }) })
+
+export const IdParams = t.Object({ id: t.String({ format: 'uuid', description: 'task id (UUID)' }) })
+
+const csv = (what: string) => t.Optional(t.String({ maxLength: 1000, description: what }))
+const whole = (what: string) => t.Optional(t.String({ pattern: '^[0-9]{1,9}$', description: what }))
+
+export const Filters = {
+  task_type: csv('type, or comma list of types'),
+  priority: csv(`comma list of ${PRIORITIES.join(', ')}`),
+  created_after: t.Optional(t.String({ maxLength: 64, description: 'ISO 8601 date-time' })),
+  created_before: t.Optional(t.String({ maxLength: 64, description: 'ISO 8601 date-time' })),
+  q: t.Optional(t.String({ maxLength: 200, description: 'search in id, type, last error and metadata' })),
+}
+
+export const ListQuery = t.Object({
+  status: csv(`comma list of ${TASK_STATUSES.join(', ')}`),
+  ...Filters,
+  limit: whole('1 to 1000, default 50'),
+  offset: whole('0 or more, default 0'),
+})
+
+export const DeadLetterQuery = t.Object({
+  ...Filters,
+  limit: whole('1 to 1000, default 50'),
+  offset: whole('0 or more'),
+})
+
+export const DeadLetterSelection = t.Object(
+  {
+    ids: t.Optional(t.Array(t.String({ format: 'uuid' }), { minItems: 1, maxItems: BATCH_LIMIT })),
+    filter: t.Optional(
+      t.Object({
+        task_type: t.Optional(t.String({ maxLength: 1000 })),
+        created_after: t.Optional(t.String({ maxLength: 64 })),
+        created_before: t.Optional(t.String({ maxLength: 64 })),
+        q: t.Optional(t.String({ maxLength: 200 })),
+      }),
+    ),
+  },
+  { description: 'either ids, or a filter ({} = every failed task you can see)' },
+)
