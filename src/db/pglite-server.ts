@@ -43,6 +43,7 @@ export interface PGliteServerOptions {
 
 export class PGliteServer {
   private readonly conns = new Set<Conn>()
+  private readonly refused = new Set<Socket>()
   private readonly waiting: Conn[] = []
   private owner: Conn | undefined
   /** Mid extended-protocol cycle (between the owner's first message and its Sync). */
@@ -66,8 +67,13 @@ export class PGliteServer {
   }
 
   async stop(): Promise<void> {
+    const closed = new Promise<void>((resolve) =>
+      this.server ? this.server.close(() => resolve()) : resolve(),
+    )
     for (const c of this.conns) c.socket.destroy()
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
+    for (const s of this.refused) s.destroy()
+    // close() waits for every socket to be gone; a client that ignores the reset must not hold us.
+    await Promise.race([closed, Bun.sleep(1000)])
     // Wait for the statement in flight and the clean-up of the owner that just went away.
     for (let i = 0; i < 200 && (this.pumping || this.owner); i++) await Bun.sleep(10)
     rmSync(this.opts.path, { force: true })
@@ -79,6 +85,9 @@ export class PGliteServer {
 
   private accept(socket: Socket): void {
     if (this.conns.size >= this.opts.maxConnections) {
+      this.refused.add(socket)
+      socket.on('close', () => this.refused.delete(socket))
+      socket.on('error', () => this.refused.delete(socket))
       socket.end(
         errorResponse(
           '53300',
@@ -90,7 +99,7 @@ export class PGliteServer {
     const conn: Conn = { socket, started: false, buffer: Buffer.alloc(0), inbox: [], closed: false }
     this.conns.add(conn)
     socket.setNoDelay(true)
-    socket.on('data', (data) => this.receive(conn, data))
+    socket.on('data', (data: Buffer) => this.receive(conn, data))
     socket.on('error', () => this.drop(conn))
     socket.on('close', () => this.drop(conn))
   }
