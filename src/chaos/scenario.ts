@@ -95,8 +95,10 @@ export async function drain(
       last = await counts(ctx.api, run)
     } catch (err) {
       last = null
-      if (performance.now() - lastPrint > 1000)
+      if (performance.now() - lastPrint > 1000) {
+        lastPrint = performance.now()
         ctx.log(`  (API not answering: ${(err as Error).message.slice(0, 120)})`)
+      }
     }
     const done =
       last !== null &&

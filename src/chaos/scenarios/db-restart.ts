@@ -4,6 +4,7 @@
 // answer 503 during the outage and 200 after it, without a restart of any tasklab process, and
 // every task must complete.
 import postgres from 'postgres'
+import { WORKER_LOST } from '../../queue/rescue'
 import {
   account,
   type Check,
@@ -11,6 +12,7 @@ import {
   counts,
   delayTask,
   drain,
+  failedAttempts,
   newRun,
   RESILIENT,
   type Report,
@@ -97,7 +99,7 @@ export async function dbRestart(ctx: Ctx): Promise<Report> {
       run,
       created.map((t) => t.id),
       result,
-      { failed: 0 },
+      { failed: 0, rescued: (tasks) => failedAttempts(ctx.api, tasks, new RegExp(`^${WORKER_LOST}$`)) },
       { checks, notes: [`outage ${OUTAGE_MS} ms, ready again ${recoveryMs} ms after`] },
     )
   } finally {
