@@ -1,0 +1,56 @@
+// graphile-worker and pg-boss, measured by a copy of the shared peers harness (bench/peers), run
+// with `node` (both libraries target Node) once per phase so their samples interleave with
+// tasklab's. Returns the harness's result rows.
+import { readFileSync, rmSync } from 'node:fs'
+import { resolve } from 'node:path'
+
+export interface PeerRow {
+  metric: string
+  lib: 'gw' | 'pgboss' | 'raw'
+  kind: string
+  concurrency: number | null
+  samples: unknown[]
+  settings?: string
+  label?: string
+}
+
+export interface PeerRun {
+  versions: Record<string, string>
+  config: Record<string, unknown>
+  results: PeerRow[]
+}
+
+export async function runPeers(env: Record<string, string | number>): Promise<PeerRun> {
+  const out = `/tmp/tasklab-bench-${process.pid}/peers-${Date.now()}.json`
+  const proc = Bun.spawn(['node', resolve(import.meta.dir, '../peers/bench.mjs')], {
+    env: {
+      ...process.env,
+      ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])),
+      OUT_JSON: out,
+    },
+    stdout: 'inherit',
+    stderr: 'inherit',
+  })
+  const code = await proc.exited
+  if (code !== 0) throw new Error(`bench: the peers harness exited with ${code}`)
+  const run = JSON.parse(readFileSync(out, 'utf8')) as PeerRun
+  rmSync(out, { force: true })
+  return run
+}
+
+/** Samples of one (metric, library, config) across several peer runs. */
+export function peerSamples(runs: PeerRun[], metric: string, lib: string, kind: string): unknown[] {
+  return runs.flatMap((r) =>
+    r.results
+      .filter((x) => x.metric === metric && x.lib === lib && x.kind === kind)
+      .flatMap((x) => x.samples),
+  )
+}
+
+export function peerSettings(runs: PeerRun[], metric: string, lib: string, kind: string): string | undefined {
+  for (const r of runs) {
+    const row = r.results.find((x) => x.metric === metric && x.lib === lib && x.kind === kind)
+    if (row) return `${row.label ?? kind}: ${row.settings ?? ''}`
+  }
+  return undefined
+}

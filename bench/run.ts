@@ -1,0 +1,345 @@
+// bun run bench [--json out.json] [--quick] [--repeats N]
+// tasklab against graphile-worker and pg-boss on the same PostgreSQL, in one run: enqueue,
+// processing, latency and rescue for all three; HTTP enqueue, 3 worker processes and memory for
+// tasklab. Every measurement gets a fresh database. Prints a markdown table; --json writes
+// everything (samples, settings, machine, versions). No speed is asserted anywhere.
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg, release, totalmem } from 'node:os'
+import { resolve } from 'node:path'
+import postgres from 'postgres'
+import { VERSION } from '../src/version'
+import { TEST_SERVER_URL } from '../test/helpers/db'
+import { type PeerRun, peerSamples, peerSettings, runPeers } from './lib/peers'
+import { binaryPath, QUIET } from './lib/proc'
+import { type Cell, type Row, renderTable } from './lib/report'
+import { enqueueHttp, enqueueInProcess } from './tasklab/enqueue'
+import { latency } from './tasklab/latency'
+import { memory } from './tasklab/memory'
+import { processDrain } from './tasklab/process'
+import { rescue } from './tasklab/rescue'
+
+const argv = process.argv.slice(2)
+const flag = (name: string) => {
+  const i = argv.indexOf(name)
+  return i >= 0 ? (argv[i + 1] ?? '') : undefined
+}
+const quick = argv.includes('--quick')
+const S = {
+  quick,
+  repeats: Number(flag('--repeats') ?? (quick ? 1 : 3)),
+  enqueue: { n: quick ? 1000 : 10_000, inflight: 16, batch: 1000, httpClients: 16 },
+  processN: quick ? 2000 : 20_000,
+  concurrencies: [10, 50],
+  multi: { processes: 3, concurrency: 10 },
+  latency: { samples: quick ? 30 : 200, gapMs: 20, warmup: quick ? 5 : 20 },
+  latencyRepeats: quick ? 1 : 3,
+  leaseSecs: 2,
+  crashTimeoutS: quick ? 20 : 30,
+  memoryN: quick ? 2000 : 20_000,
+  idleMs: quick ? 1500 : 3000,
+  spawnedEnv: QUIET,
+}
+const log = (msg: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`)
+mkdirSync(`/tmp/tasklab-bench-${process.pid}`, { recursive: true })
+
+const peerEnv = {
+  ENQUEUE_N: S.enqueue.n,
+  INFLIGHT: S.enqueue.inflight,
+  BATCH_SIZE: S.enqueue.batch,
+  PROCESS_N: S.processN,
+  CONCURRENCIES: S.concurrencies.join(','),
+  LAT_SAMPLES: S.latency.samples,
+  LAT_GAP_MS: S.latency.gapMs,
+  LAT_WARMUP: S.latency.warmup,
+  LAT_REPEATS: S.latencyRepeats,
+  CRASH_TIMEOUT_S: S.crashTimeoutS,
+  PGBOSS_POLL: quick ? 0 : 1,
+  REPEATS: 1,
+}
+
+type Samples = Record<string, number[]>
+const T: Samples = {}
+const add = (key: string, v: number) => {
+  T[key] ??= []
+  T[key].push(v)
+}
+const details: Record<string, unknown[]> = {}
+const keep = (key: string, v: unknown) => {
+  details[key] ??= []
+  details[key].push(v)
+}
+const peers: PeerRun[] = []
+const started = new Date()
+const bin = await binaryPath()
+log(`tasklab ${VERSION} binary ${bin}; ${quick ? 'quick' : 'full'} run, ${S.repeats} repeat(s)`)
+
+for (let rep = 0; rep < S.repeats; rep++) {
+  for (const mode of ['single', 'batch'] as const) {
+    const r = await enqueueInProcess(mode, S.enqueue)
+    log(`rep ${rep + 1} tasklab enqueue ${mode} in-process: ${Math.round(r.perSec)}/s`)
+    add(`enqueue_${mode}`, r.perSec)
+    const h = await enqueueHttp(bin, mode, S.enqueue)
+    log(
+      `rep ${rep + 1} tasklab enqueue ${mode} HTTP: ${h ? `${Math.round(h.perSec)}/s` : 'routes not available'}`,
+    )
+    if (h) add(`http_${mode}`, h.perSec)
+  }
+  peers.push(await runPeers({ ...peerEnv, PHASES: 'enqueue' }))
+  for (const c of S.concurrencies) {
+    const r = await processDrain(bin, S.processN, c, 1)
+    log(
+      `rep ${rep + 1} tasklab process c=${c}: ${Math.round(r.perSec)}/s (startup ${Math.round(r.startupMs)} ms)`,
+    )
+    add(`process_c${c}`, r.perSec)
+    keep(`process_c${c}`, r)
+  }
+  const m = await processDrain(bin, S.processN, S.multi.concurrency, S.multi.processes)
+  log(
+    `rep ${rep + 1} tasklab process ${S.multi.processes}×c=${S.multi.concurrency}: ${Math.round(m.perSec)}/s`,
+  )
+  add('process_multi', m.perSec)
+  keep('process_multi', m)
+  peers.push(await runPeers({ ...peerEnv, PHASES: 'process', RAW_BASELINE: 0 }))
+}
+
+for (let rep = 0; rep < S.latencyRepeats; rep++) {
+  const r = await latency(S.latency)
+  log(
+    `rep ${rep + 1} tasklab latency p50 ${r.p50.toFixed(2)} p95 ${r.p95.toFixed(2)} p99 ${r.p99.toFixed(2)} ms`,
+  )
+  for (const p of ['p50', 'p95', 'p99'] as const) add(`latency_${p}`, r[p])
+  keep('latency', r)
+}
+peers.push(await runPeers({ ...peerEnv, PHASES: 'latency' }))
+
+const mem = await memory(bin, S.memoryN, S.idleMs)
+log(
+  `tasklab memory: idle ${mem.idleRssMb.toFixed(1)} MB (peak ${mem.idlePeakMb.toFixed(1)}), draining peak ${mem.drainPeakMb.toFixed(1)} MB`,
+)
+add('rss_idle', mem.idleRssMb)
+add('rss_idle_peak', mem.idlePeakMb)
+add('rss_drain_peak', mem.drainPeakMb)
+
+// The crash tests are mostly idle waits: tasklab's runs beside the peers' (as their three do).
+const [resc, crashPeers] = await Promise.all([
+  rescue(bin, S.leaseSecs, S.crashTimeoutS),
+  runPeers({ ...peerEnv, PHASES: 'crash' }),
+])
+peers.push(crashPeers)
+log(
+  `tasklab rescue: ${resc.recovered ? `${(resc.recoverMs! / 1000).toFixed(2)} s` : 'not recovered'} (lease ${S.leaseSecs} s)`,
+)
+if (resc.recoverMs !== null) add('rescue', resc.recoverMs / 1000)
+keep('rescue', resc)
+
+// ------------------------------------------------------------------ table
+const num = (xs: unknown[]) => xs.filter((x): x is number => typeof x === 'number')
+const peerCell = (
+  metric: string,
+  lib: string,
+  kind: string,
+  pick?: (s: Record<string, number>) => number,
+): Cell => {
+  const raw = peerSamples(peers, metric, lib, kind)
+  return { samples: pick ? raw.map((s) => pick(s as Record<string, number>)) : num(raw) }
+}
+const crashCell = (lib: string, kind: string): Cell => {
+  const raw = peerSamples(peers, 'crash', lib, kind) as {
+    recovered: boolean
+    recoverMs: number
+    waitedMs: number
+  }[]
+  const ok = raw.filter((r) => r.recovered)
+  if (ok.length === raw.length) return { samples: ok.map((r) => r.recoverMs / 1000) }
+  return { samples: [Number.POSITIVE_INFINITY], text: `not within ${Math.round(raw[0]!.waitedMs / 1000)} s` }
+}
+const tl = (key: string): Cell => ({ samples: T[key] ?? [] })
+const rows: Row[] = [
+  {
+    id: 'enqueue_single',
+    label: `enqueue in-process, 1 per call, ${S.enqueue.inflight} in flight`,
+    unit: 'tasks/s',
+    better: 'higher',
+    tasklab: tl('enqueue_single'),
+    gw: peerCell('enqueue_single', 'gw', 'rec'),
+    pgboss: peerCell('enqueue_single', 'pgboss', 'rec'),
+  },
+  {
+    id: 'enqueue_batch',
+    label: `enqueue in-process, ${S.enqueue.batch} per call`,
+    unit: 'tasks/s',
+    better: 'higher',
+    tasklab: tl('enqueue_batch'),
+    gw: peerCell('enqueue_batch', 'gw', 'rec'),
+    pgboss: peerCell('enqueue_batch', 'pgboss', 'rec'),
+  },
+  {
+    id: 'http_single',
+    label: `enqueue HTTP POST /tasks, ${S.enqueue.httpClients} clients`,
+    unit: 'tasks/s',
+    better: 'higher',
+    target: '≥ 5,000',
+    tasklab: tl('http_single'),
+  },
+  {
+    id: 'http_batch',
+    label: `enqueue HTTP POST /tasks/batch, ${S.enqueue.batch} per call`,
+    unit: 'tasks/s',
+    better: 'higher',
+    target: '≥ 50,000',
+    tasklab: tl('http_batch'),
+  },
+  ...S.concurrencies.map(
+    (c): Row => ({
+      id: `process_c${c}`,
+      label: `process ${S.processN} no-op, 1 process, concurrency ${c}`,
+      unit: 'tasks/s',
+      better: 'higher',
+      target: '≥ 1.5× gw, ≥ 5× pg-boss',
+      tasklab: tl(`process_c${c}`),
+      gw: peerCell(`process_c${c}`, 'gw', 'rec'),
+      pgboss: peerCell(`process_c${c}`, 'pgboss', 'rec'),
+    }),
+  ),
+  {
+    id: 'process_multi',
+    label: `process ${S.processN} no-op, ${S.multi.processes} processes × concurrency ${S.multi.concurrency}`,
+    unit: 'tasks/s',
+    better: 'higher',
+    tasklab: tl('process_multi'),
+  },
+  ...(['p50', 'p95', 'p99'] as const).map(
+    (p): Row => ({
+      id: `latency_${p}`,
+      label: `latency enqueue→start ${p}, ${S.latency.samples} tasks ${S.latency.gapMs} ms apart`,
+      unit: 'ms',
+      better: 'lower',
+      target: p === 'p50' ? '≤ 3' : p === 'p99' ? '≤ 15' : undefined,
+      tasklab: tl(`latency_${p}`),
+      gw: peerCell('latency', 'gw', 'rec', (s) => s[p]!),
+      pgboss: peerCell('latency', 'pgboss', 'rec', (s) => s[p]!),
+    }),
+  ),
+  {
+    id: 'rescue',
+    label: `rescue after SIGKILL (tasklab lease ${S.leaseSecs} s; pg-boss heartbeat 10 s)`,
+    unit: 's',
+    better: 'lower',
+    target: `≤ lease + 1 = ${S.leaseSecs + 1}`,
+    tasklab: resc.recovered ? tl('rescue') : { samples: [], text: 'not recovered' },
+    gw: crashCell('gw', 'rec'),
+    pgboss: crashCell('pgboss', 'crash_hb'),
+  },
+  {
+    id: 'rss_idle',
+    label: '`tasklab start` RSS idle (settled)',
+    unit: 'MB',
+    better: 'lower',
+    target: '≤ 80',
+    tasklab: tl('rss_idle'),
+  },
+  {
+    id: 'rss_idle_peak',
+    label: '`tasklab start` peak RSS through start-up and idle',
+    unit: 'MB',
+    better: 'lower',
+    tasklab: tl('rss_idle_peak'),
+  },
+  {
+    id: 'rss_drain_peak',
+    label: `\`tasklab start\` peak RSS draining ${S.memoryN} tasks (c=10)`,
+    unit: 'MB',
+    better: 'lower',
+    tasklab: tl('rss_drain_peak'),
+  },
+]
+
+// ------------------------------------------------------------------ machine, versions, settings
+const admin = postgres(TEST_SERVER_URL, { max: 1, onnotice: () => {} })
+const [pg] =
+  await admin`SELECT version() AS v, current_setting('shared_buffers') AS sb, current_setting('synchronous_commit') AS sc,
+  current_setting('fsync') AS fsync, current_setting('max_connections') AS mc`
+await admin.end()
+const pkg = (name: string) =>
+  JSON.parse(readFileSync(resolve(import.meta.dir, `../node_modules/${name}/package.json`), 'utf8'))
+    .version as string
+const nodeVersion = (await new Response(Bun.spawn(['node', '--version']).stdout).text()).trim()
+const machine = {
+  cpus: cpus().length,
+  cpu: cpus()[0]?.model,
+  memGb: Math.round(totalmem() / 2 ** 30),
+  kernel: release(),
+  loadavgAtEnd: loadavg(),
+}
+const versions = {
+  tasklab: VERSION,
+  bun: Bun.version,
+  node: nodeVersion,
+  postgresJs: pkg('postgres'),
+  'graphile-worker': pkg('graphile-worker'),
+  'pg-boss': pkg('pg-boss'),
+  pg: pkg('pg'),
+  postgresql: pg!.v,
+}
+const pgSettings = {
+  shared_buffers: pg!.sb,
+  synchronous_commit: pg!.sc,
+  fsync: pg!.fsync,
+  max_connections: pg!.mc,
+}
+const finished = new Date()
+
+const settings = [
+  `tasklab: the binary (${bin}) for HTTP, processing, rescue and memory; env ${Object.entries(QUIET)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ')}, pool 10, LISTEN/NOTIFY (debounced), poll 5 s; no-op = delay_task {delay_seconds: 0}`,
+  'tasklab processing: rate = N / (first claim started_at → last completed_at), from the tasks table',
+  'tasklab latency: the engine Worker (concurrency 10) in its own bun process, a handler that subtracts the payload timestamp (performance.timeOrigin + now()); the producer enqueues and pokes the debounced notifier',
+  `tasklab rescue: lease ${S.leaseSecs} s (STARTER__WORKER__LEASE_SECS), task retry strategy fixed 0 ms; A gets SIGKILL 2 s after the task started, B starts at once`,
+  ...[
+    ['process_c10', 'gw', 'rec'],
+    ['process_c10', 'pgboss', 'rec'],
+    ['enqueue_single', 'gw', 'rec'],
+    ['enqueue_single', 'pgboss', 'rec'],
+    ['crash', 'pgboss', 'crash_hb'],
+  ].map(
+    ([m, l, k]) =>
+      `${l === 'gw' ? 'graphile-worker' : 'pg-boss'} ${m}: ${peerSettings(peers, m!, l!, k!) ?? 'n/a'}`,
+  ),
+]
+
+const title = `tasklab bench ${started.toISOString()} (${quick ? 'quick' : 'full'}, ${S.repeats} repeat(s), latency ${S.latencyRepeats} pass(es)); ${machine.cpus} × ${machine.cpu}, ${machine.memGb} GB; PostgreSQL ${String(pg!.v).split(' ')[1]} (${Object.entries(
+  pgSettings,
+)
+  .map(([k, v]) => `${k}=${v}`)
+  .join(
+    ', ',
+  )}); bun ${versions.bun}, node ${versions.node}, graphile-worker ${versions['graphile-worker']}, pg-boss ${versions['pg-boss']}`
+const table = renderTable(rows)
+process.stdout.write(
+  `${title}\nCells: median (min–max) over the samples; ratios are ratios of medians.\n\n${table}\n\nSettings:\n${settings.map((s) => `- ${s}`).join('\n')}\n\nwall time ${Math.round((finished.getTime() - started.getTime()) / 1000)} s\n`,
+)
+
+rmSync(`/tmp/tasklab-bench-${process.pid}`, { recursive: true, force: true })
+const json = flag('--json')
+if (json)
+  writeFileSync(
+    json,
+    JSON.stringify(
+      {
+        startedAt: started,
+        finishedAt: finished,
+        quick,
+        machine,
+        versions,
+        pgSettings,
+        settings: S,
+        notes: settings,
+        rows,
+        details,
+        peers,
+      },
+      null,
+      2,
+    ),
+  )
