@@ -1,0 +1,207 @@
+// The shell: who is signed in, the navigation, the connection indicator, and which view to show.
+import { useEffect, useRef, useState } from 'preact/hooks'
+import { Toasts } from './components/ui'
+import { ApiError, api, getToken, setToken, whenUnauthorized } from './lib/api'
+import { redeemLoginLink } from './lib/auth'
+import { connectLive, disconnectLive, useLive } from './lib/live'
+import { navigate, useLocation } from './lib/router'
+import type { User } from './lib/types'
+import { Chaos } from './views/chaos'
+import { CreateTask } from './views/create-task'
+import { DeadLetter } from './views/dead-letter'
+import { Login } from './views/login'
+import { Overview } from './views/overview'
+import { TaskDetail } from './views/task-detail'
+import { Tasks } from './views/tasks'
+import { Types } from './views/types'
+import { Workers } from './views/workers'
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+export function App() {
+  const [user, setUser] = useState<User | null | undefined>(undefined)
+  const [chaos, setChaos] = useState(false)
+
+  const signedIn = (u: User) => {
+    setUser(u)
+    connectLive()
+    // The chaos view exists only when the server runs with chaos on: its routes answer 404 otherwise.
+    api
+      .get('/chaos/faults')
+      .then(() => setChaos(true))
+      .catch(() => setChaos(false))
+  }
+
+  useEffect(() => {
+    whenUnauthorized(() => {
+      setToken(null)
+      disconnectLive()
+      setUser(null)
+    })
+    void (async () => {
+      try {
+        await redeemLoginLink()
+        if (!getToken()) return setUser(null)
+        const { data } = await api.get<User>('/auth/me')
+        signedIn(data)
+      } catch (err) {
+        if (!(err instanceof ApiError && err.status === 401)) console.warn('sign-in check failed', err)
+        setToken(null)
+        setUser(null)
+      }
+    })()
+  }, [])
+
+  if (user === undefined) return <p class="boot">Loading tasklab…</p>
+  if (user === null)
+    return (
+      <>
+        <Login onSignedIn={signedIn} />
+        <Toasts />
+      </>
+    )
+  const logout = async () => {
+    await api.post('/auth/logout').catch(() => {})
+    setToken(null)
+    disconnectLive()
+    setUser(null)
+    navigate('/')
+  }
+  return <Shell user={user} chaos={chaos} onLogout={logout} />
+}
+
+const NAV: { href: string; label: string; match: (p: string) => boolean }[] = [
+  { href: '/', label: 'Overview', match: (p) => p === '/' },
+  {
+    href: '/tasks',
+    label: 'Tasks',
+    match: (p) => p === '/tasks' || (p.startsWith('/tasks/') && p !== '/tasks/new'),
+  },
+  { href: '/tasks/new', label: 'New task', match: (p) => p === '/tasks/new' },
+  { href: '/dead-letter', label: 'Dead letter', match: (p) => p === '/dead-letter' },
+  { href: '/types', label: 'Task types', match: (p) => p === '/types' },
+  { href: '/workers', label: 'Workers', match: (p) => p === '/workers' },
+]
+
+function Shell(props: { user: User; chaos: boolean; onLogout: () => void }) {
+  const loc = useLocation()
+  const live = useLive()
+  const search = useRef<HTMLInputElement>(null)
+  const [q, setQ] = useState(loc.query.get('q') ?? '')
+
+  useEffect(() => setQ(loc.query.get('q') ?? ''), [loc.path, loc.query.get('q')])
+  useEffect(() => {
+    // `/` focuses search, as in GitHub and Gmail; not while typing somewhere else.
+    const onKey = (e: KeyboardEvent) => {
+      const t = e.target as HTMLElement
+      if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey) return
+      if (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName)) return
+      e.preventDefault()
+      search.current?.focus()
+      search.current?.select()
+    }
+    document.addEventListener('keydown', onKey)
+    return () => document.removeEventListener('keydown', onKey)
+  }, [])
+
+  const failed = live.counts?.failed
+  const nav = props.chaos
+    ? [...NAV, { href: '/chaos', label: 'Chaos', match: (p: string) => p === '/chaos' }]
+    : NAV
+  const conn = { connecting: 'Connecting…', live: 'Live', polling: 'Polling every 2 s', offline: 'Offline' }[
+    live.conn
+  ]
+  const connHelp = {
+    connecting: 'Opening the live event stream.',
+    live: 'Receiving server-sent events: counts and transitions arrive as they happen.',
+    polling: 'The event stream is unavailable; refreshing every 2 seconds instead and retrying the stream.',
+    offline: 'The server does not answer; retrying.',
+  }[live.conn]
+
+  return (
+    <div class="shell">
+      <aside class="side">
+        <a href="/" class="brand" aria-label="tasklab overview">
+          <span class="logo" aria-hidden="true" />
+          tasklab
+        </a>
+        <nav>
+          {nav.map((n) => (
+            <a
+              key={n.href}
+              href={n.href}
+              class={n.match(loc.path) ? 'active' : ''}
+              aria-current={n.match(loc.path) ? 'page' : undefined}
+            >
+              {n.label}
+              {n.href === '/dead-letter' && failed ? <span class="count danger">{failed}</span> : null}
+            </a>
+          ))}
+        </nav>
+        <div class="side-foot">
+          <div class={`conn ${live.conn}`} title={connHelp} data-conn={live.conn}>
+            <span class="dot" aria-hidden="true" />
+            {conn}
+          </div>
+          <div class="who">
+            <span title={props.user.email}>
+              {props.user.username}
+              {props.user.role === 'admin' && <span class="role">admin</span>}
+            </span>
+            <button type="button" class="link" onClick={props.onLogout}>
+              Sign out
+            </button>
+          </div>
+        </div>
+      </aside>
+      <div class="main">
+        <header class="top">
+          <form
+            class="search"
+            onSubmit={(e) => {
+              e.preventDefault()
+              navigate(q ? `/tasks?q=${encodeURIComponent(q)}` : '/tasks')
+            }}
+          >
+            <input
+              ref={search}
+              type="search"
+              placeholder="Search tasks by id, type, error or metadata"
+              value={q}
+              onInput={(e) => setQ(e.currentTarget.value)}
+              aria-label="Search tasks"
+            />
+            <kbd title="Press / to search">/</kbd>
+          </form>
+          <a href="/tasks/new" class="btn primary">
+            + New task
+          </a>
+        </header>
+        <main>
+          <Route path={loc.path} query={loc.query} user={props.user} chaos={props.chaos} />
+        </main>
+      </div>
+      <Toasts />
+    </div>
+  )
+}
+
+function Route(props: { path: string; query: URLSearchParams; user: User; chaos: boolean }) {
+  const { path, query, user } = props
+  if (path === '/') return <Overview />
+  if (path === '/tasks') return <Tasks query={query} />
+  if (path === '/tasks/new') return <CreateTask query={query} />
+  if (path.startsWith('/tasks/') && UUID.test(path.slice(7))) return <TaskDetail id={path.slice(7)} />
+  if (path === '/dead-letter') return <DeadLetter />
+  if (path === '/types') return <Types admin={user.role === 'admin'} />
+  if (path === '/workers') return <Workers />
+  if (path === '/chaos' && props.chaos) return <Chaos />
+  return (
+    <div class="page">
+      <h1>Not found</h1>
+      <p>
+        Nothing lives at <code>{path}</code>. <a href="/">Back to the overview</a>.
+      </p>
+    </div>
+  )
+}

@@ -1,0 +1,40 @@
+// Signing in: a password login, or the one-time link printed at first start (`/?login=TOKEN`),
+// which is exchanged for a session and then removed from the address bar and the history.
+import { api, setToken } from './api'
+import type { User } from './types'
+
+export interface Session {
+  session_token: string
+  expires_at: string
+  user: User
+}
+
+export async function login(name: string, password: string): Promise<User> {
+  const body = name.includes('@') ? { email: name, password } : { username: name, password }
+  const { data } = await api.post<Session>('/auth/login', body)
+  setToken(data.session_token)
+  return data.user
+}
+
+export async function register(username: string, email: string, password: string): Promise<User> {
+  await api.post('/auth/register', { username, email, password })
+  return login(username, password)
+}
+
+/** Spends `?login=TOKEN` if present. The token leaves the URL first, so a reload never replays it. */
+export async function redeemLoginLink(): Promise<void> {
+  const url = new URL(location.href)
+  const token = url.searchParams.get('login')
+  if (!token) return
+  url.searchParams.delete('login')
+  history.replaceState(null, '', url.pathname + url.search)
+  try {
+    const { data } = await api.post<Session>('/auth/login-link', { token })
+    setToken(data.session_token)
+  } catch (err) {
+    linkError = err instanceof Error ? err.message : String(err)
+  }
+}
+
+/** Why the login link did not work, for the login view to say. */
+export let linkError: string | null = null

@@ -1,0 +1,338 @@
+// Live updates. The server-sent event stream GET /api/v1/events brings task transitions and counts;
+// it is read with fetch (EventSource cannot send the Bearer header). If the stream fails, the
+// panel falls back to polling GET /tasks/stats every 2 s and retries the stream with a backoff.
+// Throughput, transition rates and queue latency are kept here in one-second buckets for the
+// last 5 minutes, so every view draws from the same numbers.
+import { useEffect, useState } from 'preact/hooks'
+import { authHeaders, BASE, getToken, request } from './api'
+import type { TaskStatus } from './types'
+import { TASK_STATUSES, TRANSITIONS } from './types'
+
+export type Connection = 'connecting' | 'live' | 'polling' | 'offline'
+
+export const WINDOW_S = 300
+/** Edge rates are averaged over this many seconds: long enough to be steady, short enough to fall. */
+export const RATE_WINDOW_S = 20
+
+export interface Bucket {
+  t: number
+  completed: number
+  failed: number
+  latencySum: number
+  latencyN: number
+}
+
+export interface LiveState {
+  conn: Connection
+  counts: Partial<Record<TaskStatus, number>> | null
+  byType: Record<string, Partial<Record<TaskStatus, number>>> | null
+  /** Bumped on every change the server reports; views refetch when it moves. */
+  seq: number
+  buckets: Bucket[]
+  edges: Map<string, number[]>
+}
+
+const state: LiveState = {
+  conn: 'connecting',
+  counts: null,
+  byType: null,
+  seq: 0,
+  buckets: [],
+  edges: new Map(),
+}
+const listeners = new Set<() => void>()
+let notifyQueued = false
+
+function changed(): void {
+  if (notifyQueued) return
+  notifyQueued = true
+  // Coalesce bursts (a batch of 500 transitions) into one render per frame.
+  requestAnimationFrame(() => {
+    notifyQueued = false
+    for (const fn of listeners) fn()
+  })
+}
+
+const nowS = () => Math.floor(Date.now() / 1000)
+
+function bucket(t = nowS()): Bucket {
+  let last = state.buckets[state.buckets.length - 1]
+  if (!last || last.t !== t) {
+    last = { t, completed: 0, failed: 0, latencySum: 0, latencyN: 0 }
+    state.buckets.push(last)
+    while (state.buckets.length && state.buckets[0]!.t <= t - WINDOW_S) state.buckets.shift()
+  }
+  return last
+}
+
+function edge(from: string, to: string, n: number): void {
+  const key = `${from}>${to}`
+  let ring = state.edges.get(key)
+  if (!ring) {
+    ring = new Array<number>(RATE_WINDOW_S).fill(0)
+    state.edges.set(key, ring)
+  }
+  const t = nowS()
+  const slot = t % RATE_WINDOW_S
+  const stamp = lastEdgeSecond.get(key)
+  if (stamp !== t) {
+    // Zero the slots this edge skipped since it last moved, so old traffic ages out.
+    const gap = stamp === undefined ? RATE_WINDOW_S : Math.min(RATE_WINDOW_S, t - stamp)
+    for (let i = 0; i < gap; i++) ring[(slot - i + RATE_WINDOW_S) % RATE_WINDOW_S] = 0
+    lastEdgeSecond.set(key, t)
+  }
+  ring[slot]! += n
+}
+const lastEdgeSecond = new Map<string, number>()
+
+/** Transitions per second on an edge over the last RATE_WINDOW_S seconds. */
+export function edgeRate(from: string, to: string): number {
+  const key = `${from}>${to}`
+  const ring = state.edges.get(key)
+  const stamp = lastEdgeSecond.get(key)
+  if (!ring || stamp === undefined || nowS() - stamp >= RATE_WINDOW_S) return 0
+  const age = nowS() - stamp
+  let sum = 0
+  for (let i = 0; i < RATE_WINDOW_S - age; i++) sum += ring[(stamp - i + RATE_WINDOW_S * 2) % RATE_WINDOW_S]!
+  return sum / RATE_WINDOW_S
+}
+
+interface Transition {
+  from?: string | null
+  to?: string
+  from_status?: string | null
+  to_status?: string
+  count?: number
+  latency_ms?: number
+  queue_latency_ms?: number
+}
+
+/**
+ * The stream coalesces a task's moves within one 250 ms tick into one entry (first `from`, last
+ * `to`): a fast task arrives as pending → completed. Such a jump is drawn on the edges it must have
+ * taken, through running (and through pending first, for a scheduled or handed-back task).
+ */
+export function pathOf(from: string, to: string): [string, string][] {
+  const direct = (TRANSITIONS as Record<string, Record<string, string>>)[from]?.[to] !== undefined
+  if (direct || from === to) return direct ? [[from, to]] : []
+  if (from === 'scheduled') return [['scheduled', 'pending'], ...pathOf('pending', to)]
+  if ((from === 'pending' || from === 'retrying') && to !== 'running')
+    return [[from, 'running'], ...pathOf('running', to)]
+  if ((from === 'failed' || from === 'cancelled') && to !== 'pending')
+    return [[from, 'pending'], ...pathOf('pending', to)]
+  return []
+}
+
+function recordTransition(t: Transition): void {
+  const from = t.from ?? t.from_status ?? null
+  const to = t.to ?? t.to_status
+  if (!to) return
+  const n = t.count ?? 1
+  if (from) for (const [a, b] of pathOf(from, to)) edge(a, b, n)
+  const b = bucket()
+  if (to === 'completed') b.completed += n
+  if (to === 'failed') b.failed += n
+  const latency = t.queue_latency_ms ?? t.latency_ms
+  if (to === 'running' && typeof latency === 'number') {
+    b.latencySum += latency * n
+    b.latencyN += n
+  }
+}
+
+function setCounts(raw: Record<string, unknown>): void {
+  const counts: Partial<Record<TaskStatus, number>> = {}
+  const source = (raw.by_status ?? raw.counts ?? raw) as Record<string, unknown>
+  for (const s of TASK_STATUSES) counts[s] = Number(source[s] ?? 0)
+  state.counts = counts
+  const byType = raw.by_type ?? raw.types
+  if (byType && typeof byType === 'object') state.byType = byType as LiveState['byType']
+}
+
+/** One SSE message from the server. Tolerant of the shapes the stream may use. */
+function onMessage(event: string, data: unknown): void {
+  if (!data || typeof data !== 'object') return
+  if (Array.isArray(data)) {
+    for (const t of data) recordTransition(t as Transition)
+    state.seq++
+    changed()
+    return
+  }
+  const d = data as Record<string, unknown>
+  if (event === 'counts' || event === 'stats' || d.counts || d.by_status)
+    setCounts((d.counts as Record<string, unknown>) ?? d)
+  if (Array.isArray(d.transitions)) for (const t of d.transitions) recordTransition(t as Transition)
+  else if (event === 'transition' || d.to || d.to_status) recordTransition(d as Transition)
+  if (d.latency && typeof d.latency === 'object')
+    recordLatency(d.latency as { sum_ms?: number; count?: number })
+  state.seq++
+  changed()
+}
+
+function recordLatency(l: { sum_ms?: number; count?: number; avg_ms?: number }): void {
+  const b = bucket()
+  if (l.count && l.sum_ms !== undefined) {
+    b.latencySum += l.sum_ms
+    b.latencyN += l.count
+  }
+}
+
+function setConn(c: Connection): void {
+  if (state.conn === c) return
+  state.conn = c
+  changed()
+}
+
+// ---- the stream -------------------------------------------------------------------------------
+
+let abort: AbortController | undefined
+let pollTimer: ReturnType<typeof setInterval> | undefined
+let retryTimer: ReturnType<typeof setTimeout> | undefined
+let failures = 0
+
+async function stream(): Promise<void> {
+  abort?.abort()
+  const ctrl = new AbortController()
+  abort = ctrl
+  try {
+    const res = await fetch(`${BASE}/events`, {
+      headers: { ...authHeaders(), accept: 'text/event-stream' },
+      signal: ctrl.signal,
+    })
+    if (!res.ok || !res.body) throw new Error(`events answered ${res.status}`)
+    failures = 0
+    setConn('live')
+    stopPolling()
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
+    let buf = ''
+    for (;;) {
+      const { value, done } = await reader.read()
+      if (done) break
+      buf += value
+      let end = buf.indexOf('\n\n')
+      while (end >= 0) {
+        parseBlock(buf.slice(0, end))
+        buf = buf.slice(end + 2)
+        end = buf.indexOf('\n\n')
+      }
+    }
+    throw new Error('events stream ended')
+  } catch {
+    if (ctrl.signal.aborted) return
+    failures++
+    setConn(failures > 3 && !polledOk ? 'offline' : 'polling')
+    startPolling()
+    // 1 s, 2 s, 4 s ... capped at 30 s: a restarting server is picked up quickly, a dead one is not hammered.
+    retryTimer = setTimeout(() => void stream(), Math.min(30_000, 1000 * 2 ** Math.min(failures - 1, 5)))
+  }
+}
+
+function parseBlock(block: string): void {
+  let event = 'message'
+  const data: string[] = []
+  for (const line of block.split('\n')) {
+    if (line.startsWith(':')) continue
+    const i = line.indexOf(':')
+    const field = i < 0 ? line : line.slice(0, i)
+    const value = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '')
+    if (field === 'event') event = value
+    else if (field === 'data') data.push(value)
+  }
+  if (!data.length) return
+  try {
+    onMessage(event, JSON.parse(data.join('\n')))
+  } catch {
+    // A malformed message is skipped; the next counts message corrects the picture.
+  }
+}
+
+let polledOk = false
+let lastPolled: Partial<Record<TaskStatus, number>> | null = null
+
+async function poll(): Promise<void> {
+  try {
+    const { data } = await request<Record<string, unknown>>('GET', '/tasks/stats')
+    polledOk = true
+    const before = lastPolled
+    setCounts(data)
+    lastPolled = state.counts
+    if (before && state.counts) {
+      // Without the stream, completed/failed per second are the growth of their counts.
+      const b = bucket()
+      b.completed += Math.max(0, (state.counts.completed ?? 0) - (before.completed ?? 0))
+      b.failed += Math.max(0, (state.counts.failed ?? 0) - (before.failed ?? 0))
+    }
+    if (state.conn === 'offline') setConn('polling')
+    state.seq++
+    changed()
+  } catch {
+    polledOk = false
+    setConn('offline')
+  }
+}
+
+function startPolling(): void {
+  if (pollTimer) return
+  void poll()
+  pollTimer = setInterval(() => void poll(), 2000)
+}
+
+function stopPolling(): void {
+  if (pollTimer) clearInterval(pollTimer)
+  pollTimer = undefined
+  lastPolled = null
+}
+
+/** Starts (or restarts, after a login) the live connection. */
+export function connectLive(): void {
+  if (!getToken()) return
+  clearTimeout(retryTimer)
+  failures = 0
+  setConn('connecting')
+  void stream()
+  // Counts right away, before the stream's first message.
+  void poll()
+}
+
+export function disconnectLive(): void {
+  abort?.abort()
+  clearTimeout(retryTimer)
+  stopPolling()
+  state.counts = null
+  state.byType = null
+  state.buckets = []
+  state.edges.clear()
+  setConn('connecting')
+}
+
+/** Re-renders the caller whenever the live state changes. */
+export function useLive(): LiveState {
+  const [, setTick] = useState(0)
+  useEffect(() => {
+    const fn = () => setTick((n) => n + 1)
+    listeners.add(fn)
+    return () => void listeners.delete(fn)
+  }, [])
+  return state
+}
+
+/** Called after the panel itself changed something, so every view refetches at once. */
+export function bump(): void {
+  state.seq++
+  changed()
+}
+
+/** A ticking clock (for "5 s ago" labels and charts that scroll). */
+export function useNow(everyMs = 1000): number {
+  const [now, setNow] = useState(Date.now)
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), everyMs)
+    return () => clearInterval(t)
+  }, [everyMs])
+  return now
+}
+
+export function liveState(): LiveState {
+  return state
+}
+
+export { bucket as currentBucket, recordLatency }

@@ -1,0 +1,96 @@
+// Sign in (username or email), or create an account. The first-start admin uses the printed link.
+import { useState } from 'preact/hooks'
+import { ErrorNote } from '../components/ui'
+import { linkError, login, register } from '../lib/auth'
+import type { User } from '../lib/types'
+
+export function Login(props: { onSignedIn: (u: User) => void }) {
+  const [mode, setMode] = useState<'login' | 'register'>('login')
+  const [name, setName] = useState('')
+  const [email, setEmail] = useState('')
+  const [password, setPassword] = useState('')
+  const [error, setError] = useState<unknown>(linkError ? new Error(linkError) : null)
+  const [busy, setBusy] = useState(false)
+
+  const submit = async (e: Event) => {
+    e.preventDefault()
+    setBusy(true)
+    setError(null)
+    try {
+      props.onSignedIn(mode === 'login' ? await login(name, password) : await register(name, email, password))
+    } catch (err) {
+      setError(err)
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  return (
+    <div class="login-wrap">
+      <form class="card login" onSubmit={submit}>
+        <div class="brand big">
+          <span class="logo" aria-hidden="true" />
+          tasklab
+        </div>
+        <p class="muted">A PostgreSQL task queue you can watch, poke and break.</p>
+        <h1>{mode === 'login' ? 'Sign in' : 'Create an account'}</h1>
+        <ErrorNote error={error} />
+        <label>
+          {mode === 'login' ? 'Username or email' : 'Username'}
+          <input
+            name="username"
+            autocomplete="username"
+            required
+            value={name}
+            onInput={(e) => setName(e.currentTarget.value)}
+          />
+        </label>
+        {mode === 'register' && (
+          <label>
+            Email
+            <input
+              name="email"
+              type="email"
+              autocomplete="email"
+              required
+              value={email}
+              onInput={(e) => setEmail(e.currentTarget.value)}
+            />
+          </label>
+        )}
+        <label>
+          Password
+          <input
+            name="password"
+            type="password"
+            autocomplete={mode === 'login' ? 'current-password' : 'new-password'}
+            required
+            value={password}
+            onInput={(e) => setPassword(e.currentTarget.value)}
+          />
+        </label>
+        <button type="submit" class="btn primary wide" disabled={busy}>
+          {busy ? 'Please wait…' : mode === 'login' ? 'Sign in' : 'Create account and sign in'}
+        </button>
+        <p class="muted small">
+          {mode === 'login' ? (
+            <>
+              No account?{' '}
+              <button type="button" class="link" onClick={() => setMode('register')}>
+                Create one
+              </button>
+              . The first admin signs in with the one-time link tasklab printed when it started.
+            </>
+          ) : (
+            <>
+              Have an account?{' '}
+              <button type="button" class="link" onClick={() => setMode('login')}>
+                Sign in
+              </button>
+            </>
+          )}
+        </p>
+      </form>
+    </div>
+  )
+}

@@ -1,0 +1,231 @@
+// The overview: the state machine with live counts and rates, throughput and queue latency over
+// the last minutes, the dead letter size, workers alive, and warnings a learner needs to see
+// (tasks that no live worker will ever pick up, paused types, open breakers).
+import { Chart } from '../components/chart'
+import { StateDiagram } from '../components/state-diagram'
+import { Card } from '../components/ui'
+import { ago, duration, num } from '../lib/format'
+import { type Bucket, useLive, useNow, WINDOW_S } from '../lib/live'
+import { useQueueLatency } from '../lib/metrics'
+import type { TaskStatus, TaskType, WorkerInfo } from '../lib/types'
+import { useApi } from '../lib/use-api'
+import { isAlive, liveWorkerCount, nextProbe } from './types-util'
+
+const STEP_S = 5
+
+/** Completed and failed per second, averaged over 5-second steps, for the last 5 minutes. */
+function throughput(buckets: Bucket[], now: number) {
+  const slots = WINDOW_S / STEP_S
+  const end = Math.floor(now / 1000)
+  const completed = new Array<number>(slots).fill(0)
+  const failed = new Array<number>(slots).fill(0)
+  for (const b of buckets) {
+    const i = slots - 1 - Math.floor((end - b.t) / STEP_S)
+    if (i < 0 || i >= slots) continue
+    completed[i]! += b.completed / STEP_S
+    failed[i]! += b.failed / STEP_S
+  }
+  return { completed, failed, slots }
+}
+
+const WAITING: TaskStatus[] = ['pending', 'scheduled', 'retrying']
+
+export function Overview() {
+  const live = useLive()
+  const now = useNow(1000)
+  const types = useApi<TaskType[]>('/tasks/types', live.seq, 3000)
+  const workers = useApi<WorkerInfo[]>('/workers', live.seq, 3000)
+  const latency = useQueueLatency()
+  const c = live.counts
+  const alive = (workers.data ?? []).filter((w) => isAlive(w, now))
+  const tp = throughput(live.buckets, now)
+  const latSlots = WINDOW_S / 2
+  const latValues = latency.points.map((p) => (p.ms === null ? null : p.ms))
+  const waiting = c ? WAITING.reduce((s, k) => s + (c[k] ?? 0), 0) : undefined
+  const last = (xs: number[]) => xs.slice(-2).reduce((a, b) => a + b, 0) / 2
+
+  return (
+    <div class="page overview">
+      <div class="page-head">
+        <h1>Overview</h1>
+        <p class="muted">
+          Every task moves through these states. Counts and arrows update live; click a state to list its
+          tasks.
+        </p>
+      </div>
+      <Warnings types={types.data} workers={workers.data} byType={live.byType} now={now} />
+      <div class="tiles">
+        <Tile
+          label="Waiting"
+          value={waiting}
+          hint="pending + scheduled + retrying"
+          href="/tasks?status=pending,scheduled,retrying"
+        />
+        <Tile
+          label="Running"
+          value={c?.running}
+          hint="held by a worker right now"
+          href="/tasks?status=running"
+        />
+        <Tile
+          label="Completed / s"
+          value={last(tp.completed)}
+          fmt={(v) => v.toFixed(1)}
+          hint="last 10 seconds"
+        />
+        <Tile
+          label="Dead letter"
+          value={c?.failed}
+          hint="failed: needs a human"
+          href="/dead-letter"
+          tone={(c?.failed ?? 0) > 0 ? 'danger' : undefined}
+        />
+        <Tile
+          label="Workers alive"
+          value={workers.data ? alive.length : undefined}
+          hint={workers.data ? `${alive.reduce((s, w) => s + (w.concurrency ?? 0), 0)} slots` : ''}
+          href="/workers"
+          tone={workers.data && alive.length === 0 ? 'danger' : undefined}
+        />
+      </div>
+      <Card title="Task state machine" class="diagram-card">
+        <StateDiagram counts={c} seq={live.seq} />
+        <p class="legend-line muted small">
+          <span class="key-line solid" /> done by workers and the scheduler <span class="key-line dashed" />{' '}
+          done by you (cancel, retry) · numbers on arrows are transitions per second over the last 20 s
+        </p>
+      </Card>
+      <div class="grid2">
+        <Card title="Throughput">
+          <Chart
+            slots={tp.slots}
+            spanLabel="5 min ago"
+            format={(v) => (v >= 10 ? v.toFixed(0) : v.toFixed(1))}
+            series={[
+              { name: 'completed / s', cls: 'ok', values: tp.completed },
+              { name: 'failed / s', cls: 'bad', values: tp.failed },
+            ]}
+            empty="no tasks finished since this page opened"
+          />
+        </Card>
+        <Card title="Queue latency">
+          <Chart
+            slots={latSlots}
+            spanLabel="5 min ago"
+            format={(v) => duration(v)}
+            series={[{ name: 'mean wait from ready to claimed', cls: 'info', values: latValues }]}
+            empty={
+              latency.available ? 'no task claimed since this page opened' : 'latency metrics unavailable'
+            }
+          />
+        </Card>
+      </div>
+    </div>
+  )
+}
+
+function Tile(props: {
+  label: string
+  value: number | undefined
+  hint?: string
+  href?: string
+  tone?: 'danger'
+  fmt?: (v: number) => string
+}) {
+  const body = (
+    <>
+      <span class="tile-label">{props.label}</span>
+      <span class="tile-value">
+        {props.value === undefined ? '…' : props.fmt ? props.fmt(props.value) : num(props.value)}
+      </span>
+      {props.hint && <span class="tile-hint">{props.hint}</span>}
+    </>
+  )
+  const cls = `tile${props.tone ? ` ${props.tone}` : ''}`
+  return props.href ? (
+    <a href={props.href} class={cls} data-tile={props.label}>
+      {body}
+    </a>
+  ) : (
+    <div class={cls} data-tile={props.label}>
+      {body}
+    </div>
+  )
+}
+
+function Warnings(props: {
+  types: TaskType[] | undefined
+  workers: WorkerInfo[] | undefined
+  byType: Record<string, Partial<Record<TaskStatus, number>>> | null
+  now: number
+}) {
+  if (!props.types || !props.workers) return null
+  const notes: { key: string; tone: 'danger' | 'warn'; text: preact.ComponentChildren }[] = []
+  const alive = props.workers.filter((w) => isAlive(w, props.now))
+  for (const t of props.types) {
+    const counts = props.byType?.[t.task_type]
+    const waiting = counts ? WAITING.reduce((s, k) => s + (counts[k] ?? 0), 0) : 0
+    const workersFor = liveWorkerCount(t, alive)
+    if (waiting > 0 && workersFor === 0)
+      notes.push({
+        key: `orphan-${t.task_type}`,
+        tone: 'danger',
+        text: (
+          <>
+            <strong>
+              {num(waiting)} {t.task_type}
+            </strong>{' '}
+            task{waiting === 1 ? '' : 's'} but no live worker handles <code>{t.task_type}</code>: these tasks
+            stay pending forever until a worker that registers the type starts (<code>tasklab worker</code>).{' '}
+            <a href={`/tasks?task_type=${t.task_type}&status=pending,scheduled,retrying`}>See them</a>
+          </>
+        ),
+      })
+    if (t.paused && waiting > 0)
+      notes.push({
+        key: `paused-${t.task_type}`,
+        tone: 'warn',
+        text: (
+          <>
+            <code>{t.task_type}</code> is paused: {num(waiting)} task{waiting === 1 ? '' : 's'} wait until you
+            resume it on <a href="/types">Task types</a>.
+          </>
+        ),
+      })
+    if (t.breaker.state !== 'closed') {
+      const probe = nextProbe(t)
+      notes.push({
+        key: `breaker-${t.task_type}`,
+        tone: 'warn',
+        text: (
+          <>
+            The circuit breaker of <code>{t.task_type}</code> is{' '}
+            <strong>{t.breaker.state.replace('_', '-')}</strong> after {t.breaker.failures} failures: its
+            tasks wait instead of failing{probe ? `; next probe ${ago(probe, props.now)}` : ''}.
+          </>
+        ),
+      })
+    }
+  }
+  if (alive.length === 0)
+    notes.unshift({
+      key: 'no-workers',
+      tone: 'danger',
+      text: (
+        <>
+          No worker is alive. Nothing will run: start one with <code>tasklab worker</code> (or run{' '}
+          <code>tasklab start</code>, which includes one).
+        </>
+      ),
+    })
+  if (!notes.length) return null
+  return (
+    <div class="warnings">
+      {notes.map((n) => (
+        <div key={n.key} class={`note ${n.tone}`} role="status" data-warning={n.key}>
+          {n.text}
+        </div>
+      ))}
+    </div>
+  )
+}

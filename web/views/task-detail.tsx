@@ -1,0 +1,254 @@
+// One task: what it carries (payload, result, metadata), how it retries, and every attempt read from
+// its transition history (GET /tasks/{id}/events), newest first. The buttons follow the state:
+// cancel while it can still be stopped, retry once it is failed or cancelled, delete when finished.
+
+import { retryDelayMs } from '../../src/queue/retry'
+import { Action, Badge, Card, Empty, ErrorNote, Json } from '../components/ui'
+import { api } from '../lib/api'
+import { ago, dateTime, duration, num } from '../lib/format'
+import { bump, useLive, useNow } from '../lib/live'
+import { navigate } from '../lib/router'
+import type { RetryStrategy, Task, TaskEvent, TaskStatus } from '../lib/types'
+import { useApi } from '../lib/use-api'
+
+const CANCELLABLE: TaskStatus[] = ['pending', 'scheduled', 'running', 'retrying']
+const RETRYABLE: TaskStatus[] = ['failed', 'cancelled']
+const DELETABLE: TaskStatus[] = ['completed', 'failed', 'cancelled']
+
+export interface Attempt {
+  n: number
+  worker: string | null
+  start: string
+  end: string | null
+  outcome: TaskStatus | null
+  error: string | null
+}
+
+/** Each `→ running` event opens an attempt; the next event out of running closes it. */
+export function attemptsOf(events: TaskEvent[]): Attempt[] {
+  const out: Attempt[] = []
+  let open: Attempt | null = null
+  for (const e of events) {
+    if (e.to_status === 'running') {
+      open = { n: e.attempt, worker: e.worker_id, start: e.at, end: null, outcome: null, error: null }
+      out.push(open)
+    } else if (open && e.from_status === 'running') {
+      open.end = e.at
+      open.outcome = e.to_status
+      open.error = e.error
+      open.worker ??= e.worker_id
+      open = null
+    }
+  }
+  return out.reverse()
+}
+
+export function describeStrategy(s: RetryStrategy | null): string {
+  if (!s) return 'none'
+  const delays = Array.from({ length: Math.max(0, Math.min(s.max_attempts - 1, 5)) }, (_, i) =>
+    duration(retryDelayMs(s, i + 1)),
+  )
+  const more = s.max_attempts - 1 > 5 ? ', …' : ''
+  const wait = delays.length ? `; waits ${delays.join(', ')}${more} between attempts` : '; no retries'
+  const kind = { exponential: 'Exponential backoff', linear: 'Linear backoff', fixed: 'Fixed interval' }[
+    s.type
+  ]
+  return `${kind}, up to ${s.max_attempts} attempt${s.max_attempts === 1 ? '' : 's'}${wait}.`
+}
+
+export function TaskDetail(props: { id: string }) {
+  const live = useLive()
+  const now = useNow(1000)
+  const task = useApi<Task>(`/tasks/${props.id}`, live.seq, 700)
+  const events = useApi<TaskEvent[]>(`/tasks/${props.id}/events`, live.seq, 700)
+  const t = task.data
+
+  if (task.error && !t)
+    return (
+      <div class="page">
+        <h1>Task not found</h1>
+        <ErrorNote error={task.error} />
+        <p>
+          <a href="/tasks">Back to the list</a>
+        </p>
+      </div>
+    )
+  if (!t) return <div class="page muted">Loading…</div>
+
+  const attempts = attemptsOf(events.data ?? [])
+  const act = (path: string) => async () => {
+    await api.post(`/tasks/${t.id}/${path}`)
+    bump()
+  }
+
+  return (
+    <div class="page detail" data-task={t.id} data-status={t.status}>
+      <div class="page-head row">
+        <div>
+          <p class="crumbs">
+            <a href="/tasks">Tasks</a> / <span class="mono">{t.id}</span>
+          </p>
+          <h1>
+            {t.task_type} <Badge status={t.status} />
+            <span class={`prio p-${t.priority}`}>{t.priority}</span>
+          </h1>
+        </div>
+        <div class="actions">
+          {CANCELLABLE.includes(t.status) && (
+            <Action
+              label="Cancel"
+              run={act('cancel')}
+              done="Cancel requested"
+              title="Pending/scheduled/retrying stop at once; a running task's handler is signalled."
+            />
+          )}
+          {RETRYABLE.includes(t.status) && (
+            <Action
+              label="Retry"
+              kind="primary"
+              run={act('retry')}
+              done="Task queued again with attempts reset"
+            />
+          )}
+          {DELETABLE.includes(t.status) && (
+            <Action
+              label="Delete"
+              kind="danger"
+              confirm="Delete this task and its history for good?"
+              run={async () => {
+                await api.del(`/tasks/${t.id}`)
+                bump()
+                navigate('/tasks')
+              }}
+              done="Task deleted"
+            />
+          )}
+          <a
+            class="btn"
+            href={`/tasks/new?clone=${t.id}`}
+            title="Open the form with this task's type, payload and settings"
+          >
+            Clone
+          </a>
+        </div>
+      </div>
+
+      {t.last_error && (
+        <div class={`note ${t.status === 'failed' ? 'error' : 'warn'}`}>
+          <strong>Last error:</strong> {t.last_error}
+        </div>
+      )}
+
+      <div class="grid2">
+        <Card title="Facts">
+          <dl class="facts">
+            <dt>Attempts</dt>
+            <dd>
+              {t.current_attempt} of {t.max_attempts}
+            </dd>
+            <dt>Created</dt>
+            <dd title={t.created_at}>
+              {dateTime(t.created_at)} <span class="muted">({ago(t.created_at, now)})</span>
+            </dd>
+            {t.scheduled_at && (
+              <>
+                <dt>Scheduled for</dt>
+                <dd>
+                  {dateTime(t.scheduled_at)} <span class="muted">({ago(t.scheduled_at, now)})</span>
+                </dd>
+              </>
+            )}
+            <dt>Started</dt>
+            <dd>{dateTime(t.started_at)}</dd>
+            <dt>Finished</dt>
+            <dd>{dateTime(t.completed_at)}</dd>
+            <dt>Worker</dt>
+            <dd class="mono">{t.locked_by ?? '—'}</dd>
+            <dt>Timeout</dt>
+            <dd>{t.timeout_ms ? duration(t.timeout_ms) : 'type default'}</dd>
+            <dt>Idempotency key</dt>
+            <dd class="mono">{t.idempotency_key ?? '—'}</dd>
+            <dt>Retry strategy</dt>
+            <dd>
+              {describeStrategy(t.retry_strategy)}
+              <details>
+                <summary>JSON</summary>
+                <Json value={t.retry_strategy} />
+              </details>
+            </dd>
+          </dl>
+        </Card>
+        <Card title={`Attempts (${attempts.length})`} class="timeline-card">
+          {attempts.length === 0 ? (
+            <Empty>No attempt yet: the task is {t.status}.</Empty>
+          ) : (
+            <ol class="timeline">
+              {attempts.map((a) => (
+                <li
+                  key={`${a.n}-${a.start}`}
+                  class={`attempt o-${a.outcome ?? 'running'}`}
+                  data-attempt={a.n}
+                  data-outcome={a.outcome ?? 'running'}
+                >
+                  <div class="attempt-head">
+                    <strong>Attempt {a.n}</strong>
+                    {a.outcome ? <Badge status={a.outcome} /> : <Badge status="running" />}
+                    <span class="muted">
+                      {a.end
+                        ? duration(new Date(a.end).getTime() - new Date(a.start).getTime())
+                        : `running for ${duration(now - new Date(a.start).getTime())}`}
+                    </span>
+                  </div>
+                  <div class="muted small">
+                    worker <span class="mono">{a.worker ?? '—'}</span> · started {dateTime(a.start)}
+                  </div>
+                  {a.error && <div class="attempt-error">{a.error}</div>}
+                </li>
+              ))}
+            </ol>
+          )}
+        </Card>
+      </div>
+
+      <div class="grid3">
+        <Card title="Payload">
+          <Json value={t.payload} />
+        </Card>
+        <Card title="Result">
+          <Json value={t.result} empty={t.status === 'completed' ? 'no result' : 'not finished yet'} />
+        </Card>
+        <Card title="Metadata">
+          <Json value={t.metadata && Object.keys(t.metadata).length ? t.metadata : null} empty="none" />
+        </Card>
+      </div>
+
+      <Card title={`History (${num(events.data?.length ?? 0)} transitions)`}>
+        <table class="table compact">
+          <thead>
+            <tr>
+              <th>When</th>
+              <th>Transition</th>
+              <th>Attempt</th>
+              <th>By</th>
+              <th>Error</th>
+            </tr>
+          </thead>
+          <tbody>
+            {[...(events.data ?? [])].reverse().map((e) => (
+              <tr key={String(e.id)}>
+                <td title={e.at}>{dateTime(e.at)}</td>
+                <td>
+                  {e.from_status ? <Badge status={e.from_status} /> : <span class="muted">created</span>} →{' '}
+                  <Badge status={e.to_status} />
+                </td>
+                <td class="num">{e.attempt}</td>
+                <td class="mono small">{e.worker_id ?? e.actor}</td>
+                <td class="err">{e.error ?? ''}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </Card>
+    </div>
+  )
+}
