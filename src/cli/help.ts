@@ -4,9 +4,28 @@ import { VERSION } from '../version'
 const COMMON = `Common options:
   --database-url URL        PostgreSQL to use (env DATABASE_URL)
   --data-dir DIR            data directory (env STARTER__DATA_DIR)
+  --pool-size N             database connections per process (STARTER__DATABASE__POOL_SIZE, 10)
   --log-level LEVEL         debug, info, warn, error
   --log-format FORMAT       auto, pretty, json
   -h, --help                this help;  -v, --version  the version`
+
+const DATABASE = `Database:
+  With --database-url or DATABASE_URL, any PostgreSQL 14 or newer (created if missing, migrated
+  at start). Without one, an embedded PostgreSQL (PGlite) kept in <data dir>/pgdata, where the
+  data dir is --data-dir, else $XDG_DATA_HOME/tasklab, else ~/.local/share/tasklab. The embedded
+  database belongs to one process: a second start on the same data dir is refused, and separate
+  \`tasklab worker\` processes need a real PostgreSQL.`
+
+/** Exit codes shared by the commands that run until stopped. */
+const LONG_RUNNING_EXITS = `  0    stopped by SIGTERM or SIGINT after draining (running tasks finished or handed back)
+  1    runtime failure: database unreachable, port in use, the embedded data dir in use by another tasklab
+  2    bad option, environment variable or command line (the message names it)
+  130  a second SIGTERM/SIGINT while draining: exited at once`
+
+/** A command's page: its own text, then the common options, the database note and its exit codes. */
+function page(body: string, exits: string, database = true): string {
+  return `${body}\n\n${COMMON}${database ? `\n\n${DATABASE}` : ''}\n\nExit codes:\n${exits}`
+}
 
 const WORKER_OPTS = `  --concurrency N           tasks at once (STARTER__WORKER__CONCURRENCY, 4)
   --poll-interval-secs S    fallback poll (STARTER__WORKER__POLL_INTERVAL_SECS, 5)
@@ -22,32 +41,49 @@ const SERVER_OPTS = `  --host HOST               bind address (STARTER__SERVER__
   --chaos                   enable fault injection (STARTER__CHAOS__ENABLED)`
 
 export const COMMAND_HELP: Record<string, string> = {
-  start: `tasklab start — API, control panel and an in-process worker, in one process (the default command).
+  start: page(
+    `tasklab start — API, control panel and an in-process worker, in one process (the default command).
 
 Usage: tasklab [start] [options]
 ${SERVER_OPTS}
 ${WORKER_OPTS}
 
 Examples:
-  tasklab
+  tasklab                                   # embedded database, http://127.0.0.1:3000
+  tasklab start --port 8080 --data-dir ./tasklab-data
   DATABASE_URL=postgres://postgres@127.0.0.1:5432/tasklab tasklab start --port 8080 --concurrency 8`,
-  serve: `tasklab serve — API and control panel only; run workers separately.
+    LONG_RUNNING_EXITS,
+  ),
+  serve: page(
+    `tasklab serve — API and control panel only; run workers separately (tasklab worker).
 
 Usage: tasklab serve [options]
 ${SERVER_OPTS}
 
-Example:
-  tasklab serve --database-url postgres://postgres@127.0.0.1:5432/tasklab`,
-  worker: `tasklab worker — a worker only. Run as many as you like, on one machine or many, against one PostgreSQL.
+Examples:
+  tasklab serve --database-url postgres://postgres@127.0.0.1:5432/tasklab
+  STARTER__SERVER__HOST=0.0.0.0 STARTER__SERVER__PORT=3000 tasklab serve`,
+    LONG_RUNNING_EXITS,
+  ),
+  worker: page(
+    `tasklab worker — a worker only. Run as many as you like, on one machine or many, against one PostgreSQL.
+Needs DATABASE_URL or --database-url: the embedded database cannot be shared between processes.
 
 Usage: tasklab worker [--id N] [options]
   --id N                    a name for this worker (its full id adds host and pid)
 ${WORKER_OPTS}
 
 Examples:
+  export DATABASE_URL=postgres://postgres@db.internal:5432/tasklab
   tasklab worker --id 1
-  STARTER__WORKER__CONCURRENCY=8 tasklab worker --id 2`,
-  chaos: `tasklab chaos — scripted chaos with invariant checks; exits 1 when one breaks.
+  STARTER__WORKER__CONCURRENCY=8 tasklab worker --id 2 --lease-secs 60`,
+    `  0    stopped by SIGTERM or SIGINT after draining (running tasks finished or handed back)
+  1    runtime failure (database unreachable at start)
+  2    bad option or environment variable, or no database URL (use tasklab start for the embedded one)
+  130  a second SIGTERM/SIGINT while draining: exited at once`,
+  ),
+  chaos: page(
+    `tasklab chaos — scripted chaos with invariant checks; exits 1 when one breaks.
 
 Usage: tasklab chaos <scenario> (--url URL --token T | --spawn) [options]
 Scenarios:
@@ -73,9 +109,23 @@ Options:
 Examples:
   tasklab chaos all --spawn --tasks 300 --workers 3
   tasklab chaos worker-kill --url http://127.0.0.1:3000 --token $TOKEN --tasks 500`,
-  migrate: `tasklab migrate — apply the database migrations and exit.
+    `  0    every invariant held
+  1    an invariant broke (the report says which), or the run failed
+  2    bad scenario, option or environment variable`,
+    false,
+  ),
+  migrate: page(
+    `tasklab migrate — apply the database migrations and exit (start, serve and worker also migrate at start).
 
-Usage: tasklab migrate [--database-url URL]`,
+Usage: tasklab migrate [--database-url URL | --data-dir DIR]
+
+Examples:
+  DATABASE_URL=postgres://postgres@127.0.0.1:5432/tasklab tasklab migrate
+  tasklab migrate --data-dir ./tasklab-data    # the embedded database, while no tasklab uses it`,
+    `  0    migrations applied, or the database was already up to date
+  1    failed: database unreachable, its schema newer than this tasklab, or the data dir in use
+  2    bad option or environment variable`,
+  ),
 }
 
 export function mainHelp(): string {
@@ -93,8 +143,16 @@ Commands:
 
 ${COMMON}
 
+${DATABASE}
+
 Environment (flags override these, these override defaults):
 ${ENVIRONMENT.map(([k, v]) => `  ${k.padEnd(42)} ${v}`).join('\n')}
 
-Exit codes: 0 success, 1 runtime failure, 2 bad command line or configuration, 130 second signal.`
+Exit codes: 0 success, 1 runtime failure, 2 bad command line or configuration, 130 second signal
+(tasklab help CMD lists them per command).
+
+Examples:
+  tasklab                                   # everything in one process, embedded database
+  docker compose up -d && DATABASE_URL=postgres://postgres:tasklab@127.0.0.1:5432/tasklab tasklab serve
+  DATABASE_URL=... tasklab worker --id 1    # on as many machines as you like`
 }
