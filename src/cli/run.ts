@@ -35,17 +35,30 @@ export function createWorker(rt: Runtime, extra: Partial<ConstructorParameters<t
 }
 
 export async function runRole(role: Role, config: Config, log: Logger): Promise<void> {
-  const rt = await openRuntime(config, log, role)
-  const stopMaintenance = startMaintenance({ sql: rt.sql, log, events: rt.events, notifier: rt.notifier, leaseMs: config.worker.leaseMs })
+  let rt: Runtime | undefined
+  let stopMaintenance: (() => void) | undefined
   let server: Server | undefined
   let worker: Worker | undefined
-  if (role !== 'worker') server = await startServer(rt)
-  if (role !== 'serve') {
-    worker = createWorker(rt)
-    await worker.start()
-  }
-  banner(rt, role, server, worker)
+  const startup = (async () => {
+    rt = await openRuntime(config, log, role)
+    const r = rt
+    stopMaintenance = startMaintenance({
+      sql: r.sql,
+      log,
+      events: r.events,
+      notifier: r.notifier,
+      leaseMs: config.worker.leaseMs,
+    })
+    if (role !== 'worker') server = await startServer(r)
+    if (role !== 'serve') {
+      worker = createWorker(r)
+      await worker.start()
+    }
+    banner(r, role, server, worker)
+  })()
 
+  // Handlers go in before anything starts: the worker claims as soon as it has started, and a
+  // SIGTERM landing before them would kill the process outright (exit 143), tasks left running.
   let stopping = false
   const shutdown = async (signal: string) => {
     if (stopping) {
@@ -54,14 +67,16 @@ export async function runRole(role: Role, config: Config, log: Logger): Promise<
     }
     stopping = true
     log.info(`${signal} received: draining`, { grace_ms: config.worker.shutdownGraceMs })
+    await startup.catch(() => {})
     await server?.stop()
     await worker?.stop()
-    stopMaintenance()
-    await rt.close()
+    stopMaintenance?.()
+    await rt?.close()
     process.exit(0)
   }
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
   process.on('SIGINT', () => void shutdown('SIGINT'))
+  await startup
 }
 
 function banner(rt: Runtime, role: Role, server: Server | undefined, worker: Worker | undefined): void {

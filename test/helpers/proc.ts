@@ -18,6 +18,8 @@ export interface Child {
   /** stdout and stderr as captured so far. */
   output(): string
   exited: Promise<number>
+  /** True once the process has exited, by itself or by a signal. */
+  hasExited(): boolean
   /** Resolves with the exit code, or throws naming the process if it has not exited in time. */
   waitExit(timeoutMs: number): Promise<number>
 }
@@ -54,7 +56,9 @@ export function spawnTasklab(
     }
   }
   const drained = Promise.all([drain(proc.stdout), drain(proc.stderr)]).catch(() => {})
+  let exitedYet = false
   const exited = proc.exited.then(async (code) => {
+    exitedYet = true
     await drained
     return code
   })
@@ -64,6 +68,7 @@ export function spawnTasklab(
     pid: proc.pid,
     output: () => text,
     exited,
+    hasExited: () => exitedYet,
     async waitExit(timeoutMs) {
       let timer: Timer | undefined
       const late = new Promise<never>((_, reject) => {
@@ -113,8 +118,8 @@ export async function workerRegistered(sql: Sql, child: Child, timeoutMs = 20_00
   return waitFor(
     `worker pid ${child.pid} to register`,
     async () => {
-      if (child.proc.exitCode !== null)
-        throw new Error(`worker pid ${child.pid} exited with ${child.proc.exitCode}\n${tail(child.output())}`)
+      if (child.hasExited())
+        throw new Error(`worker pid ${child.pid} exited with ${await child.exited}\n${tail(child.output())}`)
       const [row] = await sql<
         { id: string }[]
       >`SELECT id FROM workers WHERE pid = ${child.pid} AND stopped_at IS NULL`

@@ -178,3 +178,53 @@ test('SIGTERM while a claim is in flight: the claimed tasks are run or handed ba
   expect(rows.filter((r) => r.status === 'running')).toEqual([])
   expect(rows.map((r) => r.status)).toEqual(['pending', 'pending', 'pending'])
 }, 60_000)
+
+test('SIGTERM during start-up drains too: exit 0, nothing left running', async () => {
+  await db.sql`DELETE FROM tasks`
+  const tasks = await enqueueAll(db.sql, delayTasks(2, 3))
+  const ids = tasks.map((t) => t.id)
+  // Hold task_types: the worker's start-up (it registers its types first) waits on it, mid-start.
+  let release!: () => void
+  const released = new Promise<void>((r) => {
+    release = r
+  })
+  let locked!: () => void
+  const lockHeld = new Promise<void>((r) => {
+    locked = r
+  })
+  const holder = db.sql.begin(async (tx) => {
+    await tx`LOCK TABLE task_types IN ACCESS EXCLUSIVE MODE`
+    locked()
+    await released
+  })
+  await lockHeld
+  let worker: Child
+  try {
+    worker = startWorker({ STARTER__LOG__LEVEL: 'info' })
+    await waitFor(
+      'the worker to be mid-start',
+      async () => {
+        const rows = await db.sql`
+        SELECT 1 FROM pg_stat_activity
+        WHERE datname = ${db.name} AND application_name = 'tasklab-worker' AND wait_event_type = 'Lock'`
+        return rows.length > 0
+      },
+      { timeoutMs: 15_000, detail: () => worker.output() },
+    )
+    worker.proc.kill('SIGTERM')
+    await waitFor(
+      'the signal to be handled',
+      () => worker.output().includes('SIGTERM received') || worker.hasExited(),
+      {
+        timeoutMs: 10_000,
+      },
+    )
+  } finally {
+    release()
+    await holder
+  }
+  expect(await worker.waitExit(GRACE_MS + 15_000)).toBe(0)
+  const rows =
+    await db.sql`SELECT status::text FROM tasks WHERE id = ANY(${ids}::uuid[]) AND status = 'running'`
+  expect(rows.length).toBe(0)
+}, 60_000)
