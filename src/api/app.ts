@@ -7,7 +7,7 @@ import { VERSION } from '../version'
 import { authPlugin } from './auth/plugin'
 import { chaosPlugin } from './chaos/plugin'
 import type { ApiDeps } from './deps'
-import { ENVELOPES } from './docs'
+import { ENVELOPES, withJsonBodies } from './docs'
 import { LiveFeed } from './events/feed'
 import { eventsPlugin } from './events/plugin'
 import { healthPlugin } from './health/plugin'
@@ -64,6 +64,9 @@ export function createApp(deps: ApiDeps, feed = new LiveFeed(deps.sql, deps.log)
       return errorBody(e.code, e.message, e.details)
     })
     .onStop(() => feed.stop())
+    .onAfterHandle(({ path, response }) => {
+      if (path === `${API_PREFIX}/openapi.json`) return withJsonBodies(response, app.routes) as never
+    })
     .use(
       openapi({
         path: `${API_PREFIX}/docs`,

@@ -43,3 +43,30 @@ export function doc(
     responses[String(s)] = json('ErrorEnvelope', 'Error')
   return { tags: [tag], summary, responses, ...(opts.auth ? { security: [{ bearer: [] }] } : {}) }
 }
+
+interface RouteLike {
+  method: string
+  path: string
+  hooks: unknown
+}
+
+/**
+ * The OpenAPI plugin leaves a request body's `content` empty when the app has its own body parser
+ * (ours caps size and depth), so the body schemas would be missing from the document. This puts
+ * each route's body schema back as application/json, the only type the parser accepts.
+ */
+export function withJsonBodies(spec: unknown, routes: readonly RouteLike[]): unknown {
+  const paths = (
+    spec as {
+      paths?: Record<string, Record<string, { requestBody?: { content?: Record<string, unknown> } }>>
+    }
+  ).paths
+  if (!paths) return spec
+  for (const r of routes) {
+    const body = (r.hooks as { body?: unknown } | undefined)?.body
+    const op = paths[r.path.replace(/:(\w+)/g, '{$1}')]?.[r.method.toLowerCase()]
+    if (!body || !op?.requestBody) continue
+    op.requestBody.content = { 'application/json': { schema: JSON.parse(JSON.stringify(body)) } }
+  }
+  return spec
+}
