@@ -27,6 +27,7 @@ export function createApp(deps: ApiDeps, feed = new LiveFeed(deps.sql, deps.log)
   const { config, log } = deps
   const limit = config.server.bodyLimitBytes
   let allowed: (path: string) => string[] = () => []
+  let routes: () => readonly { method: string; path: string; hooks: unknown }[] = () => []
 
   const api = new Elysia({ prefix: API_PREFIX })
     .use(authPlugin(deps))
@@ -65,7 +66,7 @@ export function createApp(deps: ApiDeps, feed = new LiveFeed(deps.sql, deps.log)
     })
     .onStop(() => feed.stop())
     .onAfterHandle(({ path, response }) => {
-      if (path === `${API_PREFIX}/openapi.json`) return withJsonBodies(response, app.routes) as never
+      if (path === `${API_PREFIX}/openapi.json`) return withJsonBodies(response, routes()) as never
     })
     .use(
       openapi({
@@ -96,7 +97,8 @@ export function createApp(deps: ApiDeps, feed = new LiveFeed(deps.sql, deps.log)
     .all('/api/*', () => {
       throw new NotFoundError()
     })
-  allowed = methodsFor(() => app.routes)
+  routes = () => app.routes
+  allowed = methodsFor(routes)
   return app
 }
 
