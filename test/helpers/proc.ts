@@ -1,7 +1,7 @@
 // Real tasklab processes for the process tests: spawn, capture output, signal, and wait on
 // conditions with deadlines (never bare sleeps). Children get a clean environment: none of the
 // caller's STARTER__* or DATABASE_URL leaks in, so each test states exactly what it configures.
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -159,10 +159,26 @@ export async function tempDir(prefix: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `tasklab-${prefix}-`))
 }
 
-/** The compiled binary: TASKLAB_BIN (dist/tasklab) when it exists, else a fresh build in a temp folder. */
+/** Newest modification time of any file under these folders. */
+function newestMtime(dirs: string[]): number {
+  let newest = 0
+  for (const dir of dirs) {
+    if (!existsSync(dir)) continue
+    for (const f of readdirSync(dir, { recursive: true, withFileTypes: true }))
+      if (f.isFile()) newest = Math.max(newest, statSync(join(f.parentPath, f.name)).mtimeMs)
+  }
+  return newest
+}
+
+/**
+ * The compiled binary: $TASKLAB_BIN when set, dist/tasklab when it is newer than the sources
+ * (npm test builds it first), else a fresh build in a temp folder — a stale dist/ would test old code.
+ */
 let built: Promise<string> | undefined
 export function compiledBinary(): Promise<string> {
-  if (existsSync(TASKLAB_BIN)) return Promise.resolve(TASKLAB_BIN)
+  if (process.env.TASKLAB_BIN && existsSync(TASKLAB_BIN)) return Promise.resolve(TASKLAB_BIN)
+  if (existsSync(TASKLAB_BIN) && statSync(TASKLAB_BIN).mtimeMs >= newestMtime(['src', 'migrations', 'web']))
+    return Promise.resolve(TASKLAB_BIN)
   built ??= (async () => {
     const outfile = join(await tempDir('build'), 'tasklab')
     const build = Bun.spawn([process.execPath, resolve('build.ts')], {
@@ -184,4 +200,29 @@ export async function statusCounts(sql: Sql): Promise<Record<string, number>> {
     { status: string; n: number }[]
   >`SELECT status::text, count(*)::int AS n FROM tasks GROUP BY status`
   return Object.fromEntries(rows.map((r) => [r.status, r.n]))
+}
+
+/**
+ * Runs `lock` (e.g. LOCK TABLE tasks IN SHARE MODE) in a transaction held open until release():
+ * a way to freeze a worker mid-statement at a chosen point, deterministically.
+ */
+export async function holdLock(sql: Sql, lock: string): Promise<() => Promise<void>> {
+  let release!: () => void
+  const released = new Promise<void>((r) => {
+    release = r
+  })
+  let locked!: () => void
+  const held = new Promise<void>((r) => {
+    locked = r
+  })
+  const tx = sql.begin(async (t) => {
+    await t.unsafe(lock)
+    locked()
+    await released
+  })
+  await Promise.race([held, tx])
+  return async () => {
+    release()
+    await tx
+  }
 }

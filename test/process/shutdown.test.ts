@@ -7,7 +7,15 @@ import type { TaskEvent } from '../../src/queue/task'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
 import { registerTypes } from '../helpers/factory'
 import { delayTasks, enqueueAll, TEST_DEFAULTS, wakeWorkers } from '../helpers/load'
-import { type Child, spawnTasklab, statusCounts, tempDir, waitFor, workerRegistered } from '../helpers/proc'
+import {
+  type Child,
+  holdLock,
+  spawnTasklab,
+  statusCounts,
+  tempDir,
+  waitFor,
+  workerRegistered,
+} from '../helpers/proc'
 
 const GRACE_MS = 1000
 let db: TestDatabase
@@ -128,20 +136,7 @@ test('SIGTERM while a claim is in flight: the claimed tasks are run or handed ba
   const ids = inserted.map((r) => r.task.id)
 
   // Hold a SHARE lock on tasks: the worker's claim (an UPDATE) waits on it, in flight, until we let go.
-  let release!: () => void
-  const released = new Promise<void>((r) => {
-    release = r
-  })
-  let locked!: () => void
-  const lockHeld = new Promise<void>((r) => {
-    locked = r
-  })
-  const holder = db.sql.begin(async (tx) => {
-    await tx`LOCK TABLE tasks IN SHARE MODE`
-    locked()
-    await released
-  })
-  await lockHeld
+  const release = await holdLock(db.sql, 'LOCK TABLE tasks IN SHARE MODE')
   try {
     await wakeWorkers(db.sql)
     await waitFor(
@@ -169,8 +164,7 @@ test('SIGTERM while a claim is in flight: the claimed tasks are run or handed ba
       },
     ).catch(() => {})
   } finally {
-    release()
-    await holder
+    await release()
   }
   expect(await worker.waitExit(GRACE_MS + 15_000)).toBe(0)
 
@@ -184,20 +178,7 @@ test('SIGTERM during start-up drains too: exit 0, nothing left running', async (
   const tasks = await enqueueAll(db.sql, delayTasks(2, 3))
   const ids = tasks.map((t) => t.id)
   // Hold task_types: the worker's start-up (it registers its types first) waits on it, mid-start.
-  let release!: () => void
-  const released = new Promise<void>((r) => {
-    release = r
-  })
-  let locked!: () => void
-  const lockHeld = new Promise<void>((r) => {
-    locked = r
-  })
-  const holder = db.sql.begin(async (tx) => {
-    await tx`LOCK TABLE task_types IN ACCESS EXCLUSIVE MODE`
-    locked()
-    await released
-  })
-  await lockHeld
+  const release = await holdLock(db.sql, 'LOCK TABLE task_types IN ACCESS EXCLUSIVE MODE')
   let worker: Child
   try {
     worker = startWorker({ STARTER__LOG__LEVEL: 'info' })
@@ -220,8 +201,7 @@ test('SIGTERM during start-up drains too: exit 0, nothing left running', async (
       },
     )
   } finally {
-    release()
-    await holder
+    await release()
   }
   expect(await worker.waitExit(GRACE_MS + 15_000)).toBe(0)
   const rows =
