@@ -2,6 +2,7 @@
 // unknown route, wrong method) are 4xx with a code; anything unexpected is logged with the request
 // id and answered 500 with that id only, never a stack or an SQL message.
 import type { ValidationError } from 'elysia'
+import { isConnectionError } from '../../db/connect'
 import type { Logger } from '../../log'
 import { ApiError, fromQueueError, QueueError } from '../errors'
 
@@ -66,6 +67,15 @@ export function classify(ctx: ErrorContext, allowed: (path: string) => string[])
       )
     return new ApiError(404, 'NOT_FOUND', `No route ${ctx.method} ${ctx.path.slice(0, 200)}.`)
   }
+  // The database is away: a temporary condition the client may retry, not a bug to log as one.
+  if (isConnectionError(error))
+    return new ApiError(
+      503,
+      'DATABASE_UNAVAILABLE',
+      'The database is unreachable right now; try again shortly.',
+      undefined,
+      { 'retry-after': '1' },
+    )
   // postgres.js raises 22P02 (invalid text representation) and friends for values that slipped
   // past validation; they are the client's input, not our failure.
   const pg = (error as { code?: string }).code

@@ -1,0 +1,177 @@
+// With a real worker in the process: /workers, live workers per type, /metrics (counters from the
+// event bus, histograms from the task_events feed, gauges from the database) and /events (SSE).
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import type { FeedEvent } from '../../src/api/events/feed'
+import { coalesce } from '../../src/api/events/plugin'
+import { builtinHandlers } from '../../src/handlers'
+import { waitUntil } from '../helpers/wait'
+import { testWorker } from '../helpers/worker'
+import { type Harness, harness } from './harness'
+
+let h: Harness
+let alice: { token: string; id: string }
+let bob: { token: string; id: string }
+let w: ReturnType<typeof testWorker>
+
+beforeAll(async () => {
+  h = await harness()
+  alice = await h.user('alice')
+  bob = await h.user('bob')
+  w = testWorker(h.db.sql, builtinHandlers({ sandboxDir: '/tmp/tasklab-api-test-sandbox' }), {
+    events: h.deps.events,
+    notifier: h.deps.notifier,
+  })
+  await w.worker.start()
+  h.feed.start()
+  await waitUntil(() => (h.feed as unknown as { cursor: string | null }).cursor !== null, 'the feed cursor')
+})
+afterAll(async () => {
+  await w.worker.stop()
+  await h.close()
+})
+
+const sum = (data: number[]) => ({ task_type: 'data_processing', payload: { data, operation: 'sum' } })
+
+/** Reads SSE frames from a streaming response until `done` says enough. */
+async function readEvents(
+  res: Response,
+  done: (events: { event: string; data: unknown }[]) => boolean,
+  timeoutMs = 10_000,
+) {
+  const reader = res.body!.getReader()
+  const dec = new TextDecoder()
+  const events: { event: string; data: unknown }[] = []
+  let buf = ''
+  const deadline = Date.now() + timeoutMs
+  try {
+    while (!done(events)) {
+      if (Date.now() > deadline)
+        throw new Error(`no matching events within ${timeoutMs} ms: ${JSON.stringify(events).slice(0, 500)}`)
+      const { value, done: end } = await reader.read()
+      if (end) break
+      buf += dec.decode(value)
+      let i = buf.indexOf('\n\n')
+      while (i >= 0) {
+        const frame = buf.slice(0, i)
+        buf = buf.slice(i + 2)
+        const event = /^event: (.+)$/m.exec(frame)?.[1]
+        const data = /^data: (.+)$/m.exec(frame)?.[1]
+        if (event && data) events.push({ event, data: JSON.parse(data) })
+        i = buf.indexOf('\n\n')
+      }
+    }
+  } finally {
+    await reader.cancel()
+  }
+  return events
+}
+
+describe('workers and types', () => {
+  test('GET /workers lists the worker alive; GET /tasks/types counts it per type', async () => {
+    const r = await h.call('GET', '/api/v1/workers', { token: alice.token })
+    expect(r.status).toBe(200)
+    const me = r.body.data.find((x: { id: string }) => x.id === w.worker.id)
+    expect(me).toMatchObject({ alive: true, running_tasks: 0, pid: process.pid })
+    expect(me.task_types).toContain('data_processing')
+    for (const f of ['host', 'started_at', 'heartbeat_at']) expect(me).toHaveProperty(f)
+    expect((await h.call('GET', '/api/v1/workers')).status).toBe(401)
+    const types = await h.call('GET', '/api/v1/tasks/types')
+    const dp = types.body.data.find((t: { task_type: string }) => t.task_type === 'data_processing')
+    expect(dp.workers).toEqual({ alive: 1, ids: [w.worker.id] })
+  })
+})
+
+describe('metrics', () => {
+  test('tasks done by the worker show in counters, histograms and gauges', async () => {
+    const ids: string[] = []
+    for (let i = 0; i < 3; i++)
+      ids.push(
+        (await h.call('POST', '/api/v1/tasks', { token: alice.token, body: sum([i, 1]) })).body.data.id,
+      )
+    await waitUntil(async () => {
+      const r = await h.call('GET', '/api/v1/tasks?status=completed', { token: alice.token })
+      return r.body.meta.total === 3
+    }, '3 completed tasks')
+    const text = await waitUntil(async () => {
+      const t = (await h.call('GET', '/api/v1/metrics')).text
+      return t.includes('tasklab_task_run_seconds_count{task_type="data_processing",outcome="completed"} 3')
+        ? t
+        : null
+    }, 'run-time histogram of 3')
+    expect(text).toContain('tasklab_tasks{status="completed",task_type="data_processing"} 3')
+    expect(text).toContain('tasklab_tasks_completed_total{task_type="data_processing"} 3')
+    expect(text).toMatch(/tasklab_tasks_claimed_total [3-9]/)
+    expect(text).toContain('tasklab_task_queue_latency_seconds_count{task_type="data_processing"} 3')
+    expect(text).toContain('tasklab_breaker_state{task_type="data_processing"} 0')
+    expect(text).toContain('tasklab_workers_alive 1')
+    expect(text).toContain('tasklab_database_up 1')
+    const res = await h.app.handle(new Request('http://localhost/api/v1/metrics'))
+    expect(res.headers.get('content-type')).toStartWith('text/plain; version=0.0.4')
+  })
+})
+
+describe('events', () => {
+  test('a stream sends counts at once and the transitions of own tasks, coalesced', async () => {
+    const res = await h.app.handle(new Request(`http://localhost/api/v1/events?access_token=${alice.token}`))
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toStartWith('text/event-stream')
+    let id = ''
+    const events = await readEvents(res, (ev) => {
+      if (ev.some((e) => e.event === 'counts') && !id)
+        void h.call('POST', '/api/v1/tasks', { token: alice.token, body: sum([5]) }).then((r) => {
+          id = r.body.data.id
+        })
+      return ev.some(
+        (e) =>
+          e.event === 'transitions' &&
+          (e.data as { task_id: string; to: string }[]).some((t) => t.task_id === id && t.to === 'completed'),
+      )
+    })
+    const counts = events.find((e) => e.event === 'counts')!.data as { total: number }
+    expect(counts.total).toBeGreaterThanOrEqual(3)
+    const seen = events
+      .filter((e) => e.event === 'transitions')
+      .flatMap((e) => e.data as { task_id: string }[])
+    // One entry per task per message.
+    for (const e of events.filter((x) => x.event === 'transitions')) {
+      const ids = (e.data as { task_id: string }[]).map((t) => t.task_id)
+      expect(new Set(ids).size).toBe(ids.length)
+    }
+    expect(seen.some((t) => t.task_id === id)).toBe(true)
+  })
+
+  test("another user's stream counts only their own tasks and needs a token", async () => {
+    const res = await h.app.handle(
+      new Request('http://localhost/api/v1/events', { headers: { authorization: `Bearer ${bob.token}` } }),
+    )
+    const events = await readEvents(res, (ev) => ev.some((e) => e.event === 'counts'))
+    expect((events.find((e) => e.event === 'counts')!.data as { total: number }).total).toBe(0)
+    const none = await h.call('GET', '/api/v1/events')
+    expect(none.status).toBe(401)
+    expect(none.body.error.code).toBe('UNAUTHORIZED')
+  })
+
+  test('coalesce keeps one entry per task (first from, last to) and filters by owner', () => {
+    const base = {
+      task_type: 'email',
+      attempt: 1,
+      worker_id: null,
+      error: null,
+      actor: 'system',
+      at: new Date(),
+      run_at: null,
+      started_at: null,
+      current_attempt: 1,
+    }
+    const batch: FeedEvent[] = [
+      { ...base, id: '1', task_id: 'a', from_status: 'pending', to_status: 'running', created_by: 'u1' },
+      { ...base, id: '2', task_id: 'b', from_status: null, to_status: 'pending', created_by: 'u2' },
+      { ...base, id: '3', task_id: 'a', from_status: 'running', to_status: 'completed', created_by: 'u1' },
+    ]
+    expect(coalesce(batch, {}).map((t) => [t.task_id, t.from, t.to])).toEqual([
+      ['b', null, 'pending'],
+      ['a', 'pending', 'completed'],
+    ])
+    expect(coalesce(batch, { userId: 'u2' }).map((t) => t.task_id)).toEqual(['b'])
+  })
+})
