@@ -16,6 +16,19 @@ import { Tasks } from './views/tasks'
 import { Types } from './views/types'
 import { Workers } from './views/workers'
 
+const USER_KEY = 'tasklab.user'
+function remember(u: User | null): void {
+  if (u) localStorage.setItem(USER_KEY, JSON.stringify(u))
+  else localStorage.removeItem(USER_KEY)
+}
+function rememberedUser(): User | null {
+  try {
+    return JSON.parse(localStorage.getItem(USER_KEY) ?? 'null') as User | null
+  } catch {
+    return null
+  }
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 export function App() {
@@ -23,9 +36,11 @@ export function App() {
   const [chaos, setChaos] = useState(false)
 
   const signedIn = (u: User) => {
+    remember(u)
     setUser(u)
     connectLive()
     // The chaos view exists only when the server runs with chaos on: its routes answer 404 otherwise.
+    if (u.role !== 'admin') return setChaos(false)
     api
       .get('/chaos/faults')
       .then(() => setChaos(true))
@@ -35,6 +50,7 @@ export function App() {
   useEffect(() => {
     whenUnauthorized(() => {
       setToken(null)
+      remember(null)
       disconnectLive()
       setUser(null)
     })
@@ -42,8 +58,14 @@ export function App() {
       try {
         await redeemLoginLink()
         if (!getToken()) return setUser(null)
+        // Show the panel at once with the account remembered from last time; /auth/me confirms it
+        // (a 401 swaps to the login view). Saves a round trip before the first useful paint.
+        const remembered = rememberedUser()
+        if (remembered) signedIn(remembered)
         const { data } = await api.get<User>('/auth/me')
-        signedIn(data)
+        remember(data)
+        if (!remembered) signedIn(data)
+        else setUser(data)
       } catch (err) {
         if (!(err instanceof ApiError && err.status === 401)) console.warn('sign-in check failed', err)
         setToken(null)
@@ -63,6 +85,7 @@ export function App() {
   const logout = async () => {
     await api.post('/auth/logout').catch(() => {})
     setToken(null)
+    remember(null)
     disconnectLive()
     setUser(null)
     navigate('/')

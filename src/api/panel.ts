@@ -54,7 +54,7 @@ async function fromSource(entry: string): Promise<Bundle> {
   let html: Asset | undefined
   const assets = new Map<string, Asset>()
   for (const o of out.outputs) {
-    const a = asset(await o.bytes(), o.type, o.hash ?? String(o.size))
+    const a = asset(new Uint8Array(await o.arrayBuffer()), o.type, o.hash ?? String(o.size))
     if (o.path.endsWith('.html')) html = a
     else assets.set(o.path.replace(/^\.\//, ''), a)
   }
@@ -92,6 +92,8 @@ async function page(request: Request): Promise<Response> {
 const hidden = { detail: { hide: true } }
 
 export function panel() {
+  // Compiled: read and compress the embedded files now, so the first page load does not wait.
+  if (index.files?.length) void panelBundle()
   const app = new Elysia({ name: 'tasklab-panel' })
     .get('/', ({ request }) => page(request), hidden)
     .get(

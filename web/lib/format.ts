@@ -3,8 +3,9 @@
 export function ago(iso: string | null | undefined, now = Date.now()): string {
   if (!iso) return '—'
   const s = Math.round((now - new Date(iso).getTime()) / 1000)
-  if (s < -1) return `in ${duration(-s * 1000)}`
+  if (s < -1) return s > -60 ? `in ${-s} s` : `in ${duration(-s * 1000)}`
   if (s < 2) return 'just now'
+  if (s < 60) return `${s} s ago`
   return `${duration(s * 1000)} ago`
 }
 

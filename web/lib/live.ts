@@ -30,6 +30,8 @@ export interface LiveState {
   seq: number
   buckets: Bucket[]
   edges: Map<string, number[]>
+  /** When this page started listening (s): charts draw nothing before it rather than a false zero. */
+  since: number
 }
 
 const state: LiveState = {
@@ -39,6 +41,7 @@ const state: LiveState = {
   seq: 0,
   buckets: [],
   edges: new Map(),
+  since: 0,
 }
 const listeners = new Set<() => void>()
 let notifyQueued = false
@@ -287,6 +290,7 @@ export function connectLive(): void {
   if (!getToken()) return
   clearTimeout(retryTimer)
   failures = 0
+  state.since = Math.floor(Date.now() / 1000)
   setConn('connecting')
   void stream()
   // Counts right away, before the stream's first message.

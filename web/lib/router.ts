@@ -56,7 +56,7 @@ export function interceptLinks(): void {
     const a = (e.target as Element).closest?.('a')
     if (!a || a.target || a.hasAttribute('download')) return
     const href = a.getAttribute('href')
-    if (!href || !href.startsWith('/') || href.startsWith('/api') || href.startsWith('//')) return
+    if (!href?.startsWith('/') || href.startsWith('/api') || href.startsWith('//')) return
     e.preventDefault()
     navigate(href)
   })

@@ -4,26 +4,28 @@
 import { Chart } from '../components/chart'
 import { StateDiagram } from '../components/state-diagram'
 import { Card } from '../components/ui'
-import { ago, duration, num } from '../lib/format'
+import { duration, num } from '../lib/format'
 import { type Bucket, useLive, useNow, WINDOW_S } from '../lib/live'
 import { useQueueLatency } from '../lib/metrics'
 import type { TaskStatus, TaskType, WorkerInfo } from '../lib/types'
 import { useApi } from '../lib/use-api'
-import { isAlive, liveWorkerCount, nextProbe } from './types-util'
+import { isAlive, liveWorkerCount, nextProbe, probeText } from './types-util'
 
 const STEP_S = 5
 
 /** Completed and failed per second, averaged over 5-second steps, for the last 5 minutes. */
-function throughput(buckets: Bucket[], now: number) {
+function throughput(buckets: Bucket[], now: number, since: number) {
   const slots = WINDOW_S / STEP_S
   const end = Math.floor(now / 1000)
-  const completed = new Array<number>(slots).fill(0)
-  const failed = new Array<number>(slots).fill(0)
+  // Steps that ended before the page started listening are unknown, not zero.
+  const known = (i: number) => end - (slots - 1 - i) * STEP_S >= since
+  const completed = Array.from({ length: slots }, (_, i) => (known(i) ? 0 : null)) as (number | null)[]
+  const failed = [...completed]
   for (const b of buckets) {
     const i = slots - 1 - Math.floor((end - b.t) / STEP_S)
     if (i < 0 || i >= slots) continue
-    completed[i]! += b.completed / STEP_S
-    failed[i]! += b.failed / STEP_S
+    completed[i] = (completed[i] ?? 0) + b.completed / STEP_S
+    failed[i] = (failed[i] ?? 0) + b.failed / STEP_S
   }
   return { completed, failed, slots }
 }
@@ -38,11 +40,11 @@ export function Overview() {
   const latency = useQueueLatency()
   const c = live.counts
   const alive = (workers.data ?? []).filter((w) => isAlive(w, now))
-  const tp = throughput(live.buckets, now)
+  const tp = throughput(live.buckets, now, live.since)
   const latSlots = WINDOW_S / 2
   const latValues = latency.points.map((p) => (p.ms === null ? null : p.ms))
   const waiting = c ? WAITING.reduce((s, k) => s + (c[k] ?? 0), 0) : undefined
-  const last = (xs: number[]) => xs.slice(-2).reduce((a, b) => a + b, 0) / 2
+  const last = (xs: (number | null)[]) => xs.slice(-2).reduce<number>((a, b) => a + (b ?? 0), 0) / 2
 
   return (
     <div class="page overview">
@@ -201,7 +203,7 @@ function Warnings(props: {
           <>
             The circuit breaker of <code>{t.task_type}</code> is{' '}
             <strong>{t.breaker.state.replace('_', '-')}</strong> after {t.breaker.failures} failures: its
-            tasks wait instead of failing{probe ? `; next probe ${ago(probe, props.now)}` : ''}.
+            tasks wait instead of failing{probe ? `; ${probeText(probe, props.now)}` : ''}.
           </>
         ),
       })

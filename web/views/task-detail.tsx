@@ -9,6 +9,7 @@ import { ago, dateTime, duration, num } from '../lib/format'
 import { bump, useLive, useNow } from '../lib/live'
 import { navigate } from '../lib/router'
 import type { RetryStrategy, Task, TaskEvent, TaskStatus } from '../lib/types'
+import { TERMINAL } from '../lib/types'
 import { useApi } from '../lib/use-api'
 
 const CANCELLABLE: TaskStatus[] = ['pending', 'scheduled', 'running', 'retrying']
@@ -215,7 +216,7 @@ export function TaskDetail(props: { id: string }) {
           <Json value={t.payload} />
         </Card>
         <Card title="Result">
-          <Json value={t.result} empty={t.status === 'completed' ? 'no result' : 'not finished yet'} />
+          <Json value={t.result} empty={TERMINAL.includes(t.status) ? 'no result' : 'not finished yet'} />
         </Card>
         <Card title="Metadata">
           <Json value={t.metadata && Object.keys(t.metadata).length ? t.metadata : null} empty="none" />

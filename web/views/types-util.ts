@@ -20,6 +20,14 @@ export function nextProbe(t: TaskType): string | null {
   return new Date(new Date(b.opened_at).getTime() + b.cooldown_ms).toISOString()
 }
 
+/** "next probe in 12 s", or that one is due (the next claim of this type lets it through). */
+export function probeText(at: string, now = Date.now()): string {
+  const ms = new Date(at).getTime() - now
+  return ms > 1000
+    ? `next probe in ${Math.ceil(ms / 1000)} s`
+    : 'cool-down over: the next task of this type is the probe'
+}
+
 export function runningCount(w: WorkerInfo): number {
   if (typeof w.running_tasks === 'number') return w.running_tasks
   return Array.isArray(w.running_tasks) ? w.running_tasks.length : 0

@@ -3,12 +3,12 @@
 import { useState } from 'preact/hooks'
 import { Action, Card, ErrorNote, toast } from '../components/ui'
 import { api } from '../lib/api'
-import { ago, duration, num } from '../lib/format'
+import { duration, num } from '../lib/format'
 import { bump, useLive, useNow } from '../lib/live'
 import type { TaskType, WorkerInfo } from '../lib/types'
 import { useApi } from '../lib/use-api'
 import { describeStrategy } from './task-detail'
-import { isAlive, liveWorkerCount, nextProbe } from './types-util'
+import { isAlive, liveWorkerCount, nextProbe, probeText } from './types-util'
 
 const BREAKER_HELP = {
   closed: 'Closed: tasks run normally.',
@@ -77,6 +77,14 @@ export function Types(props: { admin: boolean }) {
                         done={`${t.task_type} paused: its tasks wait`}
                       />
                     )}
+                    {t.breaker.state !== 'closed' && (
+                      <Action
+                        label="Close breaker"
+                        title="Reset the breaker to closed now, without waiting for a successful probe"
+                        run={() => patch(t.task_type, { breaker: { state: 'closed' } })}
+                        done={`${t.task_type} breaker closed`}
+                      />
+                    )}
                     <button
                       type="button"
                       class="btn"
@@ -100,7 +108,7 @@ export function Types(props: { admin: boolean }) {
                   </span>{' '}
                   <span class="muted small">
                     {t.breaker.failures}/{t.breaker.failure_threshold} failures
-                    {probe ? ` · next probe ${ago(probe, now)}` : ''}
+                    {probe ? ` · ${probeText(probe, now)}` : ''}
                   </span>
                 </dd>
                 {waiting && (
