@@ -1,5 +1,5 @@
 // The SQL files are imported as text so `bun build --compile` embeds them in the binary.
-// test/db/migrations.test.ts fails when a file in migrations/ is missing from this list.
+// test/queue/states.test.ts fails when a file in migrations/ is missing from this list.
 import m0001 from '../../migrations/0001_init.sql' with { type: 'text' }
 import m0003 from '../../migrations/0003_chaos_faults.sql' with { type: 'text' }
 

@@ -61,5 +61,7 @@ describe('state machine', () => {
 test('every migration file is embedded', () => {
   const files = readdirSync('migrations').filter((f) => f.endsWith('.sql')).sort()
   expect(MIGRATIONS.map((m) => m.name)).toEqual(files)
-  expect(MIGRATIONS.map((m) => m.version)).toEqual(files.map((_, i) => i + 1))
+  // Each version is its file's number; numbers only grow (a gap is fine, a reuse is not).
+  expect(MIGRATIONS.map((m) => m.version)).toEqual(files.map((f) => Number(f.slice(0, 4))))
+  expect(new Set(MIGRATIONS.map((m) => m.version)).size).toBe(MIGRATIONS.length)
 })
