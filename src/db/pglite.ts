@@ -1,6 +1,9 @@
 // Boots PGlite (PostgreSQL compiled to WebAssembly) and serves it on a unix socket, so the same
 // postgres.js client, SQL and migrations work as against a real server. The engine files are
 // imported as files so `bun build --compile` carries them: +~16 MB, no download at first start.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import initdbWasm from '../../node_modules/@electric-sql/pglite/dist/initdb.wasm' with { type: 'file' }
 import pgliteData from '../../node_modules/@electric-sql/pglite/dist/pglite.data' with { type: 'file' }
@@ -15,6 +18,8 @@ import { PGliteServer } from './pglite-server'
 export const EMBEDDED_POOL_SIZE = 4
 /** The socket's connection limit: the pool, postgres.js's separate LISTEN connections, `tasklab migrate`. */
 export const EMBEDDED_MAX_CONNECTIONS = 16
+
+const SOCKET_NAME = '.s.PGSQL.5432'
 
 let modules: Promise<{ pglite: WebAssembly.Module; initdb: WebAssembly.Module }> | undefined
 
@@ -55,23 +60,26 @@ export interface SocketServer {
   stop(): Promise<void>
 }
 
-/** Serves db on `<socketDir>/.s.PGSQL.5432`. The socket file is only reachable by this user (0700 dir). */
+/**
+ * Serves db on `<socketDir>/.s.PGSQL.5432`, only reachable by this user (the dir is 0700). Unix
+ * socket paths are limited to 107 bytes on Linux (103 on macOS): for a deeper data dir the socket
+ * goes to a fresh private folder under the system temp dir instead, removed on stop.
+ */
 export async function serveSocket(
   db: PGlite,
   socketDir: string,
   maxConnections = EMBEDDED_MAX_CONNECTIONS,
 ): Promise<SocketServer> {
-  const path = `${socketDir}/.s.PGSQL.5432`
-  // Unix socket paths are limited to 107 bytes on Linux (103 on macOS).
-  if (Buffer.byteLength(path) > 100)
-    throw new Error(
-      `The data directory path is too long for the database socket (${path}); use a shorter --data-dir.`,
-    )
+  const short = Buffer.byteLength(`${socketDir}/${SOCKET_NAME}`) <= 100
+  const dir = short ? socketDir : mkdtempSync(join(tmpdir(), 'tasklab-'))
   // A socket file left by a killed process is removed by start(): the caller holds the data-dir lock.
-  const server = new PGliteServer(db, { path, maxConnections })
+  const server = new PGliteServer(db, { path: `${dir}/${SOCKET_NAME}`, maxConnections })
   await server.start()
   return {
-    url: `postgres://postgres@localhost/postgres?host=${encodeURIComponent(socketDir)}`,
-    stop: () => server.stop(),
+    url: `postgres://postgres@localhost/postgres?host=${encodeURIComponent(dir)}`,
+    async stop() {
+      await server.stop()
+      if (!short) rmSync(dir, { recursive: true, force: true })
+    },
   }
 }

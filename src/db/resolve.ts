@@ -27,6 +27,10 @@ export async function resolveDatabase(config: Config, log: Logger, role?: string
   const url = config.databaseUrl
   if (!url) {
     if (role === 'worker') throw new ConfigError(WORKER_NEEDS_URL)
+    if (role === 'serve')
+      log.warn(
+        'serve on the embedded database runs no worker, and none can join it: tasks will wait. Use tasklab start, or a DATABASE_URL shared with tasklab worker processes.',
+      )
     return openEmbedded(config.dataDir, log)
   }
   if (await ensureDatabase(url)) log.info('created database', { url: redactUrl(url) })

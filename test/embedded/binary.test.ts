@@ -1,7 +1,7 @@
 // The promise of the embedded database: the compiled binary, copied alone into an empty folder, on
 // a machine where HOME is fresh and no DATABASE_URL is set, creates its own PostgreSQL, runs tasks
-// submitted through the API, survives a SIGTERM restart with its data, and refuses a second
-// process on the same data directory with a sentence that says what to do.
+// submitted through the API, keeps its data across a SIGTERM restart and a kill -9, and refuses a
+// second process on the same data directory with a sentence that says what to do.
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { existsSync } from 'node:fs'
 import { chmod, copyFile, rm } from 'node:fs/promises'
@@ -96,7 +96,7 @@ async function start(timeoutMs: number): Promise<{ child: Child; base: string; m
 
 const dataDir = () => join(home, '.local', 'share', 'tasklab')
 
-test('runs with no database installed, keeps its tasks across a SIGTERM restart, and allows one process per data dir', async () => {
+test('runs with no database installed, keeps its tasks across SIGTERM and kill -9, and allows one process per data dir', async () => {
   // First start: initdb (4-20 s on this 2-core machine, depending on what else runs).
   const first = await start(120_000)
   expect(first.child.output()).toContain(`database: embedded at ${dataDir()}`)
@@ -169,7 +169,16 @@ test('runs with no database installed, keeps its tasks across a SIGTERM restart,
   // The session survived too: it is a row in the embedded database like everything else.
   const list = await call<unknown[]>(again.base, 'GET', '/tasks?limit=50', undefined, token)
   expect(list.body.data).toHaveLength(5)
-  again.child.proc.kill('SIGTERM')
-  expect(await again.child.waitExit(30_000)).toBe(0)
-  console.log(`embedded binary: first start ${first.ms} ms, later start ${again.ms} ms`)
+  // kill -9: no clean shutdown, a stale lock and socket left behind. The next start takes both
+  // over and finds every committed row.
+  again.child.proc.kill('SIGKILL')
+  await again.child.exited
+  expect(existsSync(join(dataDir(), 'tasklab.lock'))).toBe(true)
+  const third = await start(60_000)
+  expect(await finished(third.base)).toEqual([1, 2, 3, 4, 5].map((i) => ['completed', 3 * i]))
+  third.child.proc.kill('SIGTERM')
+  expect(await third.child.waitExit(30_000)).toBe(0)
+  console.log(
+    `embedded binary: first start ${first.ms} ms, later starts ${again.ms} ms, ${third.ms} ms after kill -9`,
+  )
 }, 300_000)

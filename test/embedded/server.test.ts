@@ -115,3 +115,16 @@ test('a connection over the limit is refused with too_many_connections, not left
     await crowd.end({ timeout: 1 })
   }
 })
+
+test('a data dir too deep for a unix socket path serves from a private temp folder instead', async () => {
+  const deep = join(dir, 'd'.repeat(60), 'e'.repeat(60))
+  const other = await serveSocket(pg, deep, 4)
+  try {
+    expect(decodeURIComponent(new URL(other.url).searchParams.get('host')!)).not.toStartWith(deep)
+    const probe = connect(other.url, { max: 1 })
+    expect((await probe<{ n: number }[]>`SELECT 41 + 1 AS n`)[0]!.n).toBe(42)
+    await probe.end({ timeout: 1 })
+  } finally {
+    await other.stop()
+  }
+})
