@@ -29,7 +29,7 @@ export function createApp(deps: ApiDeps, feed = new LiveFeed(deps.sql, deps.log)
   let allowed: (path: string) => string[] = () => []
   let routes: () => readonly { method: string; path: string; hooks: unknown }[] = () => []
 
-  const api = new Elysia({ prefix: API_PREFIX })
+  const api = new Elysia({ prefix: API_PREFIX, normalize: 'typebox' })
     .use(authPlugin(deps))
     .use(typesPlugin(deps))
     .use(tasksPlugin(deps))
@@ -39,7 +39,9 @@ export function createApp(deps: ApiDeps, feed = new LiveFeed(deps.sql, deps.log)
     .use(eventsPlugin(deps, feed))
     .use(chaosPlugin(deps)) // no routes unless --chaos
 
-  const app = new Elysia({ name: 'tasklab' })
+  // Elysia's default normalisation "fixes" wrong types instead of refusing them (a string payload
+  // became {"0": "n", ...}; an array body became {}); 'typebox' validates, then drops unknown keys.
+  const app = new Elysia({ name: 'tasklab', normalize: 'typebox' })
     .onRequest(({ request, set }) => {
       const id = requestIdOf(request)
       Object.assign(
