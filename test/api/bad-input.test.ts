@@ -6,7 +6,7 @@ import { BODY_LIMIT, type Harness, harness } from './harness'
 
 let h: Harness
 let admin: string
-let failedId: string
+let failedId = '00000000-0000-4000-8000-000000000001'
 
 const SQL = "'; DROP TABLE tasks; --"
 const HUGE = 'x'.repeat(100_000)
