@@ -49,7 +49,8 @@ export function redactUrl(url: string): string {
  * postgres://postgres@127.0.0.1:5432/tasklab works on a fresh server). Needs CREATEDB on the server.
  */
 export async function ensureDatabase(url: string): Promise<boolean> {
-  const probe = postgres(url, { max: 1, connect_timeout: 5, onnotice: () => {} })
+  const { url: target, path } = unixSocket(url)
+  const probe = postgres(target, { path, max: 1, connect_timeout: 5, onnotice: () => {} })
   try {
     await probe`SELECT 1`
     return false
@@ -58,10 +59,10 @@ export async function ensureDatabase(url: string): Promise<boolean> {
   } finally {
     await probe.end({ timeout: 1 })
   }
-  const u = new URL(url)
+  const u = new URL(target)
   const name = decodeURIComponent(u.pathname.slice(1))
   u.pathname = '/postgres'
-  const admin = postgres(u.toString(), { max: 1, connect_timeout: 5, onnotice: () => {} })
+  const admin = postgres(u.toString(), { path, max: 1, connect_timeout: 5, onnotice: () => {} })
   try {
     await admin.unsafe(`CREATE DATABASE "${name.replaceAll('"', '""')}"`)
   } catch (err) {
