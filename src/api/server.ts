@@ -30,7 +30,10 @@ export async function startServer(rt: Runtime): Promise<Server> {
   const host = server.hostname === '0.0.0.0' || server.hostname === '::' ? '127.0.0.1' : server.hostname
   const url = `http://${host?.includes(':') ? `[${host}]` : host}:${server.port}`
   const admin = await bootstrapAdmin(rt.sql)
-  if (admin) rt.log.info('created the first admin account', { username: admin.user.username })
+  if (admin)
+    rt.log.info('issued a one-time admin login link (the admin has no password yet)', {
+      username: admin.user.username,
+    })
   return {
     url,
     loginLink: admin ? `${url}/?login=${admin.token}` : undefined,

@@ -15,7 +15,11 @@ const ok = (r: { status: number; body: { success: boolean } }, status = 200) => 
   expect(r.status).toBe(status)
   expect(r.body.success).toBe(true)
 }
-const fails = (r: { status: number; body: { success: boolean; error: { code: string } } }, status: number, code: string) => {
+const fails = (
+  r: { status: number; body: { success: boolean; error: { code: string } } },
+  status: number,
+  code: string,
+) => {
   expect(r.status).toBe(status)
   expect(r.body).toMatchObject({ success: false, error: { code } })
   expect(typeof r.body.error.code).toBe('string')
@@ -23,7 +27,9 @@ const fails = (r: { status: number; body: { success: boolean; error: { code: str
 
 describe('register and login', () => {
   test('register answers 201 with the user and never the hash', async () => {
-    const r = await h.call('POST', '/api/v1/auth/register', { body: { username: 'ada', email: 'ada@example.com', password: 'password123' } })
+    const r = await h.call('POST', '/api/v1/auth/register', {
+      body: { username: 'ada', email: 'ada@example.com', password: 'password123' },
+    })
     ok(r, 201)
     expect(r.body.data).toMatchObject({ username: 'ada', email: 'ada@example.com', role: 'user' })
     expect(r.text).not.toContain('argon2')
@@ -32,41 +38,72 @@ describe('register and login', () => {
   })
 
   test('a taken username or email is 409 USER_EXISTS naming the field', async () => {
-    const dupName = await h.call('POST', '/api/v1/auth/register', { body: { username: 'ADA', email: 'other@example.com', password: 'password123' } })
+    const dupName = await h.call('POST', '/api/v1/auth/register', {
+      body: { username: 'ADA', email: 'other@example.com', password: 'password123' },
+    })
     fails(dupName, 409, 'USER_EXISTS')
     expect(dupName.body.error.details.field).toBe('username')
-    const dupMail = await h.call('POST', '/api/v1/auth/register', { body: { username: 'ada2', email: 'Ada@Example.com', password: 'password123' } })
+    const dupMail = await h.call('POST', '/api/v1/auth/register', {
+      body: { username: 'ada2', email: 'Ada@Example.com', password: 'password123' },
+    })
     fails(dupMail, 409, 'USER_EXISTS')
     expect(dupMail.body.error.details.field).toBe('email')
   })
 
   test('a short password or bad email is 400 naming the field', async () => {
-    const short = await h.call('POST', '/api/v1/auth/register', { body: { username: 'bob', email: 'bob@example.com', password: 'short' } })
+    const short = await h.call('POST', '/api/v1/auth/register', {
+      body: { username: 'bob', email: 'bob@example.com', password: 'short' },
+    })
     fails(short, 400, 'VALIDATION_ERROR')
     expect(short.body.error.details.field).toBe('password')
-    const mail = await h.call('POST', '/api/v1/auth/register', { body: { username: 'bob', email: 'not-an-email', password: 'password123' } })
+    const mail = await h.call('POST', '/api/v1/auth/register', {
+      body: { username: 'bob', email: 'not-an-email', password: 'password123' },
+    })
     expect(mail.body.error.details.field).toBe('email')
   })
 
   test('login by username and by email returns a token that only exists hashed', async () => {
-    const byName = await h.call('POST', '/api/v1/auth/login', { body: { username: 'ada', password: 'password123' } })
+    const byName = await h.call('POST', '/api/v1/auth/login', {
+      body: { username: 'ada', password: 'password123' },
+    })
     ok(byName)
     const { session_token, expires_at, user } = byName.body.data
     expect(session_token).toStartWith('tl_')
     expect(new Date(expires_at).getTime()).toBeGreaterThan(Date.now() + 6 * 24 * 3600_000)
     expect(user.username).toBe('ada')
-    const stored = await h.db.sql`SELECT token_hash FROM sessions WHERE token_hash = ${hashToken(session_token)}`
+    const stored = await h.db
+      .sql`SELECT token_hash FROM sessions WHERE token_hash = ${hashToken(session_token)}`
     expect(stored).toHaveLength(1)
     const raw = await h.db.sql`SELECT 1 FROM sessions WHERE token_hash = ${session_token}`
     expect(raw).toHaveLength(0)
-    ok(await h.call('POST', '/api/v1/auth/login', { body: { email: 'ADA@example.com', password: 'password123' } }))
-    ok(await h.call('POST', '/api/v1/auth/login', { body: { username: 'ada@example.com', password: 'password123' } }))
+    ok(
+      await h.call('POST', '/api/v1/auth/login', {
+        body: { email: 'ADA@example.com', password: 'password123' },
+      }),
+    )
+    ok(
+      await h.call('POST', '/api/v1/auth/login', {
+        body: { username: 'ada@example.com', password: 'password123' },
+      }),
+    )
   })
 
   test('a wrong password or unknown user is 401 INVALID_CREDENTIALS; no login field is 400', async () => {
-    fails(await h.call('POST', '/api/v1/auth/login', { body: { username: 'ada', password: 'wrong-password' } }), 401, 'INVALID_CREDENTIALS')
-    fails(await h.call('POST', '/api/v1/auth/login', { body: { username: 'nobody', password: 'password123' } }), 401, 'INVALID_CREDENTIALS')
-    fails(await h.call('POST', '/api/v1/auth/login', { body: { password: 'password123' } }), 400, 'VALIDATION_ERROR')
+    fails(
+      await h.call('POST', '/api/v1/auth/login', { body: { username: 'ada', password: 'wrong-password' } }),
+      401,
+      'INVALID_CREDENTIALS',
+    )
+    fails(
+      await h.call('POST', '/api/v1/auth/login', { body: { username: 'nobody', password: 'password123' } }),
+      401,
+      'INVALID_CREDENTIALS',
+    )
+    fails(
+      await h.call('POST', '/api/v1/auth/login', { body: { password: 'password123' } }),
+      400,
+      'VALIDATION_ERROR',
+    )
   })
 })
 
@@ -90,7 +127,11 @@ describe('sessions', () => {
 
   test('logout-all ends every session of the account only', async () => {
     const a = await h.user('dave')
-    const second = (await h.call('POST', '/api/v1/auth/login', { body: { username: 'dave', password: 'dave-password-123' } })).body.data.session_token
+    const second = (
+      await h.call('POST', '/api/v1/auth/login', {
+        body: { username: 'dave', password: 'dave-password-123' },
+      })
+    ).body.data.session_token
     const other = await h.user('erin')
     const r = await h.call('POST', '/api/v1/auth/logout-all', { token: a.token })
     ok(r)
@@ -103,9 +144,14 @@ describe('sessions', () => {
     const none = await h.call('GET', '/api/v1/auth/me')
     fails(none, 401, 'UNAUTHORIZED')
     expect(none.headers.get('www-authenticate')).toBe('Bearer')
-    fails(await h.call('GET', '/api/v1/auth/me', { headers: { authorization: 'Basic abc' } }), 401, 'UNAUTHORIZED')
+    fails(
+      await h.call('GET', '/api/v1/auth/me', { headers: { authorization: 'Basic abc' } }),
+      401,
+      'UNAUTHORIZED',
+    )
     const { token } = await h.user('frank')
-    await h.db.sql`UPDATE sessions SET expires_at = now() - interval '1 second' WHERE token_hash = ${hashToken(token)}`
+    await h.db
+      .sql`UPDATE sessions SET expires_at = now() - interval '1 second' WHERE token_hash = ${hashToken(token)}`
     fails(await h.call('GET', '/api/v1/auth/me', { token }), 401, 'UNAUTHORIZED')
     for (const path of ['/api/v1/auth/logout', '/api/v1/auth/logout-all', '/api/v1/auth/refresh'])
       fails(await h.call('POST', path), 401, 'UNAUTHORIZED')
@@ -115,8 +161,17 @@ describe('sessions', () => {
     const { token } = await h.user('gina')
     const body = { current_password: 'wrong-one-123', new_password: 'a-new-password' }
     fails(await h.call('POST', '/api/v1/auth/password', { token, body }), 403, 'WRONG_PASSWORD')
-    fails(await h.call('POST', '/api/v1/auth/password', { token, body: { new_password: 'a-new-password' } }), 400, 'VALIDATION_ERROR')
-    ok(await h.call('POST', '/api/v1/auth/password', { token, body: { ...body, current_password: 'gina-password-123' } }))
+    fails(
+      await h.call('POST', '/api/v1/auth/password', { token, body: { new_password: 'a-new-password' } }),
+      400,
+      'VALIDATION_ERROR',
+    )
+    ok(
+      await h.call('POST', '/api/v1/auth/password', {
+        token,
+        body: { ...body, current_password: 'gina-password-123' },
+      }),
+    )
     ok(await h.call('POST', '/api/v1/auth/login', { body: { username: 'gina', password: 'a-new-password' } }))
   })
 })
@@ -125,16 +180,32 @@ describe('first-start admin', () => {
   test('one admin is created once, its link works once, and it can set a password', async () => {
     const made = await bootstrapAdmin(h.db.sql)
     expect(made).not.toBeNull()
-    expect(await bootstrapAdmin(h.db.sql)).toBeNull()
-    const r = await h.call('POST', '/api/v1/auth/login-link', { body: { token: made!.token } })
+    // A restart before the first login issues a fresh link and spends the old one.
+    const again = await bootstrapAdmin(h.db.sql)
+    expect(again!.user.id).toBe(made!.user.id)
+    expect((await h.call('POST', '/api/v1/auth/login-link', { body: { token: made!.token } })).status).toBe(
+      401,
+    )
+    const r = await h.call('POST', '/api/v1/auth/login-link', { body: { token: again!.token } })
     ok(r)
     expect(r.body.data.user.role).toBe('admin')
-    fails(await h.call('POST', '/api/v1/auth/login-link', { body: { token: made!.token } }), 401, 'INVALID_LOGIN_LINK')
+    fails(
+      await h.call('POST', '/api/v1/auth/login-link', { body: { token: again!.token } }),
+      401,
+      'INVALID_LOGIN_LINK',
+    )
     // The link token is not a session token.
     const token = r.body.data.session_token
-    fails(await h.call('GET', '/api/v1/auth/me', { token: made!.token }), 401, 'UNAUTHORIZED')
+    fails(await h.call('GET', '/api/v1/auth/me', { token: again!.token }), 401, 'UNAUTHORIZED')
     ok(await h.call('POST', '/api/v1/auth/password', { token, body: { new_password: 'admin-password-1' } }))
-    ok(await h.call('POST', '/api/v1/auth/login', { body: { username: made!.user.username, password: 'admin-password-1' } }))
+    ok(
+      await h.call('POST', '/api/v1/auth/login', {
+        body: { username: made!.user.username, password: 'admin-password-1' },
+      }),
+    )
+    // With a password set, starts print no link.
+    expect(await bootstrapAdmin(h.db.sql)).toBeNull()
+    expect(await h.db.sql`SELECT 1 FROM users WHERE role = 'admin'`).toHaveLength(1)
   })
 })
 
@@ -142,15 +213,30 @@ describe('failed-login limit', () => {
   test('5 failures lock the account for everyone with 429 and Retry-After, other accounts still work', async () => {
     await h.user('hank')
     for (let i = 0; i < 5; i++)
-      fails(await h.call('POST', '/api/v1/auth/login', { body: { username: 'hank', password: `wrong-${i}-xxxx` } }), 401, 'INVALID_CREDENTIALS')
-    const blocked = await h.call('POST', '/api/v1/auth/login', { body: { username: 'HANK', password: 'hank-password-123' } })
+      fails(
+        await h.call('POST', '/api/v1/auth/login', {
+          body: { username: 'hank', password: `wrong-${i}-xxxx` },
+        }),
+        401,
+        'INVALID_CREDENTIALS',
+      )
+    const blocked = await h.call('POST', '/api/v1/auth/login', {
+      body: { username: 'HANK', password: 'hank-password-123' },
+    })
     fails(blocked, 429, 'TOO_MANY_ATTEMPTS')
     expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0)
     ok(await h.call('POST', '/api/v1/auth/login', { body: { username: 'ada', password: 'password123' } }))
   })
 
   test('20 failures from one address block that address for every account', async () => {
-    for (let i = 0; i < 20; i++) await h.call('POST', '/api/v1/auth/login', { body: { username: `ghost${i}`, password: 'nope-nope-nope' } })
-    fails(await h.call('POST', '/api/v1/auth/login', { body: { username: 'ada', password: 'password123' } }), 429, 'TOO_MANY_ATTEMPTS')
+    for (let i = 0; i < 20; i++)
+      await h.call('POST', '/api/v1/auth/login', {
+        body: { username: `ghost${i}`, password: 'nope-nope-nope' },
+      })
+    fails(
+      await h.call('POST', '/api/v1/auth/login', { body: { username: 'ada', password: 'password123' } }),
+      429,
+      'TOO_MANY_ATTEMPTS',
+    )
   })
 })

@@ -3,7 +3,7 @@
 import type { Sql } from '../../db/connect'
 import { ApiError, unauthorized } from '../errors'
 import { hashToken, LOGIN_LINK_TTL_MS, newToken, SESSION_TTL_MS } from './tokens'
-import { createUser, type User } from './users'
+import { createUser, NO_PASSWORD, type User } from './users'
 
 export interface Session {
   session_token: string
@@ -74,23 +74,34 @@ export async function exchangeLoginLink(sql: Sql, token: string): Promise<Sessio
 
 /**
  * On first start with no admin: create one (no password: it logs in through the link, then may set
- * one with POST /auth/password) and return a one-time login link token. An advisory lock keeps two
- * processes starting at once from creating two admins.
+ * one with POST /auth/password) and return a one-time login link token. Until that admin has set a
+ * password, each start issues a fresh link (the old ones stop working), so a restart before the
+ * first login does not lock the admin out. An advisory lock keeps two processes starting at once
+ * from creating two admins.
  */
 export async function bootstrapAdmin(sql: Sql): Promise<{ user: User; token: string } | null> {
   return sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(7461730003)`
-    const [admin] = await tx`SELECT 1 FROM users WHERE role = 'admin' LIMIT 1`
-    if (admin) return null
     const t = tx as unknown as Sql
-    const [taken] = await tx`SELECT 1 FROM users WHERE lower(username) = 'admin'`
-    const username = taken ? `admin_${crypto.randomUUID().slice(0, 8)}` : 'admin'
-    const user = await createUser(t, {
-      username,
-      email: `${username}@tasklab.local`,
-      password: null,
-      role: 'admin',
-    })
+    const admins = await tx<(User & { password_hash: string })[]>`
+      SELECT id, username, email, role, created_at, password_hash FROM users WHERE role = 'admin' ORDER BY created_at`
+    let user: User
+    if (admins.length === 0) {
+      const [taken] = await tx`SELECT 1 FROM users WHERE lower(username) = 'admin'`
+      const username = taken ? `admin_${crypto.randomUUID().slice(0, 8)}` : 'admin'
+      user = await createUser(t, {
+        username,
+        email: `${username}@tasklab.local`,
+        password: null,
+        role: 'admin',
+      })
+    } else {
+      const waiting = admins.length === 1 && admins[0]!.password_hash === NO_PASSWORD ? admins[0]! : undefined
+      if (!waiting) return null
+      const { password_hash: _, ...rest } = waiting
+      user = rest
+      await tx`DELETE FROM sessions WHERE user_id = ${user.id} AND kind = 'login_link'`
+    }
     const link = await openSession(t, user, 'login_link')
     return { user, token: link.session_token }
   }) as Promise<{ user: User; token: string } | null>
