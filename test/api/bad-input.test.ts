@@ -90,6 +90,8 @@ const ROUTES: { method: string; path: string; bad: unknown[] }[] = [
       { task_type: 'email', metadata: 'x' },
       { task_type: 'email', idempotency_key: HUGE },
       { task_type: 'email', payload: { big: 'x'.repeat(1024 * 1024 + 10) } },
+      { task_type: 'email', payload: { nul: 'a\u0000b' } },
+      { task_type: 'email\u0000' },
     ],
   },
   {
@@ -161,6 +163,8 @@ const QUERIES = [
   `/api/v1/tasks?priority=${encodeURIComponent(SQL)}`,
   `/api/v1/tasks?created_after=${encodeURIComponent(SQL)}`,
   `/api/v1/tasks?q=${'x'.repeat(5000)}`,
+  '/api/v1/tasks?q=a%00b',
+  '/api/v1/tasks?task_type=a%00b',
   '/api/v1/tasks/dead-letter?limit=0',
   '/api/v1/tasks/dead-letter?limit=-10',
   '/api/v1/tasks/dead-letter?offset=-3',
