@@ -7,6 +7,7 @@ import type { Task } from './task'
  * index tasks_ready_idx is read in (priority DESC, run_at, id) order, so the scan stops after
  * `limit` rows. The claim starts the attempt (current_attempt + 1) and the lease; the statement
  * trigger records pending/retrying → running (and scheduled → pending → running) in task_events.
+ * The commit does not wait for the WAL flush (why: "Async commit" in finish.ts).
  */
 export async function claimTasks(
   sql: Sql,
@@ -22,7 +23,7 @@ export async function claimTasks(
       ORDER BY priority DESC, run_at, id
       LIMIT ${opts.limit}
       FOR UPDATE SKIP LOCKED
-    )
+    ), async AS (SELECT set_config('synchronous_commit', 'off', true))
     UPDATE tasks t SET
       status = 'running',
       locked_by = ${opts.workerId},
@@ -30,7 +31,7 @@ export async function claimTasks(
       current_attempt = t.current_attempt + 1,
       started_at = now(),
       updated_at = now()
-    FROM picked WHERE t.id = picked.id
+    FROM picked, async WHERE t.id = picked.id
     RETURNING t.*`
 }
 

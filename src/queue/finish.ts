@@ -44,6 +44,18 @@ function toRow(o: Outcome): OutcomeRow {
   }
 }
 
+/*
+ * Async commit. Worker-side transitions (claim, outcome, lease extension) commit without waiting for the WAL
+ * flush: a commit costs 0.3 ms instead of 3.1 ms on this machine's disk, which alone doubled
+ * processing at concurrency 50 (3,285 → 6,422 tasks/s). What a database crash can lose is the last
+ * ~200 ms (wal_writer_delay) of them, and each loss is one the lease already covers: a lost claim
+ * leaves the task pending (run again, as after a worker crash), a lost outcome leaves it running
+ * under a lease that no heartbeat extends any more (extendLeases extends only the tasks the worker
+ * still holds), so it is rescued and run again. At-least-once holds; enqueues and user actions
+ * keep synchronous commits. Written as `set_config('synchronous_commit', 'off', true)` inside each
+ * statement (SET LOCAL would cost a round trip); `true` scopes it to that statement's transaction.
+ */
+
 /** Returns the ids whose outcome was written; the others had been taken from this worker. */
 export async function finishTasks(sql: Sql, workerId: string, outcomes: Outcome[]): Promise<Set<string>> {
   if (outcomes.length === 0) return new Set()
@@ -60,20 +72,28 @@ export async function finishTasks(sql: Sql, workerId: string, outcomes: Outcome[
       lease_expires_at = NULL,
       updated_at = now()
     FROM jsonb_to_recordset(${sql.json(outcomes.map(toRow) as never)})
-      AS v(id uuid, status task_status, result jsonb, error text, run_at timestamptz)
+      AS v(id uuid, status task_status, result jsonb, error text, run_at timestamptz),
+      (SELECT set_config('synchronous_commit', 'off', true)) async
     WHERE t.id = v.id AND t.status = 'running' AND t.locked_by = ${workerId}
     RETURNING t.id`
   return new Set(rows.map((r) => r.id))
 }
 
-/** Extends the leases of this worker's running tasks; returns them, with any cancel requests. */
+/**
+ * Extends the leases of this worker's running tasks; returns them, with any cancel requests.
+ * `held` (the worker passes the tasks it still runs or reports) keeps a row whose outcome write was
+ * lost (async commit, database crash) from being extended forever: it expires and is rescued.
+ */
 export async function extendLeases(
   sql: Sql,
   workerId: string,
   leaseMs: number,
+  held?: readonly string[],
 ): Promise<{ id: string; cancel_requested: boolean }[]> {
   return sql<{ id: string; cancel_requested: boolean }[]>`
     UPDATE tasks SET lease_expires_at = now() + ${leaseMs} * interval '1 millisecond'
+    FROM (SELECT set_config('synchronous_commit', 'off', true)) async
     WHERE status = 'running' AND locked_by = ${workerId}
+      ${held ? sql`AND id = ANY(${held as string[]}::uuid[])` : sql``}
     RETURNING id, cancel_requested`
 }
