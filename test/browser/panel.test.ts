@@ -74,7 +74,7 @@ beforeAll(async () => {
     if (m.type() === 'error') problems.push(`console: ${m.text()}`)
   })
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`))
-})
+}, 120_000)
 
 afterAll(async () => {
   await browser?.close()
@@ -83,7 +83,7 @@ afterAll(async () => {
     await server.waitExit(15_000).catch(() => server.proc.kill('SIGKILL'))
   }
   await db?.drop()
-})
+}, 30_000)
 
 /** The public API with the token the panel holds: the test checks what the panel did. */
 async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -153,7 +153,7 @@ test('the binary serves the panel on / and its client routes, while /api/* stays
     const again = await fetch(base + a, { headers: { 'if-none-match': res.headers.get('etag')! } })
     expect(again.status).toBe(304)
   }
-})
+}, 30_000)
 
 test('logs in with a password, and with the one-time admin link', async () => {
   const res = await fetch(`${base}/api/v1/auth/register`, {
@@ -185,7 +185,7 @@ test('logs in with a password, and with the one-time admin link', async () => {
   await page.reload()
   await page.locator('.diagram [data-state=completed] .node-count:not([data-count=""])').waitFor()
   console.log(`overview usable ${Math.round(performance.now() - started)} ms after navigation start`)
-})
+}, 30_000)
 
 let done = ''
 test('creates a task from the form and watches it reach completed on the overview and in the list, without reloading', async () => {
@@ -206,7 +206,7 @@ test('creates a task from the form and watches it reach completed on the overvie
   await nav('Tasks')
   await page.locator(`tr[data-task="${done}"][data-status=completed]`).waitFor()
   expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true)
-})
+}, 30_000)
 
 test('opens the task and sees its attempt: worker, start, duration', async () => {
   await page.locator(`tr[data-task="${done}"] a`).click()
@@ -217,7 +217,7 @@ test('opens the task and sees its attempt: worker, start, duration', async () =>
   expect(text).toContain('Attempt 1')
   expect(text).toContain(worker!.id)
   expect(text).toMatch(/\d+ ms|\d+(\.\d)? s/)
-})
+}, 30_000)
 
 test('a failing email lands in the dead letter queue and is retried from the dead letter view', async () => {
   const id = await createFromForm(
@@ -266,7 +266,7 @@ test('a failing email lands in the dead letter queue and is retried from the dea
     { timeoutMs: 10_000 },
   )
   expect(events.find((e) => e.from_status === 'failed')!.actor).toMatch(/^user:/)
-})
+}, 30_000)
 
 test('filters the list by status through the URL', async () => {
   await page.goto(`${base}/tasks?status=completed`)
@@ -280,7 +280,7 @@ test('filters the list by status through the URL', async () => {
   // A filter chosen in the page lands in the URL too.
   await page.locator('.chip.s-failed').click()
   await page.waitForURL(/status=completed%2Cfailed|status=completed,failed/)
-})
+}, 30_000)
 
 test('pausing a type makes its tasks wait until it is resumed', async () => {
   await nav('Task types')
@@ -312,7 +312,7 @@ test('pausing a type makes its tasks wait until it is resumed', async () => {
     async () => (await task(waiting.id)).status === 'completed',
     { timeoutMs: 15_000 },
   )
-})
+}, 30_000)
 
 test('the overview shows work flowing (screenshot), and no console error happened', async () => {
   await api('POST', '/tasks/batch', {
@@ -334,4 +334,12 @@ test('the overview shows work flowing (screenshot), and no console error happene
   await page.locator('.diagram .edge.on').first().waitFor()
   await page.screenshot({ path: `${SHOTS}/overview.png` })
   expect(problems).toEqual([])
-})
+}, 30_000)
+
+test('SIGTERM stops the server gracefully while the panel holds its live stream, and the panel shows the loss', async () => {
+  expect(await page.locator('.conn').getAttribute('data-conn')).toBe('live')
+  server.proc.kill('SIGTERM')
+  expect(await server.waitExit(15_000)).toBe(0)
+  // The stream is gone: the indicator falls back to polling, then says offline.
+  await page.locator('.conn:not([data-conn=live])').waitFor()
+}, 30_000)

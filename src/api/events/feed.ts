@@ -26,6 +26,7 @@ export class LiveFeed {
   private timer: Timer | undefined
   private busy = false
   private readonly listeners = new Set<(batch: FeedEvent[]) => void>()
+  private readonly closers = new Set<() => void>()
 
   constructor(
     private readonly sql: Sql,
@@ -43,6 +44,15 @@ export class LiveFeed {
   stop(): void {
     clearInterval(this.timer)
     this.timer = undefined
+    // Open SSE streams never finish on their own: without this, a panel left open made the
+    // server's graceful stop wait forever (SIGTERM hung until a second signal).
+    for (const fn of [...this.closers]) fn()
+  }
+
+  /** Called when the feed stops, so each SSE stream can end its response. */
+  onStop(fn: () => void): () => void {
+    this.closers.add(fn)
+    return () => this.closers.delete(fn)
   }
 
   /** Listens without starting the poll: the server starts it, and so does the first SSE client. */

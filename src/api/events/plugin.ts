@@ -95,10 +95,12 @@ export function eventsPlugin(deps: ApiDeps, feed: LiveFeed) {
             if (list.length > 0) send(frame('transitions', list, list[list.length - 1]!.id))
           })
           const timer = setInterval(() => void counts(), COUNTS_INTERVAL_MS)
+          const offStop = feed.onStop(() => cleanup())
           cleanup = () => {
             if (!open) return
             open = false
             off()
+            offStop()
             clearInterval(timer)
             try {
               controller.close()
