@@ -52,8 +52,13 @@ export interface Counts {
 
 const UNFINISHED = 'pending,scheduled,running,retrying'
 
+/** When each run began: its time to drain counts from there, creating the tasks included. */
+const runStarted = new Map<string, number>()
+
 export function newRun(scenario: string): string {
-  return `chaos-${scenario}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`
+  const run = `chaos-${scenario}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`
+  runStarted.set(run, performance.now())
+  return run
 }
 
 export function tagged(
@@ -76,6 +81,14 @@ export async function counts(api: ApiClient, run: string): Promise<Counts> {
   return { completed, failed, cancelled, unfinished, running }
 }
 
+export interface Drained {
+  counts: Counts | null
+  ms: number
+  drained: boolean
+  /** When (performance.now()) the API failed to answer a poll. */
+  apiErrors: number[]
+}
+
 /**
  * Polls until every created task is terminal, or the deadline. `tick` runs between polls (the
  * chaos itself: kills, restarts); API errors while the database is away are waited out.
@@ -85,16 +98,18 @@ export async function drain(
   run: string,
   created: number,
   opts: { timeoutMs?: number; tick?: (c: Counts | null) => Promise<void>; hold?: () => boolean } = {},
-): Promise<{ counts: Counts | null; ms: number; drained: boolean }> {
-  const started = performance.now()
-  const deadline = started + (opts.timeoutMs ?? Math.max(90_000, created * 150))
+): Promise<Drained> {
+  const started = runStarted.get(run) ?? performance.now()
+  const deadline = performance.now() + (opts.timeoutMs ?? Math.max(90_000, created * 150))
   let last: Counts | null = null
   let lastPrint = 0
+  const apiErrors: number[] = []
   for (;;) {
     try {
       last = await counts(ctx.api, run)
     } catch (err) {
       last = null
+      apiErrors.push(performance.now())
       if (performance.now() - lastPrint > 1000) {
         lastPrint = performance.now()
         ctx.log(`  (API not answering: ${(err as Error).message.slice(0, 120)})`)
@@ -112,8 +127,8 @@ export async function drain(
         `  ${(ms / 1000).toFixed(1)} s: ${last.completed} completed, ${last.failed} failed, ${last.cancelled} cancelled, ${last.unfinished} unfinished (${last.running} running) of ${created}`,
       )
     }
-    if (done) return { counts: last, ms, drained: true }
-    if (performance.now() > deadline) return { counts: last, ms, drained: false }
+    if (done) return { counts: last, ms, drained: true, apiErrors }
+    if (performance.now() > deadline) return { counts: last, ms, drained: false, apiErrors }
     if (opts.tick) await opts.tick(last)
     await Bun.sleep(250)
   }
@@ -174,7 +189,7 @@ export async function account(
   scenario: string,
   run: string,
   createdIds: readonly string[],
-  result: { counts: Counts | null; ms: number; drained: boolean },
+  result: Drained,
   expect: {
     failed: number
     checks?: (tasks: ApiTask[]) => Promise<Check[]> | Check[]

@@ -41,6 +41,7 @@ export async function dbRestart(ctx: Ctx): Promise<Report> {
   let saw503 = false
   let back200 = false
   let recoveryMs = 0
+  let readyAt = Number.POSITIVE_INFINITY
   const outage = async () => {
     await Bun.sleep(100)
     unfinishedAtCut = await counts(ctx.api, run).then((c) => c.unfinished)
@@ -65,7 +66,8 @@ export async function dbRestart(ctx: Ctx): Promise<Report> {
     while (performance.now() < deadline) {
       if ((await ctx.api.ready()) === 200) {
         back200 = true
-        recoveryMs = Math.round(performance.now() - allowedAt)
+        readyAt = performance.now()
+        recoveryMs = Math.round(readyAt - allowedAt)
         ctx.log(`  connections allowed again; /health/ready is 200 after ${recoveryMs} ms`)
         break
       }
@@ -100,10 +102,23 @@ export async function dbRestart(ctx: Ctx): Promise<Report> {
       created.map((t) => t.id),
       result,
       { failed: 0, rescued: (tasks) => failedAttempts(ctx.api, tasks, new RegExp(`^${WORKER_LOST}$`)) },
-      { checks, notes: [`outage ${OUTAGE_MS} ms, ready again ${recoveryMs} ms after`] },
+      {
+        checks,
+        notes: [
+          `outage ${OUTAGE_MS} ms, ready again ${recoveryMs} ms after`,
+          apiAfterReady(result.apiErrors, readyAt),
+        ],
+      },
     )
   } finally {
     await admin.unsafe(`ALTER DATABASE ${ident} ALLOW_CONNECTIONS true`).catch(() => {})
     await admin.end()
   }
+}
+
+/** The API may answer /health/ready before every pooled connection works again: say how long it erred. */
+function apiAfterReady(errors: number[], readyAt: number): string {
+  const late = errors.filter((t) => t > readyAt)
+  if (late.length === 0) return 'no API errors after ready'
+  return `${late.length} failed polls after ready, the last ${((late.at(-1)! - readyAt) / 1000).toFixed(1)} s after`
 }
