@@ -15,30 +15,74 @@ beforeAll(async () => {
 })
 afterAll(() => h.close())
 
-const create = (body: unknown, headers?: Record<string, string>) => h.call('POST', '/api/v1/tasks', { token, body, headers })
-const mine = (fields: Partial<Task> & { task_type: string }) => insertTask(h.db.sql, { created_by: userId, ...fields })
+const create = (body: unknown, headers?: Record<string, string>) =>
+  h.call('POST', '/api/v1/tasks', { token, body, headers })
+const mine = (fields: Partial<Task> & { task_type: string }) =>
+  insertTask(h.db.sql, { created_by: userId, ...fields })
 
 describe('POST /tasks', () => {
   test('the seed example answers 201 with the whole task', async () => {
-    const r = await create({ task_type: 'email', payload: { to: 'user@example.com', subject: 'Hello', body: 'Hi' }, priority: 'normal' })
+    const r = await create({
+      task_type: 'email',
+      payload: { to: 'user@example.com', subject: 'Hello', body: 'Hi' },
+      priority: 'normal',
+    })
     expect(r.status).toBe(201)
     expect(r.body.success).toBe(true)
-    expect(r.body.data).toMatchObject({ task_type: 'email', status: 'pending', priority: 'normal', created_by: userId, current_attempt: 0 })
-    for (const f of ['id', 'payload', 'result', 'metadata', 'retry_strategy', 'max_attempts', 'last_error', 'created_at', 'updated_at', 'scheduled_at', 'started_at', 'completed_at', 'locked_by', 'timeout_ms', 'idempotency_key'])
+    expect(r.body.data).toMatchObject({
+      task_type: 'email',
+      status: 'pending',
+      priority: 'normal',
+      created_by: userId,
+      current_attempt: 0,
+    })
+    for (const f of [
+      'id',
+      'payload',
+      'result',
+      'metadata',
+      'retry_strategy',
+      'max_attempts',
+      'last_error',
+      'created_at',
+      'updated_at',
+      'scheduled_at',
+      'started_at',
+      'completed_at',
+      'locked_by',
+      'timeout_ms',
+      'idempotency_key',
+    ])
       expect(r.body.data).toHaveProperty(f)
   })
 
   test('a future scheduled_at makes it scheduled; options are kept', async () => {
     const at = new Date(Date.now() + 3600_000).toISOString()
-    const r = await create({ task_type: 'email', scheduled_at: at, priority: 'critical', max_attempts: 5, timeout_ms: 1000, metadata: { k: 'v' } })
+    const r = await create({
+      task_type: 'email',
+      scheduled_at: at,
+      priority: 'critical',
+      max_attempts: 5,
+      timeout_ms: 1000,
+      metadata: { k: 'v' },
+    })
     expect(r.status).toBe(201)
-    expect(r.body.data).toMatchObject({ status: 'scheduled', priority: 'critical', max_attempts: 5, timeout_ms: 1000, metadata: { k: 'v' } })
+    expect(r.body.data).toMatchObject({
+      status: 'scheduled',
+      priority: 'critical',
+      max_attempts: 5,
+      timeout_ms: 1000,
+      metadata: { k: 'v' },
+    })
   })
 
   test('an Idempotency-Key repeat returns the first task with 200', async () => {
     const first = await create({ task_type: 'email' }, { 'idempotency-key': 'order-1' })
     expect(first.status).toBe(201)
-    const again = await create({ task_type: 'email', payload: { other: true } }, { 'idempotency-key': 'order-1' })
+    const again = await create(
+      { task_type: 'email', payload: { other: true } },
+      { 'idempotency-key': 'order-1' },
+    )
     expect(again.status).toBe(200)
     expect(again.body.data.id).toBe(first.body.data.id)
     const field = await create({ task_type: 'email', idempotency_key: 'order-1' })
@@ -83,7 +127,12 @@ describe('POST /tasks/batch', () => {
   test('creates all in order with 201', async () => {
     const r = await h.call('POST', '/api/v1/tasks/batch', {
       token,
-      body: { tasks: [{ task_type: 'email' }, { task_type: 'data_processing', payload: { data: [1], operation: 'sum' } }] },
+      body: {
+        tasks: [
+          { task_type: 'email' },
+          { task_type: 'data_processing', payload: { data: [1], operation: 'sum' } },
+        ],
+      },
     })
     expect(r.status).toBe(201)
     expect(r.body.data.map((t: Task) => t.task_type)).toEqual(['email', 'data_processing'])
@@ -91,12 +140,21 @@ describe('POST /tasks/batch', () => {
 
   test('one bad task refuses the whole batch; over 1,000 is 400', async () => {
     const before = await h.counts()
-    const r = await h.call('POST', '/api/v1/tasks/batch', { token, body: { tasks: [{ task_type: 'email' }, { task_type: 'nope' }] } })
+    const r = await h.call('POST', '/api/v1/tasks/batch', {
+      token,
+      body: { tasks: [{ task_type: 'email' }, { task_type: 'nope' }] },
+    })
     expect(r.status).toBe(400)
     expect(r.body.error.code).toBe('TASK_TYPE_NOT_REGISTERED')
-    const bad = await h.call('POST', '/api/v1/tasks/batch', { token, body: { tasks: [{ task_type: 'email' }, { task_type: 'email', priority: 'x' }] } })
+    const bad = await h.call('POST', '/api/v1/tasks/batch', {
+      token,
+      body: { tasks: [{ task_type: 'email' }, { task_type: 'email', priority: 'x' }] },
+    })
     expect(bad.body.error.details.field).toBe('tasks[1].priority')
-    const big = await h.call('POST', '/api/v1/tasks/batch', { token, body: { tasks: Array.from({ length: 1001 }, () => ({ task_type: 'email' })) } })
+    const big = await h.call('POST', '/api/v1/tasks/batch', {
+      token,
+      body: { tasks: Array.from({ length: 1001 }, () => ({ task_type: 'email' })) },
+    })
     expect(big.status).toBe(400)
     expect(big.body.error.details.field).toBe('tasks')
     expect(await h.counts()).toEqual(before)
@@ -108,8 +166,16 @@ describe('reading', () => {
   beforeAll(async () => {
     other = (await h.user('uma')).id
     await insertTask(h.db.sql, { task_type: 'email', created_by: other, status: 'failed' })
-    await mine({ task_type: 'webhookish', status: 'failed', last_error: 'network unreachable' }).catch(() => {})
-    for (let i = 0; i < 3; i++) await mine({ task_type: 'data_processing', status: 'failed', last_error: `boom ${i}`, priority: 'high' })
+    await mine({ task_type: 'webhookish', status: 'failed', last_error: 'network unreachable' }).catch(
+      () => {},
+    )
+    for (let i = 0; i < 3; i++)
+      await mine({
+        task_type: 'data_processing',
+        status: 'failed',
+        last_error: `boom ${i}`,
+        priority: 'high',
+      })
     await mine({ task_type: 'email', status: 'completed', metadata: { order: 'A-77' } })
   })
 
@@ -127,9 +193,17 @@ describe('reading', () => {
     expect(q.body.data.map((t: Task) => t.metadata)).toEqual([{ order: 'A-77' }])
     const err = await h.call('GET', `/api/v1/tasks?q=${encodeURIComponent('boom 1')}`, { token })
     expect(err.body.meta.total).toBe(1)
-    const future = await h.call('GET', `/api/v1/tasks?created_after=${new Date(Date.now() + 60_000).toISOString()}`, { token })
+    const future = await h.call(
+      'GET',
+      `/api/v1/tasks?created_after=${new Date(Date.now() + 60_000).toISOString()}`,
+      { token },
+    )
     expect(future.body.meta.total).toBe(0)
-    const past = await h.call('GET', `/api/v1/tasks?created_before=${new Date(Date.now() + 60_000).toISOString()}&status=failed`, { token })
+    const past = await h.call(
+      'GET',
+      `/api/v1/tasks?created_before=${new Date(Date.now() + 60_000).toISOString()}&status=failed`,
+      { token },
+    )
     expect(past.body.meta.total).toBe(4)
   })
 
@@ -154,7 +228,9 @@ describe('reading', () => {
     expect(r.status).toBe(200)
     expect(r.body.data.failed).toBe(4)
     expect(r.body.data.by_type.data_processing.failed).toBe(3)
-    expect(r.body.data.total).toBe(Object.values(r.body.data.by_type).reduce((n: number, t) => n + (t as { total: number }).total, 0))
+    expect(r.body.data.total).toBe(
+      Object.values(r.body.data.by_type).reduce((n: number, t) => n + (t as { total: number }).total, 0),
+    )
   })
 
   test('GET /tasks/dead-letter lists own failed tasks with the total', async () => {
@@ -234,17 +310,26 @@ describe('dead-letter bulk actions', () => {
     const f1 = await mine({ task_type: 'delay_task', status: 'failed' })
     const f2 = await mine({ task_type: 'delay_task', status: 'failed' })
     const done = await mine({ task_type: 'delay_task', status: 'completed' })
-    const r = await h.call('POST', '/api/v1/tasks/dead-letter/retry', { token, body: { ids: [f1.id, done.id, MISSING] } })
+    const r = await h.call('POST', '/api/v1/tasks/dead-letter/retry', {
+      token,
+      body: { ids: [f1.id, done.id, MISSING] },
+    })
     expect(r.status).toBe(200)
     expect(r.body.data).toEqual({ retried: 1, ids: [f1.id] })
-    const byFilter = await h.call('POST', '/api/v1/tasks/dead-letter/retry', { token, body: { filter: { task_type: 'delay_task' } } })
+    const byFilter = await h.call('POST', '/api/v1/tasks/dead-letter/retry', {
+      token,
+      body: { filter: { task_type: 'delay_task' } },
+    })
     expect(byFilter.body.data.ids).toEqual([f2.id])
   })
 
   test('delete by filter and by ids; neither or both is 400', async () => {
     const f = await mine({ task_type: 'email', status: 'failed', last_error: 'smtp 550 mailbox gone' })
     const keep = await mine({ task_type: 'email', status: 'failed', last_error: 'other' })
-    const r = await h.call('DELETE', '/api/v1/tasks/dead-letter', { token, body: { filter: { q: 'mailbox gone' } } })
+    const r = await h.call('DELETE', '/api/v1/tasks/dead-letter', {
+      token,
+      body: { filter: { q: 'mailbox gone' } },
+    })
     expect(r.status).toBe(200)
     expect(r.body.data).toEqual({ deleted: 1, ids: [f.id] })
     const byIds = await h.call('DELETE', '/api/v1/tasks/dead-letter', { token, body: { ids: [keep.id] } })
