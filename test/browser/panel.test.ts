@@ -277,6 +277,14 @@ test('filters the list by status through the URL', async () => {
   expect(statuses.length).toBeGreaterThan(0)
   expect(new Set(statuses)).toEqual(new Set(['completed']))
   expect(await page.locator('.chip.s-completed').getAttribute('aria-pressed')).toBe('true')
+  // Selecting a row pauses the auto-refresh, so the selection does not move under the cursor.
+  await page.locator('tbody tr input[type=checkbox]').first().check()
+  await page.locator('[data-refresh=paused]').waitFor()
+  await page.getByRole('button', { name: 'Clear selection' }).click()
+  await page.locator('[data-refresh=live]').waitFor()
+  // `/` focuses the search box, whose query goes to the URL as q=.
+  await page.keyboard.press('/')
+  expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('Search tasks')
   // A filter chosen in the page lands in the URL too.
   await page.locator('.chip.s-failed').click()
   await page.waitForURL(/status=completed%2Cfailed|status=completed,failed/)

@@ -114,8 +114,9 @@ export function StateDiagram(props: { counts: Partial<Record<TaskStatus, number>
           viewBox="0 0 10 10"
           refX="9"
           refY="5"
-          markerWidth="7"
-          markerHeight="7"
+          markerUnits="userSpaceOnUse"
+          markerWidth="10"
+          markerHeight="10"
           orient="auto-start-reverse"
         >
           <path d="M0,0 L10,5 L0,10 z" class="arrowhead" />
@@ -125,8 +126,9 @@ export function StateDiagram(props: { counts: Partial<Record<TaskStatus, number>
           viewBox="0 0 10 10"
           refX="9"
           refY="5"
-          markerWidth="7"
-          markerHeight="7"
+          markerUnits="userSpaceOnUse"
+          markerWidth="10"
+          markerHeight="10"
           orient="auto-start-reverse"
         >
           <path d="M0,0 L10,5 L0,10 z" class="arrowhead on" />

@@ -117,7 +117,9 @@ export function Overview() {
             format={(v) => duration(v)}
             series={[{ name: 'mean wait from ready to claimed', cls: 'info', values: latValues }]}
             empty={
-              latency.available ? 'no task claimed since this page opened' : 'latency metrics unavailable'
+              latency.available
+                ? 'no task claimed since this page opened'
+                : 'no latency data: workers in this server process report it'
             }
           />
         </Card>
