@@ -12,13 +12,15 @@
 // - LISTEN/NOTIFY work: the server copies notifications to every connection (see pglite-server.ts).
 // - PostgreSQL 18 here, 14-17 on users' servers: migrations stay portable; the matrix tests both.
 import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { Logger } from '../log'
 import { lockDataDir } from './datadir-lock'
 import { EMBEDDED_POOL_SIZE, openPGlite, serveSocket } from './pglite'
 import type { Database } from './resolve'
 
-export async function openEmbedded(dataDir: string, log: Logger): Promise<Database> {
+export async function openEmbedded(dir: string, log: Logger): Promise<Database> {
+  // Absolute, so the banner and the lock message say where the data really is.
+  const dataDir = resolve(dir)
   const lock = lockDataDir(dataDir)
   try {
     const pgdata = join(dataDir, 'pgdata')
