@@ -20,7 +20,8 @@ beforeAll(async () => {
   pg = await openPGlite({ loadDataDir: await prepareEmbeddedTemplate() })
   server = await serveSocket(pg, dir, 8)
   sql = connect(server.url, { max: 4 })
-})
+  // Outside `npm run test:embedded` the template may not exist yet: initdb takes 4-20 s here.
+}, 120_000)
 
 afterAll(async () => {
   await sql.end({ timeout: 1 })
