@@ -84,11 +84,23 @@ export class Cluster {
       stderr: log,
     })
     closeSync(log)
-    const url = await bannerUrl(server, dir)
+    let url: string
+    try {
+      url = await bannerUrl(server, dir)
+    } catch (err) {
+      server.kill('SIGKILL')
+      if (createdDb) await adminQuery(dbUrl, `DROP DATABASE IF EXISTS "${createdDb}" WITH (FORCE)`)
+      throw err
+    }
     const cluster = new Cluster(opts, dbUrl, createdDb, dir, url, server)
     opts.log(`server ${url} (pid ${server.pid}); logs and journals in ${dir}`)
-    await cluster.signInAsAdmin()
-    for (let i = 0; i < opts.workers; i++) await cluster.startWorker()
+    try {
+      await cluster.signInAsAdmin()
+      for (let i = 0; i < opts.workers; i++) await cluster.startWorker()
+    } catch (err) {
+      await cluster.stop()
+      throw err
+    }
     return cluster
   }
 

@@ -64,10 +64,13 @@ export async function runChaos(
   const log = (line: string) => process.stderr.write(`${line}\n`)
 
   let cluster: Cluster | null = null
+  const undo = new Set<() => Promise<unknown>>()
   let stopping = false
   const stop = async () => {
     if (stopping) return
     stopping = true
+    // Interrupted mid-scenario: lift its fault rules, restore breakers, allow connections again.
+    for (const fn of undo) await fn().catch((err) => log(`cleanup failed: ${err.message}`))
     await cluster?.stop().catch((err) => log(`stopping the cluster failed: ${err.message}`))
   }
   const onSignal = () => {
@@ -109,7 +112,7 @@ export async function runChaos(
     await api.faults().catch((err) => {
       throw new ConfigError(`The chaos routes do not answer (${err.message}); start tasklab with --chaos.`)
     })
-    const ctx: Ctx = { api, cluster, database, tasks, workers, log }
+    const ctx: Ctx = { api, cluster, database, tasks, workers, log, undo }
     const names = name === 'all' ? Object.keys(SCENARIOS) : [name]
     const reports: Report[] = []
     for (const n of names) {

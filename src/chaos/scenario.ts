@@ -13,6 +13,37 @@ export interface Ctx {
   tasks: number
   workers: number
   log(line: string): void
+  /** What to put back if the run is interrupted midway: fault rules, breaker settings, connections. */
+  undo: Set<() => Promise<unknown>>
+}
+
+/** Runs `fn`, then `restore` — also when the run is interrupted (SIGINT) while `fn` runs. */
+export async function restoring<T>(
+  ctx: Ctx,
+  restore: () => Promise<unknown>,
+  fn: () => Promise<T>,
+): Promise<T> {
+  ctx.undo.add(restore)
+  try {
+    return await fn()
+  } finally {
+    ctx.undo.delete(restore)
+    await restore().catch((err) => ctx.log(`  cleanup failed: ${(err as Error).message}`))
+  }
+}
+
+/** Runs `fn` with a fault rule in force; the rule is deleted afterwards, whatever happened. */
+export async function withFault<T>(
+  ctx: Ctx,
+  rule: Record<string, unknown>,
+  fn: (id: string) => Promise<T>,
+): Promise<T> {
+  const { id } = await ctx.api.createFault(rule)
+  return restoring(
+    ctx,
+    () => ctx.api.deleteFault(id),
+    () => fn(id),
+  )
 }
 
 export interface Check {

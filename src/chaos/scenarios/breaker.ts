@@ -11,17 +11,19 @@ const OPEN_HOLD_MS = 2000
 export async function breaker(ctx: Ctx): Promise<Report> {
   const run = newRun('breaker')
   return withBreaker(
-    ctx.api,
+    ctx,
     TYPE,
     { failure_threshold: 5, success_threshold: 2, cooldown_ms: 1000 },
     async () => {
-      const rule = await ctx.api.createFault({
+      const { id: ruleId } = await ctx.api.createFault({
         task_type: TYPE,
         kind: 'fail',
         match: { chaos_run: run },
         message: 'chaos: email provider down',
         expires_in_secs: 900,
       })
+      const lift = () => ctx.api.deleteFault(ruleId).catch(() => {})
+      ctx.undo.add(lift)
       let liftedAt = -1
       const seen: string[] = []
       let watching = true
@@ -71,7 +73,8 @@ export async function breaker(ctx: Ctx): Promise<Report> {
           )
         }
       } finally {
-        await ctx.api.deleteFault(rule.id).catch(() => {})
+        ctx.undo.delete(lift)
+        await lift()
         liftedAt = Math.max(0, seen.length - 1)
       }
       const result = await drain(ctx, run, created.length)

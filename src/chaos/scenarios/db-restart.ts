@@ -47,6 +47,8 @@ export async function dbRestart(ctx: Ctx): Promise<Report> {
     unfinishedAtCut = await counts(ctx.api, run).then((c) => c.unfinished)
     ctx.log(`  cutting every connection to ${name} and refusing new ones for ${OUTAGE_MS / 1000} s`)
     const cutAt = performance.now()
+    const allow = () => admin.unsafe(`ALTER DATABASE ${ident} ALLOW_CONNECTIONS true`)
+    ctx.undo.add(allow)
     try {
       await admin.unsafe(`ALTER DATABASE ${ident} ALLOW_CONNECTIONS false`)
       await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${name} AND pid <> pg_backend_pid()`
@@ -59,7 +61,8 @@ export async function dbRestart(ctx: Ctx): Promise<Report> {
         await Bun.sleep(100)
       }
     } finally {
-      await admin.unsafe(`ALTER DATABASE ${ident} ALLOW_CONNECTIONS true`)
+      ctx.undo.delete(allow)
+      await allow()
     }
     const allowedAt = performance.now()
     const deadline = allowedAt + 30_000
