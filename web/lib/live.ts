@@ -285,9 +285,12 @@ function stopPolling(): void {
   lastPolled = null
 }
 
-/** Starts (or restarts, after a login) the live connection. */
+let connected = false
+
+/** Starts the live connection once per sign-in; later calls are no-ops. */
 export function connectLive(): void {
-  if (!getToken()) return
+  if (!getToken() || connected) return
+  connected = true
   clearTimeout(retryTimer)
   failures = 0
   state.since = Math.floor(Date.now() / 1000)
@@ -298,6 +301,7 @@ export function connectLive(): void {
 }
 
 export function disconnectLive(): void {
+  connected = false
   abort?.abort()
   clearTimeout(retryTimer)
   stopPolling()

@@ -57,10 +57,12 @@ export function useQueueLatency(
         setAvailable(false)
       }
     }
-    void read()
+    // The first read only sets the baseline; it waits for the page's first requests to finish.
+    const first = setTimeout(read, 500)
     const timer = setInterval(read, everyMs)
     return () => {
       stopped = true
+      clearTimeout(first)
       clearInterval(timer)
     }
   }, [windowS, everyMs])
