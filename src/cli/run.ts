@@ -2,6 +2,7 @@
 // starts its parts, and drains them on SIGTERM/SIGINT; a second signal exits at once.
 import { createChaosHooks } from '../chaos/inject'
 import type { Config } from '../config'
+import { isConnectionError } from '../db/connect'
 import { builtinHandlers } from '../handlers'
 import type { Logger } from '../log'
 import { openRuntime, type Runtime } from '../runtime'
@@ -35,6 +36,7 @@ export function createWorker(rt: Runtime, extra: Partial<ConstructorParameters<t
 }
 
 export async function runRole(role: Role, config: Config, log: Logger): Promise<void> {
+  survivePoolReconnects(log)
   let rt: Runtime | undefined
   let stopMaintenance: (() => void) | undefined
   let server: Server | undefined
@@ -77,6 +79,23 @@ export async function runRole(role: Role, config: Config, log: Logger): Promise<
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
   process.on('SIGINT', () => void shutdown('SIGINT'))
   await startup
+}
+
+/**
+ * postgres.js re-reads the array types on every new connection and drops that promise
+ * (connection.js `return fetchArrayTypes()`): a backend terminated during the read — admin
+ * pg_terminate_backend, failover — became an unhandled rejection that killed the worker (2 of 3
+ * runs of test/process/db-loss.test.ts). The pool reconnects on its own; only that is forgiven.
+ */
+function survivePoolReconnects(log: Logger): void {
+  process.on('unhandledRejection', (err) => {
+    if (isConnectionError(err)) {
+      log.warn('database connection lost while opening; the pool reconnects', { error: err })
+      return
+    }
+    log.error('unhandled rejection', { error: err })
+    process.exit(1)
+  })
 }
 
 function banner(rt: Runtime, role: Role, server: Server | undefined, worker: Worker | undefined): void {
