@@ -340,7 +340,7 @@ test('the overview shows work flowing (screenshot), and no console error happene
     },
   )
   await page.locator('.diagram .edge.on').first().waitFor()
-  await page.screenshot({ path: `${SHOTS}/overview.png` })
+  await page.screenshot({ path: `${SHOTS}/overview.png`, fullPage: true })
   expect(problems).toEqual([])
 }, 30_000)
 

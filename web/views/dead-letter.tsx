@@ -1,7 +1,7 @@
 // The dead letter queue: failed tasks grouped by their error, so one broken dependency shows up as
 // one line with a count rather than a page of identical rows. Retry or delete a whole group, or
 // the selected tasks, with the bulk routes POST /tasks/dead-letter/retry and DELETE /tasks/dead-letter.
-import { useState } from 'preact/hooks'
+import { useRef, useState } from 'preact/hooks'
 import { Action, Card, Empty, ErrorNote, toast } from '../components/ui'
 import { api, qs } from '../lib/api'
 import { ago, num, shortId } from '../lib/format'
@@ -55,7 +55,10 @@ export function DeadLetter() {
   const now = useNow(5000)
   const [selected, setSelected] = useState<Set<string>>(new Set())
   const [open, setOpen] = useState<Set<string>>(new Set())
-  const list = useApi<Task[]>(`/tasks/dead-letter${qs({ limit: LIMIT })}`, selected.size ? 0 : live.seq, 1000)
+  // Up to 1,000 rows per read: refreshed at most every 2.5 s, and not while a selection is open.
+  const frozen = useRef(live.seq)
+  if (selected.size === 0) frozen.current = live.seq
+  const list = useApi<Task[]>(`/tasks/dead-letter${qs({ limit: LIMIT })}`, frozen.current, 2500)
   const tasks = list.data ?? []
   const groups = groupByError(tasks)
 
