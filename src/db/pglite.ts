@@ -57,6 +57,8 @@ export async function openPGlite(opts: PGliteOpenOptions): Promise<PGlite> {
 export interface SocketServer {
   /** A postgres:// URL in libpq's unix-socket form: `postgres://postgres@localhost/postgres?host=<dir>`. */
   url: string
+  /** WAL flushes so far (see PGliteServer.flushWal). */
+  readonly flushes: number
   stop(): Promise<void>
 }
 
@@ -77,6 +79,9 @@ export async function serveSocket(
   await server.start()
   return {
     url: `postgres://postgres@localhost/postgres?host=${encodeURIComponent(dir)}`,
+    get flushes() {
+      return server.flushes
+    },
     async stop() {
       await server.stop()
       if (!short) rmSync(dir, { recursive: true, force: true })

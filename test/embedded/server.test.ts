@@ -129,3 +129,29 @@ test('a data dir too deep for a unix socket path serves from a private temp fold
     await other.stop()
   }
 })
+
+test('asynchronous commits survive kill -9 once the server has flushed the WAL', async () => {
+  const disk = mkdtempSync(join('/tmp', 'tlwal-'))
+  try {
+    const child = Bun.spawn([process.execPath, join(import.meta.dir, 'fixtures', 'async-commits.ts'), disk], {
+      stdout: 'pipe',
+      stderr: 'inherit',
+    })
+    const reader = child.stdout.getReader()
+    let out = ''
+    while (!out.includes('flushed')) {
+      const { done, value } = await reader.read()
+      if (done) throw new Error(`the child exited before flushing: ${out}`)
+      out += new TextDecoder().decode(value)
+    }
+    child.kill('SIGKILL')
+    await child.exited
+    // Without the flush, PGlite (no WAL writer) lost all 50 of these commits to the kill.
+    const reopened = await openPGlite({ dataDir: join(disk, 'pgdata') })
+    const { rows } = await reopened.query<{ n: number }>('SELECT count(*)::int AS n FROM async_probe')
+    await reopened.close()
+    expect(rows[0]!.n).toBe(50)
+  } finally {
+    rmSync(disk, { recursive: true, force: true })
+  }
+}, 120_000)
