@@ -19,6 +19,7 @@ export function useApi<T>(path: string | null, refreshKey: unknown = 0, minInter
   const inflight = useRef(0)
   const lastPath = useRef<string | null>(null)
   const lastAt = useRef(0)
+  const lastNonce = useRef(0)
   const timer = useRef<ReturnType<typeof setTimeout>>()
 
   useEffect(() => {
@@ -39,8 +40,11 @@ export function useApi<T>(path: string | null, refreshKey: unknown = 0, minInter
         .catch((e) => id === inflight.current && setError(e))
         .finally(() => id === inflight.current && setLoading(false))
     }
-    // Live refreshes are throttled: a busy queue sends many changes a second.
-    const wait = pathChanged ? 0 : Math.max(0, minIntervalMs - (Date.now() - lastAt.current))
+    // Live refreshes are throttled (a busy queue sends many changes a second); a new path or an
+    // explicit reload() after the user's own action is fetched at once.
+    const forced = lastNonce.current !== nonce
+    lastNonce.current = nonce
+    const wait = pathChanged || forced ? 0 : Math.max(0, minIntervalMs - (Date.now() - lastAt.current))
     clearTimeout(timer.current)
     if (wait === 0) go()
     else timer.current = setTimeout(go, wait)
