@@ -116,3 +116,73 @@ test('a SIGKILLed worker’s running tasks are rescued within the lease and comp
   survivor.proc.kill('SIGTERM')
   expect(await survivor.waitExit(15_000)).toBe(0)
 }, 90_000)
+
+test('a frozen worker (SIGSTOP past its lease) loses the task; when it wakes, its late outcome changes nothing', async () => {
+  await db.sql`DELETE FROM tasks`
+  const dir = await tempDir('freeze')
+  const env = {
+    DATABASE_URL: db.url,
+    STARTER__DATA_DIR: dir,
+    STARTER__WORKER__LEASE_SECS: String(LEASE_MS / 1000),
+    STARTER__WORKER__CONCURRENCY: '1',
+  }
+  const frozen = spawnTasklab(['worker', '--id', 'frozen'], { env })
+  children.push(frozen)
+  const frozenId = await workerRegistered(db.sql, frozen)
+  const [task] = await enqueueAll(
+    db.sql,
+    delayTasks(1, TASK_SECONDS, { retry_strategy: { type: 'fixed', interval_ms: 100, max_attempts: 3 } }),
+  )
+  const lockedBy = async () =>
+    (await db.sql`SELECT locked_by FROM tasks WHERE id = ${task!.id}`)[0]!.locked_by
+  await waitFor(
+    'the task to run on the worker about to freeze',
+    async () => (await lockedBy()) === frozenId,
+    {
+      timeoutMs: 15_000,
+    },
+  )
+  const other = spawnTasklab(['worker', '--id', 'other'], { env })
+  children.push(other)
+  const otherId = await workerRegistered(db.sql, other)
+
+  frozen.proc.kill('SIGSTOP')
+  try {
+    await waitFor('the other worker to take the task over', async () => (await lockedBy()) === otherId, {
+      timeoutMs: LEASE_MS + 15_000,
+    })
+  } finally {
+    frozen.proc.kill('SIGCONT')
+  }
+  await waitFor(
+    'the task to complete on the other worker',
+    async () =>
+      (await db.sql`SELECT status::text FROM tasks WHERE id = ${task!.id}`)[0]!.status === 'completed',
+    { timeoutMs: TASK_SECONDS * 1000 + 15_000 },
+  )
+  const events = await db.sql<TaskEvent[]>`SELECT * FROM task_events WHERE task_id = ${task!.id} ORDER BY id`
+  expect(events.map((e) => [e.from_status, e.to_status, e.attempt, e.worker_id, e.actor])).toEqual([
+    [null, 'pending', 0, null, 'system'],
+    ['pending', 'running', 1, frozenId, 'worker'],
+    ['running', 'retrying', 1, frozenId, 'rescue'],
+    ['retrying', 'running', 2, otherId, 'worker'],
+    ['running', 'completed', 2, otherId, 'worker'],
+  ])
+  // The thawed worker learns of it through its heartbeat (lease lost: the handler is aborted) or
+  // its own late completion, refused by the guard. Either way its slot is free again: with the
+  // other worker gone, it runs new work.
+  other.proc.kill('SIGTERM')
+  expect(await other.waitExit(15_000)).toBe(0)
+  const [next] = await enqueueAll(db.sql, delayTasks(1, 0))
+  await waitFor(
+    'the thawed worker to run new work',
+    async () =>
+      (await db.sql`SELECT status::text FROM tasks WHERE id = ${next!.id}`)[0]!.status === 'completed',
+    { timeoutMs: 15_000, detail: () => frozen.output().slice(-2000) },
+  )
+  const [ran] =
+    await db.sql`SELECT worker_id FROM task_events WHERE task_id = ${next!.id} AND to_status = 'completed'`
+  expect(ran!.worker_id).toBe(frozenId)
+  frozen.proc.kill('SIGTERM')
+  expect(await frozen.waitExit(15_000)).toBe(0)
+}, 90_000)
