@@ -101,7 +101,11 @@ export function createChaosHooks(opts: {
         if (r.length !== rules.length) log.info('chaos fault rules loaded', { rules: r.length })
         rules = r
       })
-      .catch((err) => log.warn('chaos fault rules not reloaded; keeping the cached ones', { error: err }))
+      .catch((err) => {
+        // CONNECTION_ENDED: the pool was closed on purpose, the process is shutting down.
+        if ((err as { code?: string }).code !== 'CONNECTION_ENDED')
+          log.warn('chaos fault rules not reloaded; keeping the cached ones', { error: err })
+      })
       .finally(() => {
         inFlight = null
       })
