@@ -33,7 +33,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 export function App() {
   const [user, setUser] = useState<User | null | undefined>(undefined)
-  const [chaos, setChaos] = useState(false)
+  /** undefined until the probe answers: a deep link to /chaos waits for it instead of saying 'not found'. */
+  const [chaos, setChaos] = useState<boolean | undefined>(undefined)
 
   const signedIn = (u: User) => {
     remember(u)
@@ -41,14 +42,17 @@ export function App() {
     connectLive()
     // The chaos view exists only when the server runs with chaos on: its routes answer 404 otherwise.
     if (u.role !== 'admin') return setChaos(false)
-    // Asked a second later: Chromium opens 6 connections per host and the event stream holds one,
-    // so the first page's own requests go first.
-    setTimeout(() => {
-      api
-        .get('/chaos/faults')
-        .then(() => setChaos(true))
-        .catch(() => setChaos(false))
-    }, 1000)
+    // Asked a second later (unless /chaos is open): Chromium opens 6 connections per host and the
+    // event stream holds one, so the first page's own requests go first.
+    setTimeout(
+      () => {
+        api
+          .get('/chaos/faults')
+          .then(() => setChaos(true))
+          .catch(() => setChaos(false))
+      },
+      location.pathname === '/chaos' ? 0 : 1000,
+    )
   }
 
   useEffect(() => {
@@ -112,7 +116,7 @@ const NAV: { href: string; label: string; match: (p: string) => boolean }[] = [
   { href: '/workers', label: 'Workers', match: (p) => p === '/workers' },
 ]
 
-function Shell(props: { user: User; chaos: boolean; onLogout: () => void }) {
+function Shell(props: { user: User; chaos: boolean | undefined; onLogout: () => void }) {
   const loc = useLocation()
   const live = useLive()
   const search = useRef<HTMLInputElement>(null)
@@ -215,7 +219,7 @@ function Shell(props: { user: User; chaos: boolean; onLogout: () => void }) {
   )
 }
 
-function Route(props: { path: string; query: URLSearchParams; user: User; chaos: boolean }) {
+function Route(props: { path: string; query: URLSearchParams; user: User; chaos: boolean | undefined }) {
   const { path, query, user } = props
   if (path === '/') return <Overview />
   if (path === '/tasks') return <Tasks query={query} />
@@ -225,6 +229,8 @@ function Route(props: { path: string; query: URLSearchParams; user: User; chaos:
   if (path === '/types') return <Types admin={user.role === 'admin'} />
   if (path === '/workers') return <Workers />
   if (path === '/chaos' && props.chaos) return <Chaos />
+  if (path === '/chaos' && props.chaos === undefined)
+    return <div class="page muted">Checking whether chaos is enabled…</div>
   return (
     <div class="page">
       <h1>Not found</h1>

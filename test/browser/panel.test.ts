@@ -344,6 +344,47 @@ test('the overview shows work flowing (screenshot), and no console error happene
   expect(problems).toEqual([])
 }, 30_000)
 
+test('the chaos view shows with --chaos and stays hidden without it', async () => {
+  await nav('Chaos')
+  await page.getByRole('heading', { name: 'Chaos' }).waitFor()
+  // A second server on the same database, without --chaos: its chaos routes answer 404.
+  const dir = await tempDir('panel-nochaos')
+  const plain = spawnTasklab(['serve'], {
+    command: [await compiledBinary()],
+    cwd: dir,
+    label: 'serve (no chaos)',
+    env: {
+      DATABASE_URL: db.url,
+      STARTER__SERVER__PORT: '0',
+      STARTER__DATA_DIR: dir,
+      STARTER__LOG__FORMAT: 'json',
+    },
+  })
+  try {
+    const url = await waitFor(
+      'the second server',
+      () => /control panel: (http:\/\/\S+?)\/?\s/.exec(plain.output())?.[1],
+      {
+        timeoutMs: 20_000,
+        detail: () => tail(plain.output()),
+      },
+    )
+    const other = await browser.newPage()
+    await other.goto(url)
+    const token = await page.evaluate(() => localStorage.getItem('tasklab.token'))
+    await other.evaluate((t) => localStorage.setItem('tasklab.token', t!), token)
+    const probe = other.waitForResponse((r) => r.url().endsWith('/api/v1/chaos/faults'))
+    await other.goto(`${url}/chaos`)
+    await other.getByRole('heading', { name: 'Not found' }).waitFor()
+    expect((await probe).status()).toBe(404)
+    expect(await other.locator('.side nav a', { hasText: 'Chaos' }).count()).toBe(0)
+    await other.close()
+  } finally {
+    plain.proc.kill('SIGTERM')
+    await plain.waitExit(15_000)
+  }
+}, 40_000)
+
 test('SIGTERM stops the server gracefully while the panel holds its live stream, and the panel shows the loss', async () => {
   expect(await page.locator('.conn').getAttribute('data-conn')).toBe('live')
   server.proc.kill('SIGTERM')
