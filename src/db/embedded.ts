@@ -16,6 +16,7 @@ import { join, resolve } from 'node:path'
 import type { Logger } from '../log'
 import { lockDataDir } from './datadir-lock'
 import { EMBEDDED_POOL_SIZE, openPGlite, serveSocket } from './pglite'
+import { embeddedClusterTemplate } from './pglite-template'
 import type { Database } from './resolve'
 
 export async function openEmbedded(dir: string, log: Logger): Promise<Database> {
@@ -25,10 +26,16 @@ export async function openEmbedded(dir: string, log: Logger): Promise<Database> 
   try {
     const pgdata = join(dataDir, 'pgdata')
     const fresh = !(await Bun.file(join(pgdata, 'PG_VERSION')).exists())
-    if (fresh) log.info('creating the embedded database (first start takes a few seconds)', { dir: pgdata })
+    // A binary carries an empty cluster (pglite-template.ts): loading it replaces initdb.
+    const template = fresh ? embeddedClusterTemplate() : undefined
+    if (fresh)
+      log.info('creating the embedded database', {
+        dir: pgdata,
+        from: template ? 'built-in cluster' : 'initdb',
+      })
     mkdirSync(pgdata, { recursive: true, mode: 0o700 })
     const started = performance.now()
-    const pg = await openPGlite({ dataDir: pgdata })
+    const pg = await openPGlite({ dataDir: pgdata, loadDataDir: template })
     const server = await serveSocket(pg, dataDir)
     log.debug('embedded database ready', { dir: pgdata, ms: Math.round(performance.now() - started) })
     return {

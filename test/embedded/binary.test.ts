@@ -100,6 +100,8 @@ test('runs with no database installed, keeps its tasks across SIGTERM and kill -
   // First start: initdb (4-20 s on this 2-core machine, depending on what else runs).
   const first = await start(120_000)
   expect(first.child.output()).toContain(`database: embedded at ${dataDir()}`)
+  // The binary carries an initialised cluster: no initdb at first start.
+  expect(first.child.output()).toContain('"from":"built-in cluster"')
   expect(existsSync(join(dataDir(), 'pgdata', 'PG_VERSION'))).toBe(true)
 
   const user = {
