@@ -188,7 +188,7 @@ test('logs in with a password, and with the one-time admin link', async () => {
 }, 30_000)
 
 let done = ''
-test('creates a task from the form and watches it reach completed on the overview and in the list, without reloading', async () => {
+test('creates a task from the form and watches it reach completed on the overview and in the list (a click on the state), without reloading', async () => {
   await page.evaluate(() => {
     ;(window as unknown as { sameDocument: boolean }).sameDocument = true
   })
@@ -203,7 +203,9 @@ test('creates a task from the form and watches it reach completed on the overvie
     () =>
       Number(document.querySelector('[data-state=completed] .node-count')?.getAttribute('data-count')) >= 1,
   )
-  await nav('Tasks')
+  // Clicking a state in the diagram opens the list filtered to it.
+  await page.locator('.diagram [data-state=completed]').click()
+  await page.waitForURL(/\/tasks\?status=completed$/)
   await page.locator(`tr[data-task="${done}"][data-status=completed]`).waitFor()
   expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true)
 }, 30_000)

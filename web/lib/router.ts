@@ -54,7 +54,8 @@ export function interceptLinks(): void {
   document.addEventListener('click', (e) => {
     if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return
     const a = (e.target as Element).closest?.('a')
-    if (!a || a.target || a.hasAttribute('download')) return
+    // getAttribute, not .target: on an SVG <a> (the diagram's states) .target is an object, always truthy.
+    if (!a || a.getAttribute('target') || a.hasAttribute('download')) return
     const href = a.getAttribute('href')
     if (!href?.startsWith('/') || href.startsWith('/api') || href.startsWith('//')) return
     e.preventDefault()
