@@ -97,3 +97,64 @@ test('3 worker processes drain 3,000 tasks, each exactly once per attempt', asyn
   >`SELECT count(*)::int AS n FROM workers WHERE stopped_at IS NULL`
   expect(live!.n).toBe(0)
 }, 150_000)
+
+test('one of 3 workers is SIGKILLed mid-drain: its attempts are rescued, no (task, attempt) runs twice', async () => {
+  await db.sql`DELETE FROM tasks`
+  await db.sql`DELETE FROM task_events`
+  const dir = await tempDir('concurrency-kill')
+  const journal = join(dir, 'journal.jsonl')
+  const env = {
+    DATABASE_URL: db.url,
+    STARTER__DATA_DIR: dir,
+    STARTER__WORKER__CONCURRENCY: '4',
+    STARTER__WORKER__LEASE_SECS: '3',
+    STARTER__WORKER__JOURNAL_FILE: journal,
+    STARTER__LOG__LEVEL: 'warn',
+  }
+  const three = [1, 2, 3].map((i) => spawnTasklab(['worker', '--id', `k${i}`], { env }))
+  workers.push(...three)
+  const ids = await Promise.all(three.map((w) => workerRegistered(db.sql, w)))
+  const total = 600
+  const tasks = await enqueueAll(
+    db.sql,
+    delayTasks(total, 0.05, { retry_strategy: { type: 'fixed', interval_ms: 100, max_attempts: 3 } }),
+  )
+  // Kill the first worker while it holds tasks.
+  await waitFor(
+    'the victim to be mid-drain',
+    async () => {
+      const [row] = await db.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM tasks WHERE status = 'running' AND locked_by = ${ids[0]!}`
+      return row!.n > 0 && ((await statusCounts(db.sql)).completed ?? 0) >= 100
+    },
+    { timeoutMs: 30_000, intervalMs: 20 },
+  )
+  three[0]!.proc.kill('SIGKILL')
+  await waitFor('all tasks to complete', async () => (await statusCounts(db.sql)).completed === total, {
+    timeoutMs: 60_000,
+    intervalMs: 200,
+    detail: async () => JSON.stringify(await statusCounts(db.sql)),
+  })
+
+  const entries = readJournal(journal)
+  expect(duplicateExecutions(entries)).toEqual([])
+  // Every task's last journaled attempt is the attempt it completed on.
+  const last = new Map<string, number>()
+  for (const e of entries) last.set(e.task_id, Math.max(last.get(e.task_id) ?? 0, e.attempt))
+  const rows = await db.sql<{ id: string; current_attempt: number }[]>`SELECT id, current_attempt FROM tasks`
+  expect(rows.filter((r) => last.get(r.id) !== r.current_attempt)).toEqual([])
+  expect(tasks.every((t) => last.has(t.id))).toBe(true)
+  // What the victim held was rescued as "worker lost" and finished by the survivors.
+  const rescued = await db.sql<{ task_id: string; attempt: number }[]>`
+    SELECT task_id, attempt FROM task_events WHERE actor = 'rescue' AND error = 'worker lost' AND worker_id = ${ids[0]!}`
+  expect(rescued.length).toBeGreaterThan(0)
+  console.log(
+    `concurrency: SIGKILL mid-drain, ${rescued.length} attempts rescued, ${entries.length} executions for ${total} tasks`,
+  )
+  const finishers = await db.sql<{ worker_id: string }[]>`
+    SELECT worker_id FROM task_events WHERE to_status = 'completed' AND task_id = ANY(${rescued.map((r) => r.task_id)}::uuid[])`
+  expect(finishers.filter((f) => f.worker_id === ids[0])).toEqual([])
+
+  for (const w of three.slice(1)) w.proc.kill('SIGTERM')
+  expect(await Promise.all(three.slice(1).map((w) => w.waitExit(15_000)))).toEqual([0, 0])
+}, 120_000)
