@@ -17,7 +17,7 @@ import {
 } from '../helpers/proc'
 
 const LEASE_MS = 3000
-const TASK_SECONDS = 3
+const TASK_SECONDS = 4
 let db: TestDatabase
 const children: Child[] = []
 
