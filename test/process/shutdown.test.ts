@@ -208,3 +208,22 @@ test('SIGTERM during start-up drains too: exit 0, nothing left running', async (
     await db.sql`SELECT status::text FROM tasks WHERE id = ANY(${ids}::uuid[]) AND status = 'running'`
   expect(rows.length).toBe(0)
 }, 60_000)
+
+test('a second SIGTERM during the drain exits at once with 130', async () => {
+  await db.sql`DELETE FROM tasks`
+  const worker = startWorker({ STARTER__WORKER__SHUTDOWN_GRACE_SECS: '60', STARTER__LOG__LEVEL: 'info' })
+  const workerId = await workerRegistered(db.sql, worker)
+  const [task] = await enqueueAll(db.sql, delayTasks(1, 600))
+  await waitFor(
+    'the task to run',
+    async () => (await db.sql`SELECT locked_by FROM tasks WHERE id = ${task!.id}`)[0]!.locked_by === workerId,
+    { timeoutMs: 15_000 },
+  )
+  worker.proc.kill('SIGTERM')
+  await waitFor('the drain to begin', () => worker.output().includes('SIGTERM received'), {
+    timeoutMs: 10_000,
+  })
+  worker.proc.kill('SIGTERM')
+  // Well inside the 60 s grace period: the second signal does not wait for it.
+  expect(await worker.waitExit(10_000)).toBe(130)
+}, 60_000)
