@@ -49,11 +49,12 @@ let notifyQueued = false
 function changed(): void {
   if (notifyQueued) return
   notifyQueued = true
-  // Coalesce bursts (a batch of 500 transitions) into one render per frame.
-  requestAnimationFrame(() => {
+  // Coalesce bursts (a batch of 500 transitions) into one render. A timer rather than
+  // requestAnimationFrame: a background tab gets no frames, and the first counts should not wait for one.
+  setTimeout(() => {
     notifyQueued = false
     for (const fn of listeners) fn()
-  })
+  }, 16)
 }
 
 const nowS = () => Math.floor(Date.now() / 1000)
