@@ -26,8 +26,11 @@ export interface LiveState {
   conn: Connection
   counts: Partial<Record<TaskStatus, number>> | null
   byType: Record<string, Partial<Record<TaskStatus, number>>> | null
-  /** Bumped on every change the server reports; views refetch when it moves. */
+  /** Bumped on every message from the server (at least once a second): for time-based views. */
   seq: number
+  /** Bumped only when something changed (a transition, different counts, the user's own action):
+   *  lists refetch on this, so an idle panel makes no requests beyond the stream. */
+  changes: number
   buckets: Bucket[]
   edges: Map<string, number[]>
   /** When this page started listening (s): charts draw nothing before it rather than a false zero. */
@@ -39,6 +42,7 @@ const state: LiveState = {
   counts: null,
   byType: null,
   seq: 0,
+  changes: 0,
   buckets: [],
   edges: new Map(),
   since: 0,
@@ -147,9 +151,34 @@ function setCounts(raw: Record<string, unknown>): void {
   const counts: Partial<Record<TaskStatus, number>> = {}
   const source = (raw.by_status ?? raw.counts ?? raw) as Record<string, unknown>
   for (const s of TASK_STATUSES) counts[s] = Number(source[s] ?? 0)
-  state.counts = counts
   const byType = raw.by_type ?? raw.types
+  const signature = JSON.stringify([counts, byType])
+  if (signature !== lastSignature) state.changes++
+  lastSignature = signature
+  state.counts = counts
   if (byType && typeof byType === 'object') state.byType = byType as LiveState['byType']
+}
+let lastSignature = ''
+
+/** The `changes` value when this task last moved (0 if not seen): the detail view refetches on it. */
+const touched = new Map<string, number>()
+export function taskVersion(id: string): number {
+  return touched.get(id) ?? 0
+}
+
+function touch(list: unknown[]): void {
+  state.changes++
+  for (const t of list) {
+    const id = (t as { task_id?: string }).task_id
+    if (!id) continue
+    touched.delete(id)
+    touched.set(id, state.changes)
+  }
+  // Keep the most recent 5,000: a map in insertion order drops its oldest first.
+  for (const id of touched.keys()) {
+    if (touched.size <= 5000) break
+    touched.delete(id)
+  }
 }
 
 /** One SSE message from the server. Tolerant of the shapes the stream may use. */
@@ -157,6 +186,7 @@ function onMessage(event: string, data: unknown): void {
   if (!data || typeof data !== 'object') return
   if (Array.isArray(data)) {
     for (const t of data) recordTransition(t as Transition)
+    touch(data)
     state.seq++
     changed()
     return
@@ -164,8 +194,13 @@ function onMessage(event: string, data: unknown): void {
   const d = data as Record<string, unknown>
   if (event === 'counts' || event === 'stats' || d.counts || d.by_status)
     setCounts((d.counts as Record<string, unknown>) ?? d)
-  if (Array.isArray(d.transitions)) for (const t of d.transitions) recordTransition(t as Transition)
-  else if (event === 'transition' || d.to || d.to_status) recordTransition(d as Transition)
+  if (Array.isArray(d.transitions)) {
+    for (const t of d.transitions) recordTransition(t as Transition)
+    touch(d.transitions)
+  } else if (event === 'transition' || d.to || d.to_status) {
+    recordTransition(d as Transition)
+    touch([d])
+  }
   if (d.latency && typeof d.latency === 'object')
     recordLatency(d.latency as { sum_ms?: number; count?: number })
   state.seq++
@@ -327,6 +362,7 @@ export function useLive(): LiveState {
 /** Called after the panel itself changed something, so every view refetches at once. */
 export function bump(): void {
   state.seq++
+  state.changes++
   changed()
 }
 

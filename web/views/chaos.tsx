@@ -179,7 +179,7 @@ export function Chaos() {
         </Card>
         <Card title={run ? `Verdict: ${run.name}` : 'Invariant verdict'}>
           {run ? (
-            <Verdict run={run} seq={live.seq} now={now} />
+            <Verdict run={run} seq={live.changes} now={now} />
           ) : (
             <Empty>Start a scenario to watch its tasks being accounted for.</Empty>
           )}

@@ -56,8 +56,8 @@ export function DeadLetter() {
   const [selected, setSelected] = useState<Set<string>>(new Set())
   const [open, setOpen] = useState<Set<string>>(new Set())
   // Up to 1,000 rows per read: refreshed at most every 2.5 s, and not while a selection is open.
-  const frozen = useRef(live.seq)
-  if (selected.size === 0) frozen.current = live.seq
+  const frozen = useRef(live.changes)
+  if (selected.size === 0) frozen.current = live.changes
   const list = useApi<Task[]>(`/tasks/dead-letter${qs({ limit: LIMIT })}`, frozen.current, 2500)
   const tasks = list.data ?? []
   const groups = groupByError(tasks)

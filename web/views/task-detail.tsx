@@ -6,7 +6,7 @@ import { retryDelayMs } from '../../src/queue/retry'
 import { Action, Badge, Card, Empty, ErrorNote, Json } from '../components/ui'
 import { api } from '../lib/api'
 import { ago, dateTime, duration, num } from '../lib/format'
-import { bump, useLive, useNow } from '../lib/live'
+import { bump, taskVersion, useLive, useNow } from '../lib/live'
 import { navigate } from '../lib/router'
 import type { RetryStrategy, Task, TaskEvent, TaskStatus } from '../lib/types'
 import { TERMINAL } from '../lib/types'
@@ -60,8 +60,10 @@ export function describeStrategy(s: RetryStrategy | null): string {
 export function TaskDetail(props: { id: string }) {
   const live = useLive()
   const now = useNow(1000)
-  const task = useApi<Task>(`/tasks/${props.id}`, live.seq, 700)
-  const events = useApi<TaskEvent[]>(`/tasks/${props.id}/events`, live.seq, 700)
+  // With the stream, refetch when this task moves; while polling, on any change.
+  const key = live.conn === 'live' ? `t${taskVersion(props.id)}` : `c${live.changes}`
+  const task = useApi<Task>(`/tasks/${props.id}`, key, 500)
+  const events = useApi<TaskEvent[]>(`/tasks/${props.id}/events`, key, 500)
   const t = task.data
 
   if (task.error && !t)
@@ -80,6 +82,8 @@ export function TaskDetail(props: { id: string }) {
   const act = (path: string) => async () => {
     await api.post(`/tasks/${t.id}/${path}`)
     bump()
+    task.reload()
+    events.reload()
   }
 
   return (

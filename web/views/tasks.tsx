@@ -28,8 +28,8 @@ export function Tasks(props: { query: URLSearchParams }) {
   const [selected, setSelected] = useState<Set<string>>(new Set())
   const [allMatching, setAllMatching] = useState(false)
   const [busy, setBusy] = useState<string | null>(null)
-  const frozen = useRef(live.seq)
-  if (selected.size === 0 && !allMatching) frozen.current = live.seq
+  const frozen = useRef(live.changes)
+  if (selected.size === 0 && !allMatching) frozen.current = live.changes
   const list = useApi<Task[]>(`/tasks${qs({ ...filter, limit, offset })}`, frozen.current, 1000)
   const types = useApi<TaskType[]>('/tasks/types')
 

@@ -20,7 +20,7 @@ const BREAKER_HELP = {
 export function Types(props: { admin: boolean }) {
   const live = useLive()
   const now = useNow(1000)
-  const types = useApi<TaskType[]>('/tasks/types', live.seq, 1500)
+  const types = useApi<TaskType[]>('/tasks/types', live.seq, 3000)
   const workers = useApi<WorkerInfo[]>('/workers', live.seq, 3000)
   const [editing, setEditing] = useState<string | null>(null)
   const alive = (workers.data ?? []).filter((w) => isAlive(w, now))
