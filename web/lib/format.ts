@@ -15,7 +15,7 @@ export function duration(ms: number | null | undefined): string {
   if (ms < 10) return `${ms.toFixed(1)} ms`
   if (ms < 1000) return `${Math.round(ms)} ms`
   const s = ms / 1000
-  if (s < 60) return `${s < 10 ? s.toFixed(1) : Math.round(s)} s`
+  if (s < 60) return `${s < 10 && !Number.isInteger(s) ? s.toFixed(1) : Math.round(s)} s`
   const m = Math.floor(s / 60)
   if (m < 60) return `${m} min ${Math.round(s % 60)} s`
   const h = Math.floor(m / 60)

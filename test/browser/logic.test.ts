@@ -1,0 +1,96 @@
+// The panel's pure pieces, without a browser: how events become attempts, how a coalesced jump in
+// the event stream is drawn on the diagram's edges, how the dead letter queue is grouped, and how a
+// retry strategy is put into words.
+import { expect, test } from 'bun:test'
+import { pathOf } from '../../web/lib/live'
+import type { Task, TaskEvent } from '../../web/lib/types'
+import { TRANSITIONS } from '../../web/lib/types'
+import { groupByError } from '../../web/views/dead-letter'
+import { attemptsOf, describeStrategy } from '../../web/views/task-detail'
+
+const ev = (
+  at: number,
+  from: TaskEvent['from_status'],
+  to: TaskEvent['to_status'],
+  attempt: number,
+  extra: Partial<TaskEvent> = {},
+): TaskEvent => ({
+  id: at,
+  at: new Date(1_700_000_000_000 + at).toISOString(),
+  from_status: from,
+  to_status: to,
+  attempt,
+  worker_id: null,
+  error: null,
+  actor: 'worker',
+  ...extra,
+})
+
+test('attempts come from the events, newest first, with worker, duration and error', () => {
+  const attempts = attemptsOf([
+    ev(0, null, 'pending', 0, { actor: 'user:1' }),
+    ev(10, 'pending', 'running', 1, { worker_id: 'w1' }),
+    ev(60, 'running', 'retrying', 1, { worker_id: 'w1', error: 'Email service error' }),
+    ev(200, 'retrying', 'running', 2, { worker_id: 'w2' }),
+    ev(230, 'running', 'failed', 2, { worker_id: 'w2', error: 'Email service error' }),
+    ev(900, 'failed', 'pending', 0, { actor: 'user:1' }),
+    ev(910, 'pending', 'running', 1, { worker_id: 'w1' }),
+  ])
+  expect(attempts.map((a) => [a.n, a.worker, a.outcome, a.error])).toEqual([
+    [1, 'w1', null, null],
+    [2, 'w2', 'failed', 'Email service error'],
+    [1, 'w1', 'retrying', 'Email service error'],
+  ])
+  expect(new Date(attempts[1]!.end!).getTime() - new Date(attempts[1]!.start).getTime()).toBe(30)
+})
+
+test('a coalesced jump is drawn on edges that exist, through running', () => {
+  const allowed = (a: string, b: string) =>
+    (TRANSITIONS as Record<string, Record<string, string>>)[a]?.[b] !== undefined
+  const cases: [string, string, string[]][] = [
+    ['pending', 'running', ['pending>running']],
+    ['pending', 'completed', ['pending>running', 'running>completed']],
+    ['scheduled', 'completed', ['scheduled>pending', 'pending>running', 'running>completed']],
+    ['retrying', 'failed', ['retrying>failed']],
+    ['retrying', 'completed', ['retrying>running', 'running>completed']],
+    ['failed', 'completed', ['failed>pending', 'pending>running', 'running>completed']],
+    ['running', 'running', []],
+  ]
+  for (const [from, to, want] of cases) {
+    const path = pathOf(from, to)
+    expect(path.map(([a, b]) => `${a}>${b}`)).toEqual(want)
+    for (const [a, b] of path) expect(allowed(a, b)).toBe(true)
+  }
+})
+
+test('the dead letter queue groups by error, largest group first', () => {
+  const t = (id: string, error: string | null, type = 'email') =>
+    ({ id, task_type: type, last_error: error, updated_at: '2026-01-01T00:00:00Z' }) as Task
+  const groups = groupByError([
+    t('1', 'boom'),
+    t('2', 'Invalid payload', 'data_processing'),
+    t('3', 'boom', 'webhook'),
+    t('4', null),
+  ])
+  expect(groups.map((g) => [g.error, g.tasks.length, g.types])).toEqual([
+    ['boom', 2, ['email', 'webhook']],
+    ['Invalid payload', 1, ['data_processing']],
+    ['(no error recorded)', 1, ['email']],
+  ])
+})
+
+test('retry strategies are put into words with their delays', () => {
+  expect(
+    describeStrategy({
+      type: 'exponential',
+      base_delay_ms: 1000,
+      multiplier: 2,
+      max_delay_ms: 300_000,
+      max_attempts: 3,
+    }),
+  ).toBe('Exponential backoff, up to 3 attempts; waits 2 s, 4 s between attempts.')
+  expect(describeStrategy({ type: 'fixed', interval_ms: 100, max_attempts: 1 })).toBe(
+    'Fixed interval, up to 1 attempt; no retries.',
+  )
+  expect(describeStrategy(null)).toBe('none')
+})
