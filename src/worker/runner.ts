@@ -226,6 +226,11 @@ export class Worker {
     attempt.done.then((result) => {
       if (!result.outcome) {
         // The lease was lost: another worker owns the task now. Free the slot, report nothing.
+        this.opts.log.warn('attempt abandoned: its lease expired and the task was rescued', {
+          task: task.id,
+          attempt: task.current_attempt,
+          worker: this.id,
+        })
         this.running.delete(task.id)
         this.probing.delete(task.task_type)
         this.wake()
