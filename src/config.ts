@@ -24,6 +24,8 @@ export interface Config {
     leaseMs: number
     shutdownGraceMs: number
     defaultTimeoutMs: number
+    /** One JSON line per execution; torture tests count duplicate executions from it. */
+    journalFile: string | undefined
   }
   database: { poolSize: number }
   sandboxDir: string
@@ -161,6 +163,7 @@ export function loadConfig(flags: Flags = {}, env: Record<string, string | undef
         parse: seconds(0.01, 86400),
         fallback: 300000,
       }),
+      journalFile: optional({ env: 'STARTER__WORKER__JOURNAL_FILE', flag: 'journal-file', parse: text }),
     },
     database: {
       poolSize: read({ env: 'STARTER__DATABASE__POOL_SIZE', flag: 'pool-size', parse: positiveInt(200), fallback: 10 }),
@@ -232,6 +235,7 @@ export const ENVIRONMENT = [
   ['STARTER__WORKER__LEASE_SECS', 'a running task is rescued this long after its worker stops heartbeating (30)'],
   ['STARTER__WORKER__SHUTDOWN_GRACE_SECS', 'how long SIGTERM waits for running tasks (10)'],
   ['STARTER__WORKER__TIMEOUT_SECS', 'default per-attempt timeout (300)'],
+  ['STARTER__WORKER__JOURNAL_FILE', 'append one JSON line per execution (none)'],
   ['STARTER__DATABASE__POOL_SIZE', 'connections per process (10)'],
   ['STARTER__HANDLERS__SANDBOX_DIR', 'the only folder file_cleanup may delete in (<data dir>/sandbox)'],
   ['STARTER__CHAOS__ENABLED', 'enable fault injection routes (false)'],

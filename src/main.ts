@@ -13,7 +13,7 @@ import { VERSION } from './version'
 
 const COMMON = ['database-url', 'data-dir', 'log-level', 'log-format', 'pool-size']
 const SERVER = ['host', 'port', 'body-limit-bytes', 'cors-origin', 'worker-token', 'chaos']
-const WORKER = ['id', 'concurrency', 'poll-interval-secs', 'max-retries', 'retry-backoff-base-secs', 'lease-secs', 'shutdown-grace-secs', 'timeout-secs', 'sandbox-dir']
+const WORKER = ['id', 'concurrency', 'poll-interval-secs', 'max-retries', 'retry-backoff-base-secs', 'lease-secs', 'shutdown-grace-secs', 'timeout-secs', 'sandbox-dir', 'journal-file']
 const FLAGS: Record<string, string[]> = {
   start: [...COMMON, ...SERVER, ...WORKER],
   serve: [...COMMON, ...SERVER, ...WORKER],

@@ -29,7 +29,7 @@ export function createWorker(rt: Runtime, extra: Partial<ConstructorParameters<t
     shutdownGraceMs: c.worker.shutdownGraceMs,
     defaultTimeoutMs: c.worker.defaultTimeoutMs,
     notifier: rt.notifier,
-    journalFile: process.env.STARTER__WORKER__JOURNAL_FILE,
+    journalFile: c.worker.journalFile,
     ...(chaos && { beforeRun: chaos.beforeRun, onControl: chaos.onControl }),
     ...extra,
   })
