@@ -13,10 +13,20 @@ import { isAlive, liveWorkerCount, nextProbe, probeText } from './types-util'
 
 const STEP_S = 5
 
-/** Completed and failed per second, averaged over 5-second steps, for the last 5 minutes. */
-function throughput(buckets: Bucket[], now: number, since: number) {
-  const slots = WINDOW_S / STEP_S
-  const end = Math.floor(now / 1000)
+/**
+ * The charts' span: the time since this page started listening, from 1 up to 5 minutes, so a
+ * freshly opened page shows its first minute across the whole width rather than in a sliver.
+ */
+export function spanSeconds(now: number, since: number): number {
+  const elapsed = Math.floor(now / 1000) - since
+  return Math.min(WINDOW_S, Math.max(60, Math.ceil(elapsed / 60) * 60))
+}
+
+/** Completed and failed per second, averaged over 5-second steps of complete seconds. */
+function throughput(buckets: Bucket[], now: number, since: number, span: number) {
+  const slots = span / STEP_S
+  // The current second is still filling: leaving it out keeps the line from dipping at "now".
+  const end = Math.floor(now / 1000) - 1
   // Steps that ended before the page started listening are unknown, not zero.
   const known = (i: number) => end - (slots - 1 - i) * STEP_S >= since
   const completed = Array.from({ length: slots }, (_, i) => (known(i) ? 0 : null)) as (number | null)[]
@@ -40,9 +50,16 @@ export function Overview() {
   const latency = useQueueLatency()
   const c = live.counts
   const alive = (workers.data ?? []).filter((w) => isAlive(w, now))
-  const tp = throughput(live.buckets, now, live.since)
-  const latSlots = WINDOW_S / 2
-  const latValues = latency.points.map((p) => (p.ms === null ? null : p.ms))
+  const span = spanSeconds(now, live.since)
+  const spanLabel = `${span / 60} min ago`
+  const tp = throughput(live.buckets, now, live.since, span)
+  // One latency point per 2 s read, placed by its time so gaps stay gaps.
+  const latSlots = span / 2
+  const latValues = new Array<number | null>(latSlots).fill(null)
+  for (const p of latency.points) {
+    const i = latSlots - 1 - Math.floor((now - p.t) / 2000)
+    if (i >= 0 && i < latSlots && p.ms !== null) latValues[i] = p.ms
+  }
   const waiting = c ? WAITING.reduce((s, k) => s + (c[k] ?? 0), 0) : undefined
   const last = (xs: (number | null)[]) => xs.slice(-2).reduce<number>((a, b) => a + (b ?? 0), 0) / 2
 
@@ -101,7 +118,7 @@ export function Overview() {
         <Card title="Throughput">
           <Chart
             slots={tp.slots}
-            spanLabel="5 min ago"
+            spanLabel={spanLabel}
             format={(v) => (v >= 10 ? v.toFixed(0) : v.toFixed(1))}
             series={[
               { name: 'completed / s', cls: 'ok', values: tp.completed },
@@ -113,7 +130,7 @@ export function Overview() {
         <Card title="Queue latency">
           <Chart
             slots={latSlots}
-            spanLabel="5 min ago"
+            spanLabel={spanLabel}
             format={(v) => duration(v)}
             series={[{ name: 'mean wait from ready to claimed', cls: 'info', values: latValues }]}
             empty={
