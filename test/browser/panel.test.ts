@@ -342,6 +342,8 @@ test('the overview shows work flowing (screenshot), and no console error happene
     },
   )
   await page.locator('.diagram .edge.on').first().waitFor()
+  // The throughput chart draws its first line within seconds of the page opening.
+  await page.locator('.chart .series.ok polyline').waitFor()
   await page.screenshot({ path: `${SHOTS}/overview.png`, fullPage: true })
   expect(problems).toEqual([])
 }, 30_000)

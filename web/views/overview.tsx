@@ -11,7 +11,8 @@ import type { TaskStatus, TaskType, WorkerInfo } from '../lib/types'
 import { useApi } from '../lib/use-api'
 import { isAlive, liveWorkerCount, nextProbe, probeText } from './types-util'
 
-const STEP_S = 5
+/** Points per chart: one per second in the first minute, one per 5 s over 5 minutes. */
+const POINTS = 60
 
 /**
  * The charts' span: the time since this page started listening, from 1 up to 5 minutes, so a
@@ -22,9 +23,10 @@ export function spanSeconds(now: number, since: number): number {
   return Math.min(WINDOW_S, Math.max(60, Math.ceil(elapsed / 60) * 60))
 }
 
-/** Completed and failed per second, averaged over 5-second steps of complete seconds. */
+/** Completed and failed per second, averaged over steps of span/60 complete seconds. */
 function throughput(buckets: Bucket[], now: number, since: number, span: number) {
-  const slots = span / STEP_S
+  const slots = POINTS
+  const STEP_S = span / POINTS
   // The current second is still filling: leaving it out keeps the line from dipping at "now".
   const end = Math.floor(now / 1000) - 1
   // Steps that ended before the page started listening are unknown, not zero.
@@ -61,7 +63,11 @@ export function Overview() {
     if (i >= 0 && i < latSlots && p.ms !== null) latValues[i] = p.ms
   }
   const waiting = c ? WAITING.reduce((s, k) => s + (c[k] ?? 0), 0) : undefined
-  const last = (xs: (number | null)[]) => xs.slice(-2).reduce<number>((a, b) => a + (b ?? 0), 0) / 2
+  // Completed per second over the last 10 complete seconds (fewer if the page is younger).
+  const end = Math.floor(now / 1000) - 1
+  const window = Math.max(1, Math.min(10, end - live.since + 1))
+  const recent =
+    live.buckets.filter((b) => b.t <= end && b.t > end - window).reduce((s, b) => s + b.completed, 0) / window
 
   return (
     <div class="page overview">
@@ -86,12 +92,7 @@ export function Overview() {
           hint="held by a worker right now"
           href="/tasks?status=running"
         />
-        <Tile
-          label="Completed / s"
-          value={last(tp.completed)}
-          fmt={(v) => v.toFixed(1)}
-          hint="last 10 seconds"
-        />
+        <Tile label="Completed / s" value={recent} fmt={(v) => v.toFixed(1)} hint="last 10 seconds" />
         <Tile
           label="Dead letter"
           value={c?.failed}
