@@ -3,3 +3,13 @@ declare module '*.sql' {
   const text: string
   export default text
 }
+
+// Imported `with { type: 'file' }`: the path of the file embedded in the binary.
+declare module 'swagger-ui-dist/swagger-ui-bundle.js' {
+  const path: string
+  export default path
+}
+declare module 'swagger-ui-dist/swagger-ui.css' {
+  const path: string
+  export default path
+}

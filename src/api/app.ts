@@ -8,6 +8,7 @@ import { authPlugin } from './auth/plugin'
 import { chaosPlugin } from './chaos/plugin'
 import type { ApiDeps } from './deps'
 import { ENVELOPES, withJsonBodies } from './docs'
+import { docsAssets, SWAGGER_SCRIPT, SWAGGER_STYLE } from './docs-assets'
 import { LiveFeed } from './events/feed'
 import { eventsPlugin } from './events/plugin'
 import { healthPlugin } from './health/plugin'
@@ -74,6 +75,8 @@ export function createApp(deps: ApiDeps, feed = new LiveFeed(deps.sql, deps.log)
       openapi({
         path: `${API_PREFIX}/docs`,
         specPath: `${API_PREFIX}/openapi.json`,
+        provider: 'swagger-ui',
+        swagger: { cdn: SWAGGER_SCRIPT, theme: SWAGGER_STYLE },
         exclude: { paths: [`${API_PREFIX}/docs`, `${API_PREFIX}/openapi.json`, '/api/*'] },
         documentation: {
           info: {
@@ -93,6 +96,7 @@ export function createApp(deps: ApiDeps, feed = new LiveFeed(deps.sql, deps.log)
         },
       }),
     )
+    .use(docsAssets())
     .use(api)
     .use(panel())
     // Everything else under /api is the API's: 405 when the path exists with other methods, else 404.

@@ -187,7 +187,7 @@ describe('OpenAPI', () => {
       >
     >
     const routes = h.app.routes.filter(
-      (x) => x.path.startsWith(API_PREFIX) && !/\/(docs|openapi\.json)$/.test(x.path),
+      (x) => x.path.startsWith(API_PREFIX) && !/\/(docs|openapi\.json)$|\/docs\/assets\//.test(x.path),
     )
     expect(routes.length).toBeGreaterThanOrEqual(29)
     for (const route of routes) {
@@ -223,5 +223,13 @@ describe('OpenAPI', () => {
     const ui = await h.call('GET', `${API_PREFIX}/docs`)
     expect(ui.status).toBe(200)
     expect(ui.text).toContain('openapi.json')
+    // The UI's script and style come from the binary, not a CDN (this machine has no internet).
+    expect(ui.text).not.toMatch(/https?:\/\/(unpkg|cdn\.jsdelivr)/)
+    for (const asset of [...ui.text.matchAll(/(?:src|href)="(\/api\/v1\/docs\/assets\/[^"]+)"/g)].map((m) => m[1]!)) {
+      const res = await h.call('GET', asset)
+      expect(res.status).toBe(200)
+      expect(res.text.length).toBeGreaterThan(100_000)
+    }
+    expect(ui.text).toContain('/api/v1/docs/assets/swagger-ui-bundle.js')
   })
 })
