@@ -1,6 +1,6 @@
 // The shell: who is signed in, the navigation, the connection indicator, and which view to show.
 import { useEffect, useRef, useState } from 'preact/hooks'
-import { Toasts } from './components/ui'
+import { errorText, Toasts, toast } from './components/ui'
 import { ApiError, api, getToken, setToken, whenUnauthorized } from './lib/api'
 import { redeemLoginLink } from './lib/auth'
 import { connectLive, disconnectLive, useLive } from './lib/live'
@@ -77,9 +77,12 @@ export function App() {
         if (!remembered) signedIn(data)
         else setUser(data)
       } catch (err) {
-        if (!(err instanceof ApiError && err.status === 401)) console.warn('sign-in check failed', err)
-        setToken(null)
-        setUser(null)
+        // A 401 already signed out (whenUnauthorized). Anything else (the database restarting, a
+        // 503) keeps the session: the remembered account stays on screen, or the login view shows
+        // and a reload tries again.
+        if (err instanceof ApiError && err.status === 401) return
+        toast(`Could not check the session: ${errorText(err)}`, 'error')
+        if (!rememberedUser()) setUser(null)
       }
     })()
   }, [])
