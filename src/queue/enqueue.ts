@@ -2,6 +2,7 @@
 // registered and active and resolves the retry strategy (task's, else the type's, else the
 // configured default) — one round trip per task, one per batch.
 import type { Sql, TransactionSql } from '../db/connect'
+import { insertCoalesced } from './coalesce'
 import { QueueError } from './errors'
 import { parseRetryStrategy, type RetryStrategy } from './retry'
 import { isPriority, type Priority } from './states'
@@ -29,7 +30,9 @@ export interface EnqueueDefaults {
 }
 
 /** A validated row, ready for INSERT. */
-interface Row {
+export interface Row {
+  /** Set by coalesced single enqueues (to find each caller's task); batches let the database pick. */
+  id?: string
   task_type: string
   status: 'pending' | 'scheduled'
   priority: Priority
@@ -138,10 +141,10 @@ function jsonSize(v: unknown): number {
 
 // The strategy and max_attempts are resolved in SQL because the type's default lives in its row:
 // the stored strategy always carries the task's real max_attempts, so there is one truth.
-const INSERT_FROM_ROWS = (sql: Sql | TransactionSql, rows: Row[], defaults: EnqueueDefaults) => sql<Task[]>`
+export const INSERT_FROM_ROWS = (sql: Sql | TransactionSql, rows: Row[], defaults: EnqueueDefaults) => sql<Task[]>`
   WITH input AS (
     SELECT * FROM jsonb_to_recordset(${sql.json(rows.map((r, ord) => ({ ...r, ord })) as never)}) AS r(
-      ord integer, task_type text, status task_status, priority task_priority, payload jsonb, metadata jsonb,
+      ord integer, id uuid, task_type text, status task_status, priority task_priority, payload jsonb, metadata jsonb,
       retry_strategy jsonb, max_attempts integer, scheduled_at timestamptz, timeout_ms integer,
       idempotency_key text, created_by uuid)
   ), resolved AS (
@@ -151,9 +154,9 @@ const INSERT_FROM_ROWS = (sql: Sql | TransactionSql, rows: Row[], defaults: Enqu
     SELECT r.*, coalesce(r.max_attempts, (r.strategy->>'max_attempts')::integer, ${defaults.maxAttempts}) AS attempts
     FROM resolved r
   )
-  INSERT INTO tasks (task_type, status, priority, payload, metadata, retry_strategy, max_attempts,
+  INSERT INTO tasks (id, task_type, status, priority, payload, metadata, retry_strategy, max_attempts,
                      scheduled_at, run_at, timeout_ms, idempotency_key, created_by)
-  SELECT task_type, status, priority, payload, metadata,
+  SELECT coalesce(id, gen_random_uuid()), task_type, status, priority, payload, metadata,
          strategy || jsonb_build_object('max_attempts', attempts), attempts,
          scheduled_at, coalesce(scheduled_at, now()), timeout_ms, idempotency_key, created_by
   FROM final ORDER BY ord
@@ -198,7 +201,7 @@ export async function enqueue(
   opts: { createdBy: string | null; defaults: EnqueueDefaults },
 ): Promise<EnqueueResult> {
   const row = validateNewTask(input, opts.createdBy, new Date(), opts.defaults.maxAttempts)
-  const [task] = await INSERT_FROM_ROWS(sql, [row], opts.defaults)
+  const task = await insertCoalesced(sql, row, opts.defaults)
   if (task) return { task, created: true }
   if (row.idempotency_key) {
     const [existing] = await findByKeys(sql, opts.createdBy, [row.idempotency_key])
