@@ -6,7 +6,7 @@ import { pathOf } from '../../web/lib/live'
 import type { Task, TaskEvent } from '../../web/lib/types'
 import { TRANSITIONS } from '../../web/lib/types'
 import { groupByError } from '../../web/views/dead-letter'
-import { attemptsOf, describeStrategy } from '../../web/views/task-detail'
+import { attemptsOf, describeStrategy, whatNext } from '../../web/views/task-detail'
 
 const ev = (
   at: number,
@@ -93,4 +93,16 @@ test('retry strategies are put into words with their delays', () => {
     'Fixed interval, up to 1 attempt; no retries.',
   )
   expect(describeStrategy(null)).toBe('none')
+})
+
+test('the detail view says what happens next', () => {
+  const now = Date.parse('2026-01-01T00:00:00Z')
+  const base = { current_attempt: 1, max_attempts: 3, locked_by: 'w1' } as Task
+  expect(whatNext({ ...base, status: 'retrying', run_at: '2026-01-01T00:00:04Z' }, now)).toBe(
+    'Attempt 1 failed; attempt 2 of 3 may start in 4 s (backoff).',
+  )
+  expect(whatNext({ ...base, status: 'running', lease_expires_at: '2026-01-01T00:00:30Z' }, now)).toContain(
+    'lease runs out in 30 s',
+  )
+  expect(whatNext({ ...base, status: 'failed' }, now)).toContain('dead letter')
 })

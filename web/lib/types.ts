@@ -27,6 +27,11 @@ export interface Task {
   locked_by: string | null
   timeout_ms: number | null
   idempotency_key: string | null
+  /** When it may run next (scheduled time or the end of a backoff). */
+  run_at?: string
+  /** While running: when the worker's lease ends unless its heartbeat extends it. */
+  lease_expires_at?: string | null
+  cancel_requested?: boolean
 }
 
 export interface TaskEvent {

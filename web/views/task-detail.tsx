@@ -44,6 +44,30 @@ export function attemptsOf(events: TaskEvent[]): Attempt[] {
   return out.reverse()
 }
 
+/** One sentence on what happens to the task next, for someone learning the state machine. */
+export function whatNext(t: Task, now: number): string {
+  const until = (iso: string | null | undefined) =>
+    !iso ? 'soon' : new Date(iso).getTime() <= now ? 'now' : ago(iso, now)
+  switch (t.status) {
+    case 'pending':
+      return 'Waiting for a free worker slot of a worker that handles this type.'
+    case 'scheduled':
+      return `Waits for its time: becomes pending ${until(t.run_at ?? t.scheduled_at)}.`
+    case 'retrying':
+      return `Attempt ${t.current_attempt} failed; attempt ${t.current_attempt + 1} of ${t.max_attempts} may start ${until(t.run_at)} (backoff).`
+    case 'running':
+      return t.cancel_requested
+        ? 'Cancel requested: the handler was told to stop.'
+        : `Running on ${t.locked_by ?? 'a worker'}; its lease runs out ${until(t.lease_expires_at)} unless the heartbeat extends it.`
+    case 'completed':
+      return 'Done. The result is stored below.'
+    case 'failed':
+      return 'In the dead letter queue: nothing retries it unless you do.'
+    case 'cancelled':
+      return 'Cancelled: it will not run unless you retry it.'
+  }
+}
+
 export function describeStrategy(s: RetryStrategy | null): string {
   if (!s) return 'none'
   const delays = Array.from({ length: Math.max(0, Math.min(s.max_attempts - 1, 5)) }, (_, i) =>
@@ -147,6 +171,8 @@ export function TaskDetail(props: { id: string }) {
       <div class="grid2">
         <Card title="Facts">
           <dl class="facts">
+            <dt>Now</dt>
+            <dd data-next>{whatNext(t, now)}</dd>
             <dt>Attempts</dt>
             <dd>
               {t.current_attempt} of {t.max_attempts}
