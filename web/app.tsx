@@ -175,6 +175,9 @@ function Shell(props: { user: User; chaos: boolean | undefined; onLogout: () => 
           ))}
         </nav>
         <div class="side-foot">
+          <a href="/api/v1/docs" class="docs-link" title="Every button here is a call of this API">
+            API docs
+          </a>
           <div class={`conn ${live.conn}`} title={connHelp} data-conn={live.conn}>
             <span class="dot" aria-hidden="true" />
             {conn}

@@ -86,22 +86,34 @@ export function CreateTask(props: { query: URLSearchParams }) {
     ? ({ type: sType, ...sFields, max_attempts: maxAttempts } as RetryStrategy)
     : null
 
-  const submit = async (e: Event) => {
-    e.preventDefault()
-    setError(null)
-    let body: Record<string, unknown>
-    try {
-      body = { task_type: type, priority, payload: JSON.parse(payload || '{}') }
-      if (metadata.trim()) body.metadata = JSON.parse(metadata)
-    } catch (err) {
-      setError(new Error(`The payload and metadata must be valid JSON: ${(err as Error).message}`))
-      return
-    }
+  /** The request body the form sends (also shown as curl); throws on JSON that does not parse. */
+  const requestBody = (): Record<string, unknown> => {
+    const body: Record<string, unknown> = { task_type: type, priority, payload: JSON.parse(payload || '{}') }
+    if (metadata.trim()) body.metadata = JSON.parse(metadata)
     if (when) body.scheduled_at = fromLocalInput(when)
     if (strategy) body.retry_strategy = strategy
     else body.max_attempts = maxAttempts
     if (idem.trim()) body.idempotency_key = idem.trim()
     if (timeout.trim()) body.timeout_ms = Number(timeout)
+    return body
+  }
+  let curl = ''
+  try {
+    curl = `curl -X POST ${location.origin}/api/v1/tasks \\\n  -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \\\n  -d '${JSON.stringify(requestBody()).replaceAll("'", "'\\''")}'`
+  } catch {
+    curl = '(fix the JSON above first)'
+  }
+
+  const submit = async (e: Event) => {
+    e.preventDefault()
+    setError(null)
+    let body: Record<string, unknown>
+    try {
+      body = requestBody()
+    } catch (err) {
+      setError(new Error(`The payload and metadata must be valid JSON: ${(err as Error).message}`))
+      return
+    }
     setBusy(true)
     try {
       const { data } = await api.post<Task>('/tasks', body)
@@ -278,10 +290,21 @@ export function CreateTask(props: { query: URLSearchParams }) {
           <button type="submit" class="btn primary wide" disabled={busy || !type}>
             {busy ? 'Creating…' : 'Create task'}
           </button>
+          <details>
+            <summary>The same request with curl</summary>
+            <pre class="json small">{curl}</pre>
+          </details>
         </Card>
       </form>
     </div>
   )
+}
+
+/** "string", "array", or the allowed values of a union of constants ("sum | avg | min"). */
+function fieldType(v: JsonSchema & { anyOf?: { const?: unknown }[] }): string {
+  const consts = v.anyOf?.map((o) => o.const).filter((c) => c !== undefined)
+  if (consts?.length) return consts.map(String).join(' | ')
+  return v.type ?? ''
 }
 
 function SchemaHint({ schema }: { schema: JsonSchema | null }) {
@@ -295,8 +318,7 @@ function SchemaHint({ schema }: { schema: JsonSchema | null }) {
         <span key={k}>
           {i > 0 && ', '}
           <code>{k}</code>
-          {required.has(k) ? '' : '?'}{' '}
-          <span class="muted">{(v.type ?? (v as { anyOf?: unknown }).anyOf) ? (v.type ?? 'any') : ''}</span>
+          {required.has(k) ? '' : '?'} <span class="muted">{fieldType(v)}</span>
         </span>
       ))}
     </p>
