@@ -15,7 +15,9 @@ const ev = (
   attempt: number,
   extra: Partial<TaskEvent> = {},
 ): TaskEvent => ({
-  id: at,
+  id: String(at),
+  task_id: 'task-1',
+  task_type: 'email',
   at: new Date(1_700_000_000_000 + at).toISOString(),
   from_status: from,
   to_status: to,

@@ -2,8 +2,9 @@
 // fresh database: log in (password and the one-time admin link), create a task from the form and
 // watch it complete live, read its attempts, dead-letter a failing email and retry it from the dead
 // letter view, filter by status through the URL, pause a type and see its tasks wait — with no
-// console error anywhere. Screenshots of the overview, a task's detail and the dead letter view are
-// written to test/browser/screenshots/ for the README.
+// console error anywhere. Screenshots of the overview, a task's detail and the dead letter view go
+// to test-results/screenshots/ (ignored by git); UPDATE_SCREENSHOTS=1 refreshes the README's copies
+// in docs/screenshots/ instead, so a test run never leaves the tree changed.
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
@@ -13,7 +14,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db'
 import { type Child, compiledBinary, spawnTasklab, tail, tempDir, waitFor } from '../helpers/proc'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const SHOTS = resolve('test/browser/screenshots')
+const SHOTS = resolve(process.env.UPDATE_SCREENSHOTS === '1' ? 'docs/screenshots' : 'test-results/screenshots')
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
 
 let db: TestDatabase

@@ -2,48 +2,16 @@
 import type { BreakerState } from '../../src/queue/breaker'
 import type { RetryStrategy } from '../../src/queue/retry'
 import type { Priority, TaskStatus } from '../../src/queue/states'
+import type { Task as EngineTask, TaskEvent as EngineTaskEvent } from '../../src/queue/task'
 
 export { PRIORITIES, TASK_STATUSES, TERMINAL, TRANSITIONS } from '../../src/queue/states'
 export type { BreakerState, Priority, RetryStrategy, TaskStatus }
 
-export interface Task {
-  id: string
-  task_type: string
-  status: TaskStatus
-  priority: Priority
-  payload: unknown
-  result: unknown
-  metadata: Record<string, unknown> | null
-  retry_strategy: RetryStrategy | null
-  max_attempts: number
-  current_attempt: number
-  last_error: string | null
-  created_at: string
-  updated_at: string
-  scheduled_at: string | null
-  started_at: string | null
-  completed_at: string | null
-  created_by: string | null
-  locked_by: string | null
-  timeout_ms: number | null
-  idempotency_key: string | null
-  /** When it may run next (scheduled time or the end of a backoff). */
-  run_at?: string
-  /** While running: when the worker's lease ends unless its heartbeat extends it. */
-  lease_expires_at?: string | null
-  cancel_requested?: boolean
-}
+/** A row as JSON carries it: every Date becomes an ISO string. */
+export type Wire<T> = { [K in keyof T]: T[K] extends Date ? string : T[K] extends Date | null ? string | null : T[K] }
 
-export interface TaskEvent {
-  id: string | number
-  at: string
-  from_status: TaskStatus | null
-  to_status: TaskStatus
-  attempt: number
-  worker_id: string | null
-  error: string | null
-  actor: string
-}
+export type Task = Wire<EngineTask>
+export type TaskEvent = Wire<EngineTaskEvent>
 
 export interface TaskType {
   task_type: string
