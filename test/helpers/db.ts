@@ -30,6 +30,7 @@ async function ensureTemplate(admin: Sql): Promise<void> {
   const lock = await admin.reserve()
   try {
     await lock`SELECT pg_advisory_lock(7461730002)`
+    await dropLeftovers(lock)
     const [exists] = await lock`SELECT 1 FROM pg_database WHERE datname = ${TEMPLATE}`
     if (exists) return
     await lock.unsafe(`CREATE DATABASE ${TEMPLATE}`)
@@ -45,6 +46,24 @@ async function ensureTemplate(admin: Sql): Promise<void> {
   } finally {
     await lock`SELECT pg_advisory_unlock(7461730002)`
     lock.release()
+  }
+}
+
+/**
+ * A run that is killed cannot drop its databases. Each name carries its creation time
+ * (tasklab_t_<base-36 ms>_…): drop those over 6 hours old, and templates of older migration sets,
+ * so a machine that runs the suite daily does not fill up. Databases in use are left alone.
+ */
+async function dropLeftovers(sql: Sql): Promise<void> {
+  const rows = await sql<{ datname: string }[]>`
+    SELECT datname FROM pg_database d
+    WHERE (starts_with(datname, 'tasklab_t_') OR (starts_with(datname, 'tasklab_tpl_') AND datname <> ${TEMPLATE}))
+      AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)`
+  const cutoff = Date.now() - 6 * 3600_000
+  for (const { datname } of rows) {
+    const stamp = Number.parseInt(datname.split('_')[2] ?? '', 36)
+    const stale = datname.startsWith('tasklab_tpl_') || (Number.isFinite(stamp) && stamp < cutoff)
+    if (stale) await sql.unsafe(`DROP DATABASE IF EXISTS "${datname}"`).catch(() => {})
   }
 }
 
