@@ -40,15 +40,16 @@ export function App() {
     remember(u)
     setUser(u)
     connectLive()
-    // The chaos view exists only when the server runs with chaos on: its routes answer 404 otherwise.
+    // The chaos view exists only when the server runs with chaos on (GET /health says so; the
+    // chaos routes themselves answer 404 otherwise).
     if (u.role !== 'admin') return setChaos(false)
     // Asked a second later (unless /chaos is open): Chromium opens 6 connections per host and the
     // event stream holds one, so the first page's own requests go first.
     setTimeout(
       () => {
         api
-          .get('/chaos/faults')
-          .then(() => setChaos(true))
+          .get<{ chaos?: boolean }>('/health')
+          .then(({ data }) => setChaos(data.chaos === true))
           .catch(() => setChaos(false))
       },
       location.pathname === '/chaos' ? 0 : 1000,

@@ -352,7 +352,7 @@ test('the overview shows work flowing (screenshot), and no console error happene
 test('the chaos view shows with --chaos and stays hidden without it', async () => {
   await nav('Chaos')
   await page.getByRole('heading', { name: 'Chaos' }).waitFor()
-  // A second server on the same database, without --chaos: its chaos routes answer 404.
+  // A second server on the same database, without --chaos: /health says chaos is off, its routes 404.
   const dir = await tempDir('panel-nochaos')
   const plain = spawnTasklab(['serve'], {
     command: [await compiledBinary()],
@@ -378,11 +378,17 @@ test('the chaos view shows with --chaos and stays hidden without it', async () =
     await other.goto(url)
     const token = await page.evaluate(() => localStorage.getItem('tasklab.token'))
     await other.evaluate((t) => localStorage.setItem('tasklab.token', t!), token)
-    const probe = other.waitForResponse((r) => r.url().endsWith('/api/v1/chaos/faults'))
+    const errors: string[] = []
+    other.on('console', (m) => m.type() === 'error' && errors.push(m.text()))
+    const probe = other.waitForResponse((r) => r.url().endsWith('/api/v1/health'))
     await other.goto(`${url}/chaos`)
     await other.getByRole('heading', { name: 'Not found' }).waitFor()
-    expect((await probe).status()).toBe(404)
+    expect(((await (await probe).json()) as { data: { chaos: boolean } }).data.chaos).toBe(false)
     expect(await other.locator('.side nav a', { hasText: 'Chaos' }).count()).toBe(0)
+    // The panel learns it from /health, so its console stays clean; the routes themselves are 404.
+    expect(errors).toEqual([])
+    const direct = await fetch(`${url}/api/v1/chaos/faults`, { headers: { authorization: `Bearer ${token}` } })
+    expect(direct.status).toBe(404)
     await other.close()
   } finally {
     plain.proc.kill('SIGTERM')

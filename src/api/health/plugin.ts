@@ -35,7 +35,8 @@ async function probe(deps: ApiDeps): Promise<{ up: true; ms: number } | { up: fa
 export function healthPlugin(deps: ApiDeps) {
   const answer = async (set: { status?: number | string }, details: boolean) => {
     const db = await probe(deps)
-    const info = { version: VERSION, uptime_s: Math.round((Date.now() - started) / 1000) }
+    // chaos tells the panel whether to show its chaos view without probing routes that 404 when off.
+    const info = { version: VERSION, uptime_s: Math.round((Date.now() - started) / 1000), chaos: deps.config.chaos.enabled }
     if (!db.up) {
       set.status = 503
       return errorBody(
