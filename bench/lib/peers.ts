@@ -27,6 +27,8 @@ export async function runPeers(env: Record<string, string | number>): Promise<Pe
       ...process.env,
       ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])),
       OUT_JSON: out,
+      // Its own database names: the shared harness, run by others on this server, uses bench_*.
+      DB_PREFIX: `tlbench${process.pid}`,
     },
     stdout: 'inherit',
     stderr: 'inherit',
