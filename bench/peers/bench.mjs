@@ -2,6 +2,7 @@
 // run by bench/run.ts with `node` once per phase. Changes from the original, nothing else:
 //  - versions come from the project's node_modules (no npm install here);
 //  - PGBOSS_POLL=0 skips the pg-boss "NOTIFY off" rows (not a target; saves time in --quick);
+//  - the plain-INSERT pool ignores errors of backends terminated by its own DROP DATABASE;
 //  - database names start with DB_PREFIX (default bench) so concurrent runs do not collide;
 //  - the JSON goes to OUT_JSON and nothing is printed on stdout (bench/run.ts draws the table).
 import { fork } from 'node:child_process'
@@ -146,6 +147,9 @@ const RAW_DB = `${DB_PREFIX}_raw`
 async function measureRawEnqueue(mode) {
   await createDb(RAW_DB)
   const pool = new pg.Pool({ connectionString: dbUrl(RAW_DB), max: CFG.inflight })
+  // Added in this copy: a backend still closing when DROP DATABASE ... WITH (FORCE) runs is
+  // terminated, and without a handler that error event killed the whole harness (3 runs of 4 here).
+  pool.on('error', () => {})
   try {
     await pool.query(
       'create table jobs (id bigserial primary key, payload jsonb not null, created_at timestamptz not null default now())',
