@@ -109,30 +109,22 @@ export function StateDiagram(props: { counts: Partial<Record<TaskStatus, number>
       data-seq={props.seq}
     >
       <defs>
-        <marker
-          id="arrow"
-          viewBox="0 0 10 10"
-          refX="9"
-          refY="5"
-          markerUnits="userSpaceOnUse"
-          markerWidth="10"
-          markerHeight="10"
-          orient="auto-start-reverse"
-        >
-          <path d="M0,0 L10,5 L0,10 z" class="arrowhead" />
-        </marker>
-        <marker
-          id="arrow-on"
-          viewBox="0 0 10 10"
-          refX="9"
-          refY="5"
-          markerUnits="userSpaceOnUse"
-          markerWidth="10"
-          markerHeight="10"
-          orient="auto-start-reverse"
-        >
-          <path d="M0,0 L10,5 L0,10 z" class="arrowhead on" />
-        </marker>
+        {/* Arrowheads: plain, and highlighted for edges with traffic. */}
+        {(['arrow', 'arrow-on'] as const).map((id) => (
+          <marker
+            key={id}
+            id={id}
+            viewBox="0 0 10 10"
+            refX="9"
+            refY="5"
+            markerUnits="userSpaceOnUse"
+            markerWidth="10"
+            markerHeight="10"
+            orient="auto-start-reverse"
+          >
+            <path d="M0,0 L10,5 L0,10 z" class={id === 'arrow-on' ? 'arrowhead on' : 'arrowhead'} />
+          </marker>
+        ))}
       </defs>
       {edges.map(({ from, to, why }) => {
         const key = `${from}>${to}`
