@@ -56,6 +56,8 @@ async function twice<T>(what: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 mkdirSync(`/tmp/tasklab-bench-${process.pid}`, { recursive: true })
+// The built binary, journals and peer JSON live here; gone however the run ends.
+process.on('exit', () => rmSync(`/tmp/tasklab-bench-${process.pid}`, { recursive: true, force: true }))
 
 const peerEnv = {
   ENQUEUE_N: S.enqueue.n,
@@ -337,7 +339,6 @@ process.stdout.write(
   `${title}\nCells: median (min–max) over the samples; ratios are ratios of medians.\n\n${table}\n\nSettings:\n${settings.map((s) => `- ${s}`).join('\n')}\n\nwall time ${Math.round((finished.getTime() - started.getTime()) / 1000)} s\n`,
 )
 
-rmSync(`/tmp/tasklab-bench-${process.pid}`, { recursive: true, force: true })
 const json = flag('--json')
 if (json)
   writeFileSync(
