@@ -58,13 +58,16 @@ export function Chart(props: {
           s.values.forEach((v, i) => {
             if (v !== null) pts.push(`${x(i + n - s.values.length).toFixed(1)},${y(v).toFixed(1)}`)
           })
-          if (pts.length < 2) return null
+          if (pts.length === 0) return null
           const first = pts[0]!.split(',')[0]
-          const last = pts[pts.length - 1]!.split(',')[0]
+          const [lastX, lastY] = pts[pts.length - 1]!.split(',')
+          // The latest reading gets a dot, so a series with one point so far is visible too. A round
+          // cap on a zero-length line stays round although the SVG stretches to its box.
           return (
             <g key={s.name} class={`series ${s.cls}`}>
-              <path class="area" d={`M${first},${y(0)} L${pts.join(' L')} L${last},${y(0)} Z`} />
-              <polyline class="line" points={pts.join(' ')} />
+              {pts.length > 1 && <path class="area" d={`M${first},${y(0)} L${pts.join(' L')} L${lastX},${y(0)} Z`} />}
+              {pts.length > 1 && <polyline class="line" points={pts.join(' ')} />}
+              <line class="dot" x1={lastX} y1={lastY} x2={lastX} y2={lastY} />
             </g>
           )
         })}
