@@ -25,7 +25,9 @@ if (!result.success) {
   process.exit(1)
 }
 const size = Bun.file(outfile).size
-console.log(`built ${outfile} (${(size / 1024 / 1024).toFixed(1)} MiB) in ${Math.round(performance.now() - started)} ms`)
+console.log(
+  `built ${outfile} (${(size / 1024 / 1024).toFixed(1)} MiB) in ${Math.round(performance.now() - started)} ms`,
+)
 
 /**
  * An initdb'd PGlite cluster as a tarball (src/db/pglite-template.ts), cached per PGlite version:

@@ -14,7 +14,13 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 export interface Config {
   databaseUrl: string | undefined
   dataDir: string
-  server: { host: string; port: number; bodyLimitBytes: number; corsOrigin: string | undefined; workerToken: string | undefined }
+  server: {
+    host: string
+    port: number
+    bodyLimitBytes: number
+    corsOrigin: string | undefined
+    workerToken: string | undefined
+  }
   worker: {
     id: string | undefined
     concurrency: number
@@ -92,7 +98,9 @@ const databaseUrl: Parser<string> = (raw, name) => {
     const url = new URL(raw)
     if (url.protocol === 'postgres:' || url.protocol === 'postgresql:') return raw
   } catch {}
-  throw new ConfigError(`${name} must be a postgres:// URL such as postgres://user@127.0.0.1:5432/tasklab; got "${raw}".`)
+  throw new ConfigError(
+    `${name} must be a postgres:// URL such as postgres://user@127.0.0.1:5432/tasklab; got "${raw}".`,
+  )
 }
 
 export function defaultDataDir(env: Record<string, string | undefined>): string {
@@ -115,7 +123,12 @@ export function loadConfig(flags: Flags = {}, env: Record<string, string | undef
   const optional = <T>(s: Omit<Setting<T>, 'fallback'>): T | undefined =>
     read<T | undefined>({ ...s, fallback: undefined })
 
-  const dataDir = read({ env: 'STARTER__DATA_DIR', flag: 'data-dir', parse: text, fallback: defaultDataDir(env) })
+  const dataDir = read({
+    env: 'STARTER__DATA_DIR',
+    flag: 'data-dir',
+    parse: text,
+    fallback: defaultDataDir(env),
+  })
 
   const config: Config = {
     databaseUrl: optional({ env: 'DATABASE_URL', flag: 'database-url', parse: databaseUrl }),
@@ -136,21 +149,36 @@ export function loadConfig(flags: Flags = {}, env: Record<string, string | undef
     },
     worker: {
       id: optional({ env: 'STARTER__WORKER__ID', flag: 'id', parse: workerId }),
-      concurrency: read({ env: 'STARTER__WORKER__CONCURRENCY', flag: 'concurrency', parse: positiveInt(1000), fallback: 4 }),
+      concurrency: read({
+        env: 'STARTER__WORKER__CONCURRENCY',
+        flag: 'concurrency',
+        parse: positiveInt(1000),
+        fallback: 4,
+      }),
       pollIntervalMs: read({
         env: 'STARTER__WORKER__POLL_INTERVAL_SECS',
         flag: 'poll-interval-secs',
         parse: seconds(0.05, 3600),
         fallback: 5000,
       }),
-      maxRetries: read({ env: 'STARTER__WORKER__MAX_RETRIES', flag: 'max-retries', parse: positiveInt(1000), fallback: 3 }),
+      maxRetries: read({
+        env: 'STARTER__WORKER__MAX_RETRIES',
+        flag: 'max-retries',
+        parse: positiveInt(1000),
+        fallback: 3,
+      }),
       retryBackoffBaseMs: read({
         env: 'STARTER__WORKER__RETRY_BACKOFF_BASE_SECS',
         flag: 'retry-backoff-base-secs',
         parse: seconds(0, 86400),
         fallback: 2000,
       }),
-      leaseMs: read({ env: 'STARTER__WORKER__LEASE_SECS', flag: 'lease-secs', parse: seconds(1, 86400), fallback: 30000 }),
+      leaseMs: read({
+        env: 'STARTER__WORKER__LEASE_SECS',
+        flag: 'lease-secs',
+        parse: seconds(1, 86400),
+        fallback: 30000,
+      }),
       shutdownGraceMs: read({
         env: 'STARTER__WORKER__SHUTDOWN_GRACE_SECS',
         flag: 'shutdown-grace-secs',
@@ -166,7 +194,12 @@ export function loadConfig(flags: Flags = {}, env: Record<string, string | undef
       journalFile: optional({ env: 'STARTER__WORKER__JOURNAL_FILE', flag: 'journal-file', parse: text }),
     },
     database: {
-      poolSize: read({ env: 'STARTER__DATABASE__POOL_SIZE', flag: 'pool-size', parse: positiveInt(200), fallback: 10 }),
+      poolSize: read({
+        env: 'STARTER__DATABASE__POOL_SIZE',
+        flag: 'pool-size',
+        parse: positiveInt(200),
+        fallback: 10,
+      }),
     },
     sandboxDir: read({
       env: 'STARTER__HANDLERS__SANDBOX_DIR',
@@ -174,7 +207,9 @@ export function loadConfig(flags: Flags = {}, env: Record<string, string | undef
       parse: text,
       fallback: join(dataDir, 'sandbox'),
     }),
-    chaos: { enabled: read({ env: 'STARTER__CHAOS__ENABLED', flag: 'chaos', parse: boolean, fallback: false }) },
+    chaos: {
+      enabled: read({ env: 'STARTER__CHAOS__ENABLED', flag: 'chaos', parse: boolean, fallback: false }),
+    },
     log: {
       level: read({
         env: 'STARTER__LOG__LEVEL',
@@ -200,7 +235,8 @@ function portNumber(raw: string, name: string): number {
 }
 
 function secret(raw: string, name: string): string {
-  if (raw.length < 16 || raw.length > 512 || /\s/.test(raw)) throw new ConfigError(`${name} must be 16 to 512 characters without spaces.`)
+  if (raw.length < 16 || raw.length > 512 || /\s/.test(raw))
+    throw new ConfigError(`${name} must be 16 to 512 characters without spaces.`)
   return raw
 }
 
@@ -232,7 +268,10 @@ export const ENVIRONMENT = [
   ['STARTER__WORKER__POLL_INTERVAL_SECS', 'fallback poll; LISTEN/NOTIFY wakes workers at once (5)'],
   ['STARTER__WORKER__MAX_RETRIES', 'default max attempts per task (3)'],
   ['STARTER__WORKER__RETRY_BACKOFF_BASE_SECS', 'default exponential backoff base (2)'],
-  ['STARTER__WORKER__LEASE_SECS', 'a running task is rescued this long after its worker stops heartbeating (30)'],
+  [
+    'STARTER__WORKER__LEASE_SECS',
+    'a running task is rescued this long after its worker stops heartbeating (30)',
+  ],
   ['STARTER__WORKER__SHUTDOWN_GRACE_SECS', 'how long SIGTERM waits for running tasks (10)'],
   ['STARTER__WORKER__TIMEOUT_SECS', 'default per-attempt timeout (300)'],
   ['STARTER__WORKER__JOURNAL_FILE', 'append one JSON line per execution (none)'],

@@ -3,7 +3,12 @@
 import type { LogFormat, LogLevel } from './config'
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 }
-const COLOUR: Record<LogLevel, string> = { debug: '\x1b[90m', info: '\x1b[36m', warn: '\x1b[33m', error: '\x1b[31m' }
+const COLOUR: Record<LogLevel, string> = {
+  debug: '\x1b[90m',
+  info: '\x1b[36m',
+  warn: '\x1b[33m',
+  error: '\x1b[31m',
+}
 
 export type Fields = Record<string, unknown>
 
@@ -34,7 +39,9 @@ export function createLogger(
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v, errorReplacer)}`)
       .join(' ')
-    out(`\x1b[90m${time}\x1b[0m ${COLOUR[level]}${level.padEnd(5)}\x1b[0m ${msg}${rest ? ` \x1b[90m${rest}\x1b[0m` : ''}`)
+    out(
+      `\x1b[90m${time}\x1b[0m ${COLOUR[level]}${level.padEnd(5)}\x1b[0m ${msg}${rest ? ` \x1b[90m${rest}\x1b[0m` : ''}`,
+    )
   }
   return {
     debug: (m, f) => write('debug', m, f),

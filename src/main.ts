@@ -13,7 +13,18 @@ import { VERSION } from './version'
 
 const COMMON = ['database-url', 'data-dir', 'log-level', 'log-format', 'pool-size']
 const SERVER = ['host', 'port', 'body-limit-bytes', 'cors-origin', 'worker-token', 'chaos']
-const WORKER = ['id', 'concurrency', 'poll-interval-secs', 'max-retries', 'retry-backoff-base-secs', 'lease-secs', 'shutdown-grace-secs', 'timeout-secs', 'sandbox-dir', 'journal-file']
+const WORKER = [
+  'id',
+  'concurrency',
+  'poll-interval-secs',
+  'max-retries',
+  'retry-backoff-base-secs',
+  'lease-secs',
+  'shutdown-grace-secs',
+  'timeout-secs',
+  'sandbox-dir',
+  'journal-file',
+]
 const FLAGS: Record<string, string[]> = {
   start: [...COMMON, ...SERVER, ...WORKER],
   serve: [...COMMON, ...SERVER, ...WORKER],
@@ -31,7 +42,9 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${mainHelp()}\n`)
       return 0
     }
-    throw new ConfigError(`Unknown command "${command}"; the commands are ${Object.keys(FLAGS).join(', ')} (see tasklab --help).`)
+    throw new ConfigError(
+      `Unknown command "${command}"; the commands are ${Object.keys(FLAGS).join(', ')} (see tasklab --help).`,
+    )
   }
   const args = parseArgs(argv, new Set(known))
   if (args.flags.version) {
@@ -39,12 +52,19 @@ async function main(argv: string[]): Promise<number> {
     return 0
   }
   if (args.command === 'help' || args.flags.help) {
-    const topic = args.command === 'help' ? args.positional[0] : argv.find((a) => !a.startsWith('-')) ? args.command : undefined
+    const topic =
+      args.command === 'help'
+        ? args.positional[0]
+        : argv.find((a) => !a.startsWith('-'))
+          ? args.command
+          : undefined
     process.stdout.write(`${(topic && COMMAND_HELP[topic]) || mainHelp()}\n`)
     return 0
   }
-  if (args.command === 'chaos') return runChaos(args.positional, args.flags, loadConfig(args.flags), process.env)
-  if (args.positional.length > 0) throw new ConfigError(`Unexpected argument "${args.positional[0]}"; see tasklab ${args.command} --help.`)
+  if (args.command === 'chaos')
+    return runChaos(args.positional, args.flags, loadConfig(args.flags), process.env)
+  if (args.positional.length > 0)
+    throw new ConfigError(`Unexpected argument "${args.positional[0]}"; see tasklab ${args.command} --help.`)
 
   const config = loadConfig(args.flags)
   const log = createLogger(config.log)
@@ -55,7 +75,9 @@ async function main(argv: string[]): Promise<number> {
       const applied = await migrate(sql)
       await sql.end()
       await db.close()
-      process.stdout.write(applied.length ? `applied ${applied.map((m) => m.name).join(', ')}\n` : 'database is up to date\n')
+      process.stdout.write(
+        applied.length ? `applied ${applied.map((m) => m.name).join(', ')}\n` : 'database is up to date\n',
+      )
       return 0
     }
     case 'start':

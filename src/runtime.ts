@@ -30,7 +30,10 @@ export function enqueueDefaultsOf(config: Config): EnqueueDefaults {
 
 export async function openRuntime(config: Config, log: Logger, role: string): Promise<Runtime> {
   const db = await resolveDatabase(config, log, role)
-  const sql = connect(db.url, { max: poolSizeFor(db, config.database.poolSize), applicationName: `tasklab-${role}` })
+  const sql = connect(db.url, {
+    max: poolSizeFor(db, config.database.poolSize),
+    applicationName: `tasklab-${role}`,
+  })
   const applied = await migrate(sql)
   for (const m of applied) log.info('applied migration', { migration: m.name })
   const events = new QueueEventBus()
@@ -53,7 +56,14 @@ export async function openRuntime(config: Config, log: Logger, role: string): Pr
 /** One log line per task transition this process made (CONTRACT: info level). */
 export function logTransitions(events: QueueEventBus, log: Logger): void {
   events.on('task:transition', (e) => {
-    const fields = { task: e.id, type: e.taskType, attempt: e.attempt, worker: e.workerId, ms: e.durationMs, error: e.error }
+    const fields = {
+      task: e.id,
+      type: e.taskType,
+      attempt: e.attempt,
+      worker: e.workerId,
+      ms: e.durationMs,
+      error: e.error,
+    }
     if (e.to === 'failed') log.warn(`task ${e.from ?? 'new'} → failed`, fields)
     else log.info(`task ${e.from ?? 'new'} → ${e.to}`, fields)
   })

@@ -78,7 +78,11 @@ export function createApp(deps: ApiDeps, feed = new LiveFeed(deps.sql, deps.log)
         provider: 'swagger-ui',
         // The plugin hands Swagger UI the spec path without its leading slash, which the browser
         // resolves against /api/v1/docs; an absolute url (its type leaves it out) wins the spread.
-        swagger: { cdn: SWAGGER_SCRIPT, theme: SWAGGER_STYLE, ...({ url: `${API_PREFIX}/openapi.json` } as object) },
+        swagger: {
+          cdn: SWAGGER_SCRIPT,
+          theme: SWAGGER_STYLE,
+          ...({ url: `${API_PREFIX}/openapi.json` } as object),
+        },
         exclude: { paths: [`${API_PREFIX}/docs`, `${API_PREFIX}/openapi.json`, '/api/*'] },
         documentation: {
           info: {

@@ -21,7 +21,8 @@ export function parseArgs(argv: string[], known: ReadonlySet<string>): Parsed {
     else if (arg.startsWith('--')) {
       const eq = arg.indexOf('=')
       const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq)
-      if (!known.has(name) && !SWITCHES.has(name)) throw new ConfigError(`Unknown option --${name}; see tasklab --help.`)
+      if (!known.has(name) && !SWITCHES.has(name))
+        throw new ConfigError(`Unknown option --${name}; see tasklab --help.`)
       if (SWITCHES.has(name)) {
         if (eq !== -1) flags[name] = arg.slice(eq + 1)
         else flags[name] = true

@@ -1,19 +1,23 @@
 // The long-running commands: start (API + worker), serve (API), worker. Each opens the runtime,
 // starts its parts, and drains them on SIGTERM/SIGINT; a second signal exits at once.
+
+import { type Server, startServer } from '../api/server'
 import { createChaosHooks } from '../chaos/inject'
 import type { Config } from '../config'
 import { isConnectionError } from '../db/connect'
 import { builtinHandlers } from '../handlers'
 import type { Logger } from '../log'
 import { openRuntime, type Runtime } from '../runtime'
-import { startServer, type Server } from '../api/server'
+import { VERSION } from '../version'
 import { startMaintenance } from '../worker/maintenance'
 import { Worker } from '../worker/runner'
-import { VERSION } from '../version'
 
 export type Role = 'start' | 'serve' | 'worker'
 
-export function createWorker(rt: Runtime, extra: Partial<ConstructorParameters<typeof Worker>[0]> = {}): Worker {
+export function createWorker(
+  rt: Runtime,
+  extra: Partial<ConstructorParameters<typeof Worker>[0]> = {},
+): Worker {
   const c = rt.config
   // The one chaos check: without --chaos the worker holds no hooks and never reads fault rules.
   const chaos = c.chaos.enabled ? createChaosHooks({ sql: rt.sql, log: rt.log }) : undefined
@@ -102,8 +106,12 @@ function banner(rt: Runtime, role: Role, server: Server | undefined, worker: Wor
   const lines = [`tasklab ${VERSION} (${role})`, `  database: ${rt.db.label}`]
   if (server) lines.push(`  control panel: ${server.url}/`, `  API: ${server.url}/api/v1`)
   if (server?.loginLink) lines.push(`  admin login (one-time link, valid 24 h): ${server.loginLink}`)
-  else if (server) lines.push('  log in: register at POST /api/v1/auth/register, or as the admin created at first start')
-  if (worker) lines.push(`  worker: ${worker.id}, concurrency ${rt.config.worker.concurrency}, types ${worker.taskTypes.join(', ')}`)
+  else if (server)
+    lines.push('  log in: register at POST /api/v1/auth/register, or as the admin created at first start')
+  if (worker)
+    lines.push(
+      `  worker: ${worker.id}, concurrency ${rt.config.worker.concurrency}, types ${worker.taskTypes.join(', ')}`,
+    )
   lines.push(`  chaos: ${rt.config.chaos.enabled ? 'on' : 'off'}`)
   process.stdout.write(`${lines.join('\n')}\n`)
 }

@@ -79,7 +79,16 @@ export function isConnectionError(err: unknown): boolean {
   const e = err as { code?: string; errno?: string; message?: string }
   const code = e?.code ?? ''
   return (
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT'].includes(code) ||
+    [
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'ETIMEDOUT',
+      'EPIPE',
+      'CONNECTION_CLOSED',
+      'CONNECTION_ENDED',
+      'CONNECTION_DESTROYED',
+      'CONNECT_TIMEOUT',
+    ].includes(code) ||
     code.startsWith('08') || // connection exceptions
     code === '57P01' || // admin_shutdown (pg_terminate_backend, server restart)
     code === '57P02' ||

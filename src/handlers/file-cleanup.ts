@@ -31,7 +31,9 @@ export function fileCleanup(sandboxDir: string) {
       }
       const rel = relative(root, target)
       if (rel.startsWith('..') || isAbsolute(rel) || rel.split(sep)[0] === '..')
-        throw new PermanentError(`Invalid payload: payload.file_path: ${p.file_path} is outside the sandbox folder ${root}`)
+        throw new PermanentError(
+          `Invalid payload: payload.file_path: ${p.file_path} is outside the sandbox folder ${root}`,
+        )
 
       const cutoff = Date.now() - p.max_age_hours * 3_600_000
       const deleted: string[] = []
@@ -51,7 +53,13 @@ export function fileCleanup(sandboxDir: string) {
         } else kept++
       }
       await visit(target)
-      return { deleted_count: deleted.length, deleted: deleted.slice(0, 1000), kept, freed_bytes: freedBytes, dry_run: p.dry_run ?? false }
+      return {
+        deleted_count: deleted.length,
+        deleted: deleted.slice(0, 1000),
+        kept,
+        freed_bytes: freedBytes,
+        dry_run: p.dry_run ?? false,
+      }
     },
   })
 }

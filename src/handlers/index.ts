@@ -8,5 +8,12 @@ import { webhook } from './webhook'
 
 /** The six built-in types of CONTRACT §4. */
 export function builtinHandlers(opts: { sandboxDir: string }): TaskHandler[] {
-  return [email, webhook, dataProcessing, fileCleanup(opts.sandboxDir), reportGeneration, delayTask] as TaskHandler[]
+  return [
+    email,
+    webhook,
+    dataProcessing,
+    fileCleanup(opts.sandboxDir),
+    reportGeneration,
+    delayTask,
+  ] as TaskHandler[]
 }

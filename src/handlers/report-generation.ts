@@ -16,11 +16,16 @@ export const reportGeneration = defineHandler({
   async run(p, ctx) {
     const start = new Date(`${p.start_date}T00:00:00Z`)
     const end = new Date(`${p.end_date}T00:00:00Z`)
-    if (Number.isNaN(start.getTime())) throw new PermanentError('Invalid payload: payload.start_date: not a real date')
-    if (Number.isNaN(end.getTime())) throw new PermanentError('Invalid payload: payload.end_date: not a real date')
-    if (end < start) throw new PermanentError('Invalid payload: payload.end_date: must not be before start_date')
+    if (Number.isNaN(start.getTime()))
+      throw new PermanentError('Invalid payload: payload.start_date: not a real date')
+    if (Number.isNaN(end.getTime()))
+      throw new PermanentError('Invalid payload: payload.end_date: not a real date')
+    if (end < start)
+      throw new PermanentError('Invalid payload: payload.end_date: must not be before start_date')
     const until = new Date(end.getTime() + 86_400_000)
-    const rows = await ctx.sql<{ task_type: string; status: string; n: number; avg_ms: number | null; p95_ms: number | null }[]>`
+    const rows = await ctx.sql<
+      { task_type: string; status: string; n: number; avg_ms: number | null; p95_ms: number | null }[]
+    >`
       SELECT task_type, status::text, count(*)::int AS n,
         round(avg(extract(epoch FROM completed_at - started_at) * 1000))::float8 AS avg_ms,
         round((percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - started_at) * 1000))::numeric)::float8 AS p95_ms
@@ -33,7 +38,9 @@ export const reportGeneration = defineHandler({
       byType[r.task_type] ??= {}
       byType[r.task_type]![r.status] = r.n
     }
-    const runTimes = rows.filter((r) => r.status === 'completed').map((r) => ({ task_type: r.task_type, avg_ms: r.avg_ms, p95_ms: r.p95_ms }))
+    const runTimes = rows
+      .filter((r) => r.status === 'completed')
+      .map((r) => ({ task_type: r.task_type, avg_ms: r.avg_ms, p95_ms: r.p95_ms }))
     return {
       report_type: p.report_type,
       range: { start_date: p.start_date, end_date: p.end_date },

@@ -41,9 +41,15 @@ export async function cancelTask(sql: Sql, id: string, scope: Scope, actor: stri
     const [task] = await tx<Task[]>`SELECT * FROM tasks WHERE id = ${id} AND ${inScope(tx, scope)} FOR UPDATE`
     if (!task) throw notFound(id)
     if (TERMINAL.includes(task.status))
-      throw new QueueError('INVALID_STATE', `Task ${id} is ${task.status}; only pending, scheduled, retrying or running tasks can be cancelled.`, { status: task.status })
+      throw new QueueError(
+        'INVALID_STATE',
+        `Task ${id} is ${task.status}; only pending, scheduled, retrying or running tasks can be cancelled.`,
+        { status: task.status },
+      )
     if (task.status === 'running') {
-      const [t] = await tx<Task[]>`UPDATE tasks SET cancel_requested = true, updated_at = now() WHERE id = ${id} RETURNING *`
+      const [t] = await tx<
+        Task[]
+      >`UPDATE tasks SET cancel_requested = true, updated_at = now() WHERE id = ${id} RETURNING *`
       await tx`SELECT pg_notify(${CONTROL_CHANNEL}, ${JSON.stringify({ kind: 'cancel', id })})`
       return t!
     }
@@ -58,17 +64,25 @@ export async function retryTask(sql: Sql, id: string, scope: Scope, actor: strin
   const tasks = await retryTasks(sql, [id], scope, actor)
   if (tasks.length > 0) return tasks[0]!
   const task = await getTask(sql, id, scope)
-  throw new QueueError('INVALID_STATE', `Task ${id} is ${task.status}; only failed or cancelled tasks can be retried.`, { status: task.status })
+  throw new QueueError(
+    'INVALID_STATE',
+    `Task ${id} is ${task.status}; only failed or cancelled tasks can be retried.`,
+    { status: task.status },
+  )
 }
 
 /** Bulk retry; ids that are missing, not the caller's, or not failed/cancelled are skipped. */
 export async function retryTasks(sql: Sql, ids: string[], scope: Scope, actor: string): Promise<Task[]> {
   if (ids.length === 0) return []
-  return asActor(sql, actor, (tx) => tx<Task[]>`
+  return asActor(
+    sql,
+    actor,
+    (tx) => tx<Task[]>`
     UPDATE tasks SET status = 'pending', current_attempt = 0, run_at = now(), completed_at = NULL,
       started_at = NULL, cancel_requested = false, result = NULL, updated_at = now()
     WHERE id = ANY(${ids}::uuid[]) AND status IN ('failed', 'cancelled') AND ${inScope(tx, scope)}
-    RETURNING *`)
+    RETURNING *`,
+  )
 }
 
 /** Only finished tasks can be deleted; their history goes with them. */
@@ -76,7 +90,11 @@ export async function deleteTask(sql: Sql, id: string, scope: Scope): Promise<vo
   const deleted = await deleteTasks(sql, [id], scope)
   if (deleted.length > 0) return
   const task = await getTask(sql, id, scope)
-  throw new QueueError('INVALID_STATE', `Task ${id} is ${task.status}; only completed, failed or cancelled tasks can be deleted.`, { status: task.status })
+  throw new QueueError(
+    'INVALID_STATE',
+    `Task ${id} is ${task.status}; only completed, failed or cancelled tasks can be deleted.`,
+    { status: task.status },
+  )
 }
 
 export async function deleteTasks(sql: Sql, ids: string[], scope: Scope): Promise<string[]> {

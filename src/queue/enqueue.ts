@@ -48,7 +48,9 @@ export interface Row {
 
 const invalid = (field: string, message: string, index?: number): never => {
   const at = index === undefined ? field : `tasks[${index}].${field}`
-  throw new QueueError('VALIDATION_ERROR', index === undefined ? message : `tasks[${index}]: ${message}`, { field: at })
+  throw new QueueError('VALIDATION_ERROR', index === undefined ? message : `tasks[${index}]: ${message}`, {
+    field: at,
+  })
 }
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/
@@ -60,27 +62,38 @@ export function validateNewTask(
   defaultMaxAttempts: number,
   index?: number,
 ): Row {
-  if (!input || typeof input !== 'object' || Array.isArray(input)) invalid('body', 'A task must be a JSON object.', index)
+  if (!input || typeof input !== 'object' || Array.isArray(input))
+    invalid('body', 'A task must be a JSON object.', index)
   const bad = (field: string, msg: string) => invalid(field, msg, index)
 
-  if (typeof input.task_type !== 'string' || input.task_type.length === 0) bad('task_type', 'task_type is required and must be a string.')
+  if (typeof input.task_type !== 'string' || input.task_type.length === 0)
+    bad('task_type', 'task_type is required and must be a string.')
   if (input.task_type.length > 63) bad('task_type', 'task_type must be at most 63 characters.')
 
   const payload = input.payload === undefined ? {} : input.payload
-  if (!payload || typeof payload !== 'object' || Array.isArray(payload)) bad('payload', 'payload must be a JSON object.')
-  if (jsonSize(payload) > PAYLOAD_LIMIT_BYTES) bad('payload', `payload must be at most ${PAYLOAD_LIMIT_BYTES} bytes (1 MiB) as JSON.`)
+  if (!payload || typeof payload !== 'object' || Array.isArray(payload))
+    bad('payload', 'payload must be a JSON object.')
+  if (jsonSize(payload) > PAYLOAD_LIMIT_BYTES)
+    bad('payload', `payload must be at most ${PAYLOAD_LIMIT_BYTES} bytes (1 MiB) as JSON.`)
 
   const metadata = input.metadata === undefined || input.metadata === null ? {} : input.metadata
-  if (typeof metadata !== 'object' || Array.isArray(metadata)) bad('metadata', 'metadata must be a JSON object.')
-  if (jsonSize(metadata) > METADATA_LIMIT_BYTES) bad('metadata', `metadata must be at most ${METADATA_LIMIT_BYTES} bytes (64 KiB) as JSON.`)
+  if (typeof metadata !== 'object' || Array.isArray(metadata))
+    bad('metadata', 'metadata must be a JSON object.')
+  if (jsonSize(metadata) > METADATA_LIMIT_BYTES)
+    bad('metadata', `metadata must be at most ${METADATA_LIMIT_BYTES} bytes (64 KiB) as JSON.`)
 
   const priority = input.priority ?? 'normal'
-  if (!isPriority(priority)) bad('priority', `priority must be one of low, normal, high, critical; got ${JSON.stringify(priority).slice(0, 40)}.`)
+  if (!isPriority(priority))
+    bad(
+      'priority',
+      `priority must be one of low, normal, high, critical; got ${JSON.stringify(priority).slice(0, 40)}.`,
+    )
 
   let maxAttempts: number | null = null
   if (input.max_attempts !== undefined && input.max_attempts !== null) {
     const m = input.max_attempts
-    if (typeof m !== 'number' || !Number.isInteger(m) || m < 1 || m > 1000) bad('max_attempts', 'max_attempts must be a whole number from 1 to 1000.')
+    if (typeof m !== 'number' || !Number.isInteger(m) || m < 1 || m > 1000)
+      bad('max_attempts', 'max_attempts must be a whole number from 1 to 1000.')
     maxAttempts = m as number
   }
 
@@ -115,7 +128,11 @@ export function validateNewTask(
 
   let key: string | null = null
   if (input.idempotency_key !== undefined && input.idempotency_key !== null) {
-    if (typeof input.idempotency_key !== 'string' || input.idempotency_key.length < 1 || input.idempotency_key.length > 255)
+    if (
+      typeof input.idempotency_key !== 'string' ||
+      input.idempotency_key.length < 1 ||
+      input.idempotency_key.length > 255
+    )
       bad('idempotency_key', 'idempotency_key must be a string of 1 to 255 characters.')
     key = input.idempotency_key as string
   }
@@ -141,7 +158,9 @@ function jsonSize(v: unknown): number {
 
 // The strategy and max_attempts are resolved in SQL because the type's default lives in its row:
 // the stored strategy always carries the task's real max_attempts, so there is one truth.
-export const INSERT_FROM_ROWS = (sql: Sql | TransactionSql, rows: Row[], defaults: EnqueueDefaults) => sql<Task[]>`
+export const INSERT_FROM_ROWS = (sql: Sql | TransactionSql, rows: Row[], defaults: EnqueueDefaults) => sql<
+  Task[]
+>`
   WITH input AS (
     SELECT * FROM jsonb_to_recordset(${sql.json(rows.map((r, ord) => ({ ...r, ord })) as never)}) AS r(
       ord integer, id uuid, task_type text, status task_status, priority task_priority, payload jsonb, metadata jsonb,
@@ -164,7 +183,11 @@ export const INSERT_FROM_ROWS = (sql: Sql | TransactionSql, rows: Row[], default
     WHERE idempotency_key IS NOT NULL DO NOTHING
   RETURNING *`
 
-async function findByKeys(sql: Sql | TransactionSql, createdBy: string | null, keys: string[]): Promise<Task[]> {
+async function findByKeys(
+  sql: Sql | TransactionSql,
+  createdBy: string | null,
+  keys: string[],
+): Promise<Task[]> {
   if (keys.length === 0) return []
   return sql<Task[]>`
     SELECT * FROM tasks
@@ -219,12 +242,18 @@ export async function enqueueBatch(
   if (!Array.isArray(inputs) || inputs.length === 0)
     throw new QueueError('VALIDATION_ERROR', 'tasks must be a non-empty array.', { field: 'tasks' })
   if (inputs.length > BATCH_LIMIT)
-    throw new QueueError('VALIDATION_ERROR', `A batch holds at most ${BATCH_LIMIT} tasks; got ${inputs.length}.`, { field: 'tasks' })
+    throw new QueueError(
+      'VALIDATION_ERROR',
+      `A batch holds at most ${BATCH_LIMIT} tasks; got ${inputs.length}.`,
+      { field: 'tasks' },
+    )
   const now = new Date()
   const rows = inputs.map((t, i) => validateNewTask(t, opts.createdBy, now, opts.defaults.maxAttempts, i))
   const keys = rows.map((r) => r.idempotency_key).filter((k): k is string => k !== null)
   if (new Set(keys).size !== keys.length)
-    throw new QueueError('VALIDATION_ERROR', 'Two tasks in the batch share an idempotency_key.', { field: 'tasks' })
+    throw new QueueError('VALIDATION_ERROR', 'Two tasks in the batch share an idempotency_key.', {
+      field: 'tasks',
+    })
 
   return sql.begin(async (tx) => {
     const missing = await unregisteredTypes(tx, [...new Set(rows.map((r) => r.task_type))])
@@ -233,7 +262,11 @@ export async function enqueueBatch(
     if (inserted.length === rows.length) return inserted.map((task) => ({ task, created: true }))
     // Some keys matched earlier tasks: answer in input order, old ones marked created: false.
     const byKey = new Map(inserted.filter((t) => t.idempotency_key).map((t) => [t.idempotency_key!, t]))
-    const old = await findByKeys(tx, opts.createdBy, keys.filter((k) => !byKey.has(k)))
+    const old = await findByKeys(
+      tx,
+      opts.createdBy,
+      keys.filter((k) => !byKey.has(k)),
+    )
     const oldByKey = new Map(old.map((t) => [t.idempotency_key!, t]))
     const fresh = inserted.filter((t) => !t.idempotency_key)
     let next = 0

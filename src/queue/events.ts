@@ -43,7 +43,11 @@ export class QueueEventBus {
   }
 
   /** Resolves with the first event that matches; for tests ("wait on events, never on sleeps"). */
-  waitFor<E extends EventName>(event: E, match: (p: QueueEvents[E]) => boolean = () => true, timeoutMs = 30_000) {
+  waitFor<E extends EventName>(
+    event: E,
+    match: (p: QueueEvents[E]) => boolean = () => true,
+    timeoutMs = 30_000,
+  ) {
     return new Promise<QueueEvents[E]>((resolve, reject) => {
       const timer = setTimeout(() => {
         off()

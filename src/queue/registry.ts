@@ -1,7 +1,14 @@
 // The task type registry and its breakers. Workers upsert their types at start (which never resets
 // an admin's settings: pause, thresholds, timeout, default strategy); the API lists and patches.
 import type { Sql } from '../db/connect'
-import { type Breaker, type BreakerSettings, type BreakerState, onFailure, onSuccess, toHalfOpen } from './breaker'
+import {
+  type Breaker,
+  type BreakerSettings,
+  type BreakerState,
+  onFailure,
+  onSuccess,
+  toHalfOpen,
+} from './breaker'
 import { QueueError } from './errors'
 import type { RetryStrategy } from './retry'
 
@@ -54,7 +61,11 @@ export function breakerSettingsOf(row: TaskTypeRow): BreakerSettings {
 export async function upsertTypes(sql: Sql, defs: TypeDefinition[]): Promise<TaskTypeRow[]> {
   for (const d of defs)
     if (!TYPE_NAME.test(d.name))
-      throw new QueueError('VALIDATION_ERROR', `Task type name "${d.name.slice(0, 80)}" must be 1-63 lowercase letters, digits or underscores, starting with a letter.`, { field: 'task_type' })
+      throw new QueueError(
+        'VALIDATION_ERROR',
+        `Task type name "${d.name.slice(0, 80)}" must be 1-63 lowercase letters, digits or underscores, starting with a letter.`,
+        { field: 'task_type' },
+      )
   if (defs.length === 0) return []
   const rows = defs.map((d) => ({
     name: d.name,
@@ -78,7 +89,10 @@ export async function upsertTypes(sql: Sql, defs: TypeDefinition[]): Promise<Tas
 }
 
 export async function readTypes(sql: Sql, names?: readonly string[]): Promise<TaskTypeRow[]> {
-  if (names) return sql<TaskTypeRow[]>`SELECT * FROM task_types WHERE name = ANY(${names as string[]}::text[]) ORDER BY name`
+  if (names)
+    return sql<
+      TaskTypeRow[]
+    >`SELECT * FROM task_types WHERE name = ANY(${names as string[]}::text[]) ORDER BY name`
   return sql<TaskTypeRow[]>`SELECT * FROM task_types ORDER BY name`
 }
 
@@ -97,7 +111,12 @@ export async function recordBreaker(
     if (!row) return null
     const b = breakerOf(row)
     const s = breakerSettingsOf(row)
-    const next = event === 'failure' ? onFailure(b, s, new Date()) : event === 'success' ? onSuccess(b, s) : toHalfOpen(b)
+    const next =
+      event === 'failure'
+        ? onFailure(b, s, new Date())
+        : event === 'success'
+          ? onSuccess(b, s)
+          : toHalfOpen(b)
     if (next.state === b.state && next.failures === b.failures && next.successes === b.successes)
       return { row, before: b.state }
     const [updated] = await tx<TaskTypeRow[]>`

@@ -21,7 +21,18 @@ export interface Rescued {
 
 export async function rescueExpired(sql: Sql, limit = 500): Promise<Rescued[]> {
   return sql.begin(async (tx) => {
-    const expired = await tx<(Pick<Task, 'id' | 'task_type' | 'current_attempt' | 'max_attempts' | 'retry_strategy' | 'cancel_requested' | 'locked_by'>)[]>`
+    const expired = await tx<
+      Pick<
+        Task,
+        | 'id'
+        | 'task_type'
+        | 'current_attempt'
+        | 'max_attempts'
+        | 'retry_strategy'
+        | 'cancel_requested'
+        | 'locked_by'
+      >[]
+    >`
       SELECT id, task_type, current_attempt, max_attempts, retry_strategy, cancel_requested, locked_by
       FROM tasks WHERE status = 'running' AND lease_expires_at < now()
       ORDER BY lease_expires_at LIMIT ${limit}
@@ -30,8 +41,15 @@ export async function rescueExpired(sql: Sql, limit = 500): Promise<Rescued[]> {
     await tx`SELECT set_config('tasklab.actor', 'rescue', true)`
     const now = Date.now()
     const rows = expired.map((t) => {
-      const o = t.cancel_requested ? { id: t.id, status: 'cancelled', error: WORKER_LOST } : failureOutcome(t, WORKER_LOST, false, now)
-      return { id: t.id, status: o.status, error: WORKER_LOST, run_at: o.status === 'retrying' ? (o as { runAt: Date }).runAt.toISOString() : null }
+      const o = t.cancel_requested
+        ? { id: t.id, status: 'cancelled', error: WORKER_LOST }
+        : failureOutcome(t, WORKER_LOST, false, now)
+      return {
+        id: t.id,
+        status: o.status,
+        error: WORKER_LOST,
+        run_at: o.status === 'retrying' ? (o as { runAt: Date }).runAt.toISOString() : null,
+      }
     })
     const done = await tx<{ id: string; status: Rescued['status'] }[]>`
       UPDATE tasks t SET
@@ -44,7 +62,13 @@ export async function rescueExpired(sql: Sql, limit = 500): Promise<Rescued[]> {
     const byId = new Map(expired.map((e) => [e.id, e]))
     return done.map((d) => {
       const e = byId.get(d.id)!
-      return { id: d.id, status: d.status, task_type: e.task_type, attempt: e.current_attempt, worker: e.locked_by ?? '' }
+      return {
+        id: d.id,
+        status: d.status,
+        task_type: e.task_type,
+        attempt: e.current_attempt,
+        worker: e.locked_by ?? '',
+      }
     })
   }) as Promise<Rescued[]>
 }

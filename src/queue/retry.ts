@@ -3,8 +3,20 @@
 // failure), as in the seed's `calculate_next_retry(new_attempt)`.
 
 export type RetryStrategy =
-  | { type: 'exponential'; base_delay_ms: number; multiplier: number; max_delay_ms: number; max_attempts: number }
-  | { type: 'linear'; base_delay_ms: number; increment_ms: number; max_delay_ms: number; max_attempts: number }
+  | {
+      type: 'exponential'
+      base_delay_ms: number
+      multiplier: number
+      max_delay_ms: number
+      max_attempts: number
+    }
+  | {
+      type: 'linear'
+      base_delay_ms: number
+      increment_ms: number
+      max_delay_ms: number
+      max_attempts: number
+    }
   | { type: 'fixed'; interval_ms: number; max_attempts: number }
 
 const MAX_DELAY_MS = 7 * 24 * 3600 * 1000
@@ -23,7 +35,13 @@ export function retryDelayMs(s: RetryStrategy, attempt: number): number {
 
 /** The default for new tasks, from STARTER__WORKER__RETRY_BACKOFF_BASE_SECS and _MAX_RETRIES. */
 export function defaultRetryStrategy(baseMs: number, maxAttempts: number): RetryStrategy {
-  return { type: 'exponential', base_delay_ms: baseMs, multiplier: 2, max_delay_ms: 300_000, max_attempts: maxAttempts }
+  return {
+    type: 'exponential',
+    base_delay_ms: baseMs,
+    multiplier: 2,
+    max_delay_ms: 300_000,
+    max_attempts: maxAttempts,
+  }
 }
 
 const FIELDS = {
@@ -41,26 +59,35 @@ export function parseRetryStrategy(
   fallbackMaxAttempts: number,
 ): { ok: true; value: RetryStrategy } | { ok: false; error: string } {
   if (!input || typeof input !== 'object' || Array.isArray(input))
-    return { ok: false, error: 'retry_strategy must be an object with a "type" of exponential, linear or fixed.' }
+    return {
+      ok: false,
+      error: 'retry_strategy must be an object with a "type" of exponential, linear or fixed.',
+    }
   const o = input as Record<string, unknown>
   const type = o.type
   if (type !== 'exponential' && type !== 'linear' && type !== 'fixed')
     return { ok: false, error: 'retry_strategy.type must be exponential, linear or fixed.' }
   const allowed: readonly string[] = ['type', ...FIELDS[type]]
   const extra = Object.keys(o).find((k) => !allowed.includes(k))
-  if (extra) return { ok: false, error: `retry_strategy.${extra} is not a field of a ${type} strategy (fields: ${FIELDS[type].join(', ')}).` }
+  if (extra)
+    return {
+      ok: false,
+      error: `retry_strategy.${extra} is not a field of a ${type} strategy (fields: ${FIELDS[type].join(', ')}).`,
+    }
   const out: Record<string, unknown> = { type }
   for (const field of FIELDS[type]) {
     let v = o[field]
     if (v === undefined && field === 'max_attempts') v = fallbackMaxAttempts
-    if (v === undefined) return { ok: false, error: `retry_strategy.${field} is required for a ${type} strategy.` }
+    if (v === undefined)
+      return { ok: false, error: `retry_strategy.${field} is required for a ${type} strategy.` }
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
       return { ok: false, error: `retry_strategy.${field} must be a number of 0 or more.` }
     if (field === 'max_attempts' && (!Number.isInteger(v) || v < 1 || v > 1000))
       return { ok: false, error: 'retry_strategy.max_attempts must be a whole number from 1 to 1000.' }
     if (field.endsWith('_ms') && v > MAX_DELAY_MS)
       return { ok: false, error: `retry_strategy.${field} must be at most ${MAX_DELAY_MS} (7 days).` }
-    if (field === 'multiplier' && (v < 1 || v > 100)) return { ok: false, error: 'retry_strategy.multiplier must be from 1 to 100.' }
+    if (field === 'multiplier' && (v < 1 || v > 100))
+      return { ok: false, error: 'retry_strategy.multiplier must be from 1 to 100.' }
     out[field] = v
   }
   return { ok: true, value: out as RetryStrategy }

@@ -31,7 +31,11 @@ export const WAITING: readonly TaskStatus[] = ['pending', 'scheduled', 'retrying
  */
 export const TRANSITIONS: Readonly<Record<TaskStatus, Readonly<Partial<Record<TaskStatus, string>>>>> = {
   pending: { scheduled: 'enqueue with a future time', running: 'worker claims', cancelled: 'user cancels' },
-  scheduled: { pending: 'scheduled_at reached', running: 'worker claims (recorded via pending)', cancelled: 'user cancels' },
+  scheduled: {
+    pending: 'scheduled_at reached',
+    running: 'worker claims (recorded via pending)',
+    cancelled: 'user cancels',
+  },
   running: {
     completed: 'handler succeeds',
     retrying: 'attempt fails, attempts left (or lease expires)',
@@ -39,7 +43,11 @@ export const TRANSITIONS: Readonly<Record<TaskStatus, Readonly<Partial<Record<Ta
     cancelled: 'user cancels; the handler signal fires',
     pending: 'worker shuts down and hands the task back',
   },
-  retrying: { running: 'worker claims after the backoff', failed: 'attempts exhausted', cancelled: 'user cancels' },
+  retrying: {
+    running: 'worker claims after the backoff',
+    failed: 'attempts exhausted',
+    cancelled: 'user cancels',
+  },
   completed: {},
   failed: { pending: 'user retries (attempts reset)' },
   cancelled: { pending: 'user retries (attempts reset)' },

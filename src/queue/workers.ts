@@ -33,7 +33,7 @@ export async function stopWorker(sql: Sql, id: string): Promise<void> {
 }
 
 /** Alive = not stopped and heartbeating within its own lease. */
-export const LIVE_WORKER = 'stopped_at IS NULL AND heartbeat_at > now() - lease_ms * interval \'1 millisecond\''
+export const LIVE_WORKER = "stopped_at IS NULL AND heartbeat_at > now() - lease_ms * interval '1 millisecond'"
 
 /** Forget workers that have been gone for a day (the panel shows recently dead ones). */
 export async function pruneWorkers(sql: Sql): Promise<void> {

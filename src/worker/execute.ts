@@ -56,7 +56,8 @@ export function startAttempt(task: Task, opts: RunOptions): Attempt {
     )
     const elapsed = () => Math.round(performance.now() - startedAt)
     try {
-      if (!opts.handler) throw new PermanentError(`No handler for task type "${task.task_type}" in this worker`)
+      if (!opts.handler)
+        throw new PermanentError(`No handler for task type "${task.task_type}" in this worker`)
       const handler = opts.handler
       const run = async () => {
         if (opts.beforeRun) await opts.beforeRun(task, controller.signal)
@@ -65,7 +66,11 @@ export function startAttempt(task: Task, opts: RunOptions): Attempt {
       }
       // The race frees the slot when the signal fires even if a handler ignores it.
       const result = await Promise.race([run(), abortPromise(controller.signal)])
-      return { outcome: { id: task.id, status: 'completed', result: result ?? null }, breaker: 'success', durationMs: elapsed() }
+      return {
+        outcome: { id: task.id, status: 'completed', result: result ?? null },
+        breaker: 'success',
+        durationMs: elapsed(),
+      }
     } catch (err) {
       return { ...classify(task, err, controller.signal), durationMs: elapsed() }
     } finally {

@@ -45,7 +45,9 @@ export class Heartbeat {
     const sentAt = performance.now()
     try {
       await heartbeatWorker(this.o.sql, this.o.workerId)
-      const held = await extendLeases(this.o.sql, this.o.workerId, this.o.leaseMs, [...this.o.running().keys()])
+      const held = await extendLeases(this.o.sql, this.o.workerId, this.o.leaseMs, [
+        ...this.o.running().keys(),
+      ])
       const ours = new Map(held.map((r) => [r.id, r.cancel_requested]))
       for (const [id, attempt] of this.o.running()) {
         if (attempt.startedAt > sentAt) continue

@@ -8,12 +8,19 @@ import type { Sql } from '../db/connect'
 import { isConnectionError } from '../db/connect'
 import type { TaskHandler } from '../handlers/contract'
 import type { Logger } from '../log'
-import { type Breaker, admits, isPristine, probeAt } from '../queue/breaker'
+import { admits, type Breaker, isPristine, probeAt } from '../queue/breaker'
 import { claimTasks, nextRunAt } from '../queue/claim'
 import type { QueueEventBus } from '../queue/events'
 import { finishTasks, type Outcome } from '../queue/finish'
 import { CONTROL_CHANNEL, type ControlMessage, type Notifier, TASKS_CHANNEL } from '../queue/notify'
-import { breakerOf, breakerSettingsOf, readTypes, recordBreaker, type TaskTypeRow, upsertTypes } from '../queue/registry'
+import {
+  breakerOf,
+  breakerSettingsOf,
+  readTypes,
+  recordBreaker,
+  type TaskTypeRow,
+  upsertTypes,
+} from '../queue/registry'
 import type { Task } from '../queue/task'
 import { registerWorker, stopWorker } from '../queue/workers'
 import { AbortReason, type Attempt, type AttemptResult, startAttempt } from './execute'
@@ -106,13 +113,28 @@ export class Worker {
     await this.refreshTypes()
     // listen() reconnects by itself after the database comes back and then calls onlisten again,
     // where we claim: notifications sent while we were away are lost, the tasks are not.
-    const tasks = await sql.listen(TASKS_CHANNEL, () => this.wake(), () => this.wake())
+    const tasks = await sql.listen(
+      TASKS_CHANNEL,
+      () => this.wake(),
+      () => this.wake(),
+    )
     const control = await sql.listen(CONTROL_CHANNEL, (payload) => this.control(payload))
-    this.unsubscribe.push(() => tasks.unlisten(), () => control.unlisten())
+    this.unsubscribe.push(
+      () => tasks.unlisten(),
+      () => control.unlisten(),
+    )
     if (this.opts.notifier) this.unsubscribe.push(this.opts.notifier.onLocalWake(() => this.wake()))
     this.heartbeat.start()
-    this.opts.events.emit('worker:started', { workerId: this.id, types: this.taskTypes, concurrency: this.opts.concurrency })
-    log.info('worker started', { worker: this.id, concurrency: this.opts.concurrency, types: this.taskTypes.join(',') })
+    this.opts.events.emit('worker:started', {
+      workerId: this.id,
+      types: this.taskTypes,
+      concurrency: this.opts.concurrency,
+    })
+    log.info('worker started', {
+      worker: this.id,
+      concurrency: this.opts.concurrency,
+      types: this.taskTypes.join(','),
+    })
     this.wake()
   }
 
@@ -141,18 +163,29 @@ export class Worker {
         if (a === 'all') all.push(name)
         else if (a === 'probe' && !this.probing.has(name)) probes.push(name)
       }
-      const tasks = await claimTasks(this.opts.sql, { workerId: this.id, types: all, limit: free, leaseMs: this.opts.leaseMs })
+      const tasks = await claimTasks(this.opts.sql, {
+        workerId: this.id,
+        types: all,
+        limit: free,
+        leaseMs: this.opts.leaseMs,
+      })
       full = tasks.length === free
       for (const name of probes) {
         if (tasks.length >= free) break
-        const [probe] = await claimTasks(this.opts.sql, { workerId: this.id, types: [name], limit: 1, leaseMs: this.opts.leaseMs })
+        const [probe] = await claimTasks(this.opts.sql, {
+          workerId: this.id,
+          types: [name],
+          limit: 1,
+          leaseMs: this.opts.leaseMs,
+        })
         if (!probe) continue
         this.probing.add(name)
         const changed = await recordBreaker(this.opts.sql, name, 'probe')
         if (changed) this.applyBreaker(changed.row, changed.before)
         tasks.push(probe)
       }
-      if (tasks.length > 0) this.opts.events.emit('worker:claimed', { workerId: this.id, count: tasks.length })
+      if (tasks.length > 0)
+        this.opts.events.emit('worker:claimed', { workerId: this.id, count: tasks.length })
       for (const task of tasks) this.begin(task)
       this.setDatabase(true)
       this.backoffMs = 0
@@ -203,7 +236,10 @@ export class Worker {
       workerId: this.id,
     })
     if (this.opts.journalFile)
-      appendFileSync(this.opts.journalFile, `${JSON.stringify({ task_id: task.id, attempt: task.current_attempt, worker: this.id, at: Date.now() })}\n`)
+      appendFileSync(
+        this.opts.journalFile,
+        `${JSON.stringify({ task_id: task.id, attempt: task.current_attempt, worker: this.id, at: Date.now() })}\n`,
+      )
     const attempt = startAttempt(task, {
       handler,
       timeoutMs,
@@ -264,7 +300,9 @@ export class Worker {
       for (const b of batch) {
         this.running.delete(b.task.id)
         if (!written.has(b.task.id)) {
-          this.opts.log.warn('outcome discarded: the task was taken from this worker (lease expired)', { task: b.task.id })
+          this.opts.log.warn('outcome discarded: the task was taken from this worker (lease expired)', {
+            task: b.task.id,
+          })
           continue
         }
         this.report(b)
@@ -318,8 +356,17 @@ export class Worker {
   private applyBreaker(row: TaskTypeRow, before: Breaker['state']): void {
     this.types.set(row.name, row)
     if (row.breaker_state === before) return
-    this.opts.events.emit('breaker:changed', { taskType: row.name, from: before, to: row.breaker_state, failures: row.breaker_failures })
-    this.opts.log.warn(`circuit breaker ${row.breaker_state}`, { type: row.name, from: before, failures: row.breaker_failures })
+    this.opts.events.emit('breaker:changed', {
+      taskType: row.name,
+      from: before,
+      to: row.breaker_state,
+      failures: row.breaker_failures,
+    })
+    this.opts.log.warn(`circuit breaker ${row.breaker_state}`, {
+      type: row.name,
+      from: before,
+      failures: row.breaker_failures,
+    })
     // Other workers refresh their view of the type at once.
     this.opts.sql`SELECT pg_notify(${CONTROL_CHANNEL}, ${JSON.stringify({ kind: 'types' })})`.catch(() => {})
   }
@@ -331,7 +378,9 @@ export class Worker {
     // A type resumed or a breaker closed elsewhere: claim now rather than at the next poll.
     const unblocked = rows.some((r) => {
       const old = before.get(r.name)
-      return old && ((old.paused && !r.paused) || (old.breaker_state !== 'closed' && r.breaker_state === 'closed'))
+      return (
+        old && ((old.paused && !r.paused) || (old.breaker_state !== 'closed' && r.breaker_state === 'closed'))
+      )
     })
     if (unblocked) this.wake()
   }
@@ -385,7 +434,8 @@ export class Worker {
     }
     // The aborted attempts settle at once; wait for their hand-back to be written (bounded).
     const flushDeadline = Date.now() + 5000
-    while ((this.running.size > 0 || this.flushing || this.claiming) && Date.now() < flushDeadline) await Bun.sleep(20)
+    while ((this.running.size > 0 || this.flushing || this.claiming) && Date.now() < flushDeadline)
+      await Bun.sleep(20)
     this.heartbeat.stop()
     for (const off of this.unsubscribe) await Promise.resolve(off()).catch(() => {})
     await stopWorker(this.opts.sql, this.id).catch(() => {})
@@ -399,4 +449,3 @@ export class Worker {
     return this.dbDown
   }
 }
-

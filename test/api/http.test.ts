@@ -225,7 +225,9 @@ describe('OpenAPI', () => {
     expect(ui.text).toContain('openapi.json')
     // The UI's script and style come from the binary, not a CDN (this machine has no internet).
     expect(ui.text).not.toMatch(/https?:\/\/(unpkg|cdn\.jsdelivr)/)
-    for (const asset of [...ui.text.matchAll(/(?:src|href)="(\/api\/v1\/docs\/assets\/[^"]+)"/g)].map((m) => m[1]!)) {
+    for (const asset of [...ui.text.matchAll(/(?:src|href)="(\/api\/v1\/docs\/assets\/[^"]+)"/g)].map(
+      (m) => m[1]!,
+    )) {
       const res = await h.call('GET', asset)
       expect(res.status).toBe(200)
       expect(res.text.length).toBeGreaterThan(100_000)

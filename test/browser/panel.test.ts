@@ -14,7 +14,9 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db'
 import { type Child, compiledBinary, spawnTasklab, tail, tempDir, waitFor } from '../helpers/proc'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const SHOTS = resolve(process.env.UPDATE_SCREENSHOTS === '1' ? 'docs/screenshots' : 'test-results/screenshots')
+const SHOTS = resolve(
+  process.env.UPDATE_SCREENSHOTS === '1' ? 'docs/screenshots' : 'test-results/screenshots',
+)
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
 
 let db: TestDatabase
@@ -387,7 +389,9 @@ test('the chaos view shows with --chaos and stays hidden without it', async () =
     expect(await other.locator('.side nav a', { hasText: 'Chaos' }).count()).toBe(0)
     // The panel learns it from /health, so its console stays clean; the routes themselves are 404.
     expect(errors).toEqual([])
-    const direct = await fetch(`${url}/api/v1/chaos/faults`, { headers: { authorization: `Bearer ${token}` } })
+    const direct = await fetch(`${url}/api/v1/chaos/faults`, {
+      headers: { authorization: `Bearer ${token}` },
+    })
     expect(direct.status).toBe(404)
     await other.close()
   } finally {

@@ -3,8 +3,14 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdir, mkdtemp, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type HandlerContext, PermanentError, RetryableError, type TaskHandler, validatePayload } from '../../src/handlers/contract'
 import { builtinHandlers } from '../../src/handlers'
+import {
+  type HandlerContext,
+  PermanentError,
+  RetryableError,
+  type TaskHandler,
+  validatePayload,
+} from '../../src/handlers/contract'
 import { silentLogger } from '../../src/log'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
 import { insertTask, registerTypes } from '../helpers/factory'
@@ -28,7 +34,9 @@ beforeAll(async () => {
       if (url.pathname === '/slow') await Bun.sleep(2000)
       const status = Number(url.searchParams.get('status') ?? 200)
       const text = await req.text()
-      return new Response(JSON.stringify({ method: req.method, body: text ? JSON.parse(text) : null }), { status })
+      return new Response(JSON.stringify({ method: req.method, body: text ? JSON.parse(text) : null }), {
+        status,
+      })
     },
   })
 })
@@ -64,22 +72,30 @@ describe('payload validation', () => {
     expect(() => validatePayload(h.schema, { to: 'nobody', subject: 's', body: '' })).toThrow('payload.to')
   })
 
-  test('every handler\'s example payload passes its own schema', () => {
+  test("every handler's example payload passes its own schema", () => {
     for (const h of handlers.values()) expect(() => validatePayload(h.schema, h.example)).not.toThrow()
   })
 })
 
 describe('email', () => {
   test('sends (simulated) and fails transiently on "fail"', async () => {
-    expect(await run('email', { to: 'a@b.c', subject: 'Hi', body: 'hello', latency_ms: 1 })).toMatchObject({ status: 'sent', recipient: 'a@b.c' })
-    await expect(run('email', { to: 'a@b.c', subject: 'Hi', body: 'this will fail', latency_ms: 1 })).rejects.toBeInstanceOf(RetryableError)
+    expect(await run('email', { to: 'a@b.c', subject: 'Hi', body: 'hello', latency_ms: 1 })).toMatchObject({
+      status: 'sent',
+      recipient: 'a@b.c',
+    })
+    await expect(
+      run('email', { to: 'a@b.c', subject: 'Hi', body: 'this will fail', latency_ms: 1 }),
+    ).rejects.toBeInstanceOf(RetryableError)
   })
 })
 
 describe('webhook', () => {
   const url = (path: string) => `http://127.0.0.1:${server.port}${path}`
   test('a 2xx completes with the response', async () => {
-    const r = (await run('webhook', { url: url('/hook'), payload: { event: 'user_created' } })) as { status: number; body: string }
+    const r = (await run('webhook', { url: url('/hook'), payload: { event: 'user_created' } })) as {
+      status: number
+      body: string
+    }
     expect(r.status).toBe(200)
     expect(JSON.parse(r.body)).toEqual({ method: 'POST', body: { event: 'user_created' } })
   })
@@ -89,7 +105,9 @@ describe('webhook', () => {
     await expect(run('webhook', { url: 'http://127.0.0.1:1/closed' })).rejects.toBeInstanceOf(RetryableError)
   })
   test('its own timeout retries', async () => {
-    await expect(run('webhook', { url: url('/slow'), method: 'GET', timeout_ms: 100 })).rejects.toThrow('timed out after 100 ms')
+    await expect(run('webhook', { url: url('/slow'), method: 'GET', timeout_ms: 100 })).rejects.toThrow(
+      'timed out after 100 ms',
+    )
   })
 })
 
@@ -102,10 +120,16 @@ describe('data_processing', () => {
     ['count', 5],
     ['sort', [1, 2, 3, 4, 5]],
   ])('%s', async (operation, result) => {
-    expect(await run('data_processing', { operation, data: [3, 1, 5, 2, 4] })).toEqual({ operation, result, count: 5 })
+    expect(await run('data_processing', { operation, data: [3, 1, 5, 2, 4] })).toEqual({
+      operation,
+      result,
+      count: 5,
+    })
   })
   test('avg of nothing is a permanent error', async () => {
-    await expect(run('data_processing', { operation: 'avg', data: [] })).rejects.toBeInstanceOf(PermanentError)
+    await expect(run('data_processing', { operation: 'avg', data: [] })).rejects.toBeInstanceOf(
+      PermanentError,
+    )
   })
 })
 
@@ -123,30 +147,53 @@ describe('file_cleanup', () => {
     await utimes(join(outside, 'victim.txt'), old, old)
     // A link from inside the sandbox to outside must be removed as a link, never followed.
     await symlink(outside, join(dir, 'escape'))
-    const r = (await run('file_cleanup', { file_path: dir, max_age_hours: 24 })) as { deleted_count: number; kept: number }
+    const r = (await run('file_cleanup', { file_path: dir, max_age_hours: 24 })) as {
+      deleted_count: number
+      kept: number
+    }
     expect(r.deleted_count).toBe(2)
     expect(r.kept).toBe(2) // fresh.txt and the (new) link itself
     expect(await Bun.file(join(dir, 'a.txt')).exists()).toBe(false)
     expect(await Bun.file(join(dir, 'fresh.txt')).exists()).toBe(true)
     expect((await stat(join(outside, 'victim.txt'))).isFile()).toBe(true)
   })
-  test.each([['/etc'], ['../../etc'], ['/tmp']])('a path outside the sandbox (%s) is a permanent error', async (p) => {
-    await expect(run('file_cleanup', { file_path: p, max_age_hours: 0 })).rejects.toThrow('outside the sandbox')
-  })
+  test.each([['/etc'], ['../../etc'], ['/tmp']])(
+    'a path outside the sandbox (%s) is a permanent error',
+    async (p) => {
+      await expect(run('file_cleanup', { file_path: p, max_age_hours: 0 })).rejects.toThrow(
+        'outside the sandbox',
+      )
+    },
+  )
 })
 
 describe('report_generation', () => {
   test('reports over the tasks table for the date range', async () => {
     await registerTypes(db.sql, 'alpha')
-    await insertTask(db.sql, { task_type: 'alpha', status: 'completed', started_at: new Date(Date.now() - 100), completed_at: new Date() })
+    await insertTask(db.sql, {
+      task_type: 'alpha',
+      status: 'completed',
+      started_at: new Date(Date.now() - 100),
+      completed_at: new Date(),
+    })
     await insertTask(db.sql, { task_type: 'alpha', status: 'failed', completed_at: new Date() })
     const today = new Date().toISOString().slice(0, 10)
-    const r = (await run('report_generation', { report_type: 'sales', start_date: today, end_date: today })) as Record<string, unknown>
+    const r = (await run('report_generation', {
+      report_type: 'sales',
+      start_date: today,
+      end_date: today,
+    })) as Record<string, unknown>
     expect(r.total).toBe(2)
     expect(r.by_status).toEqual({ completed: 1, failed: 1 })
-    const none = (await run('report_generation', { report_type: 'sales', start_date: '2001-01-01', end_date: '2001-01-31' })) as Record<string, unknown>
+    const none = (await run('report_generation', {
+      report_type: 'sales',
+      start_date: '2001-01-01',
+      end_date: '2001-01-31',
+    })) as Record<string, unknown>
     expect(none.total).toBe(0)
-    await expect(run('report_generation', { report_type: 'x', start_date: today, end_date: '2001-01-01' })).rejects.toBeInstanceOf(PermanentError)
+    await expect(
+      run('report_generation', { report_type: 'x', start_date: today, end_date: '2001-01-01' }),
+    ).rejects.toBeInstanceOf(PermanentError)
   })
 })
 

@@ -5,7 +5,10 @@ import { upsertTypes } from '../../src/queue/registry'
 import type { Task } from '../../src/queue/task'
 
 export async function registerTypes(sql: Sql, ...names: string[]): Promise<void> {
-  await upsertTypes(sql, names.map((name): TypeDefinition => ({ name, description: `test type ${name}` })))
+  await upsertTypes(
+    sql,
+    names.map((name): TypeDefinition => ({ name, description: `test type ${name}` })),
+  )
 }
 
 export async function insertTask(sql: Sql, fields: Partial<Task> & { task_type: string }): Promise<Task> {

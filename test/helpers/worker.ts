@@ -27,7 +27,10 @@ export function testWorker(sql: Sql, handlers: TaskHandler[], opts: Partial<Work
     ...opts,
   })
   const add = async (task: NewTask): Promise<Task> => {
-    const { task: t } = await enqueue(sql, task, { createdBy: null, defaults: { maxAttempts: 3, retryStrategy: defaultRetryStrategy(10, 3) } })
+    const { task: t } = await enqueue(sql, task, {
+      createdBy: null,
+      defaults: { maxAttempts: 3, retryStrategy: defaultRetryStrategy(10, 3) },
+    })
     notifier.poke()
     return t
   }

@@ -15,7 +15,8 @@ beforeEach(async () => {
   await db.sql`DELETE FROM tasks`
 })
 
-const claim = (limit: number, workerId = 'w1', types = ['alpha']) => claimTasks(db.sql, { workerId, types, limit, leaseMs: 30_000 })
+const claim = (limit: number, workerId = 'w1', types = ['alpha']) =>
+  claimTasks(db.sql, { workerId, types, limit, leaseMs: 30_000 })
 const eventsOf = async (id: string): Promise<Record<string, unknown>[]> => [
   ...(await db.sql`SELECT from_status, to_status, attempt, worker_id, error, actor FROM task_events WHERE task_id = ${id} ORDER BY id`),
 ]
@@ -23,7 +24,9 @@ const eventsOf = async (id: string): Promise<Record<string, unknown>[]> => [
 describe('claim', () => {
   test('critical first, then high, normal, low (not alphabetical), oldest first within a priority', async () => {
     const t0 = Date.now() - 10_000
-    for (const [i, priority] of (['low', 'normal', 'critical', 'high', 'normal', 'critical'] as const).entries())
+    for (const [i, priority] of (
+      ['low', 'normal', 'critical', 'high', 'normal', 'critical'] as const
+    ).entries())
       await insertTask(db.sql, { task_type: 'alpha', priority, run_at: new Date(t0 + i) })
     const got = await claim(10)
     expect(got.map((t) => t.priority)).toEqual(['critical', 'critical', 'high', 'normal', 'normal', 'low'])
@@ -41,7 +44,14 @@ describe('claim', () => {
     }
     expect(await eventsOf(got[0]!.id)).toEqual([
       { from_status: null, to_status: 'pending', attempt: 0, worker_id: null, error: null, actor: 'system' },
-      { from_status: 'pending', to_status: 'running', attempt: 1, worker_id: 'w1', error: null, actor: 'worker' },
+      {
+        from_status: 'pending',
+        to_status: 'running',
+        attempt: 1,
+        worker_id: 'w1',
+        error: null,
+        actor: 'worker',
+      },
     ])
   })
 
@@ -54,8 +64,16 @@ describe('claim', () => {
   })
 
   test('a scheduled task is not claimed before scheduled_at, then passes through pending', async () => {
-    const future = await insertTask(db.sql, { task_type: 'alpha', status: 'scheduled', run_at: new Date(Date.now() + 60_000) })
-    const due = await insertTask(db.sql, { task_type: 'alpha', status: 'scheduled', run_at: new Date(Date.now() - 1) })
+    const future = await insertTask(db.sql, {
+      task_type: 'alpha',
+      status: 'scheduled',
+      run_at: new Date(Date.now() + 60_000),
+    })
+    const due = await insertTask(db.sql, {
+      task_type: 'alpha',
+      status: 'scheduled',
+      run_at: new Date(Date.now() - 1),
+    })
     const got = await claim(10)
     expect(got.map((t) => t.id)).toEqual([due.id])
     expect((await nextRunAt(db.sql, ['alpha']))?.getTime()).toBe(future.run_at.getTime())
@@ -68,7 +86,12 @@ describe('claim', () => {
   })
 
   test('a retrying task waits for its backoff', async () => {
-    await insertTask(db.sql, { task_type: 'alpha', status: 'retrying', current_attempt: 1, run_at: new Date(Date.now() + 60_000) })
+    await insertTask(db.sql, {
+      task_type: 'alpha',
+      status: 'retrying',
+      current_attempt: 1,
+      run_at: new Date(Date.now() + 60_000),
+    })
     expect(await claim(5)).toHaveLength(0)
   })
 })
@@ -77,9 +100,15 @@ describe('finish', () => {
   test('completion is guarded: another worker, or a second report, changes nothing', async () => {
     await insertTask(db.sql, { task_type: 'alpha' })
     const [t] = await claim(1)
-    expect(await finishTasks(db.sql, 'w2', [{ id: t!.id, status: 'completed', result: 'stolen' }])).toEqual(new Set())
-    expect(await finishTasks(db.sql, 'w1', [{ id: t!.id, status: 'completed', result: { ok: 1 } }])).toEqual(new Set([t!.id]))
-    expect(await finishTasks(db.sql, 'w1', [{ id: t!.id, status: 'failed', error: 'late' }])).toEqual(new Set())
+    expect(await finishTasks(db.sql, 'w2', [{ id: t!.id, status: 'completed', result: 'stolen' }])).toEqual(
+      new Set(),
+    )
+    expect(await finishTasks(db.sql, 'w1', [{ id: t!.id, status: 'completed', result: { ok: 1 } }])).toEqual(
+      new Set([t!.id]),
+    )
+    expect(await finishTasks(db.sql, 'w1', [{ id: t!.id, status: 'failed', error: 'late' }])).toEqual(
+      new Set(),
+    )
     const [row] = await db.sql`SELECT status, result, completed_at, locked_by FROM tasks WHERE id = ${t!.id}`
     expect(row).toMatchObject({ status: 'completed', result: { ok: 1 }, locked_by: null })
     expect(row!.completed_at).toBeInstanceOf(Date)
@@ -103,22 +132,49 @@ describe('finish', () => {
     expect(by.get(ts[2]!.id)).toMatchObject({ status: 'failed', last_error: 'bad' })
     // Handed back by a draining worker: the attempt is not counted.
     expect(by.get(ts[3]!.id)).toMatchObject({ status: 'pending', current_attempt: 0 })
-    const [ev] = await db.sql`SELECT error FROM task_events WHERE task_id = ${ts[1]!.id} AND to_status = 'retrying'`
+    const [ev] =
+      await db.sql`SELECT error FROM task_events WHERE task_id = ${ts[1]!.id} AND to_status = 'retrying'`
     expect(ev!.error).toBe('boom')
   })
 
-  test('failureOutcome: retry with the strategy\'s delay until max_attempts, permanent goes straight to failed', () => {
-    const task = { id: 'x', current_attempt: 1, max_attempts: 3, retry_strategy: { type: 'exponential', base_delay_ms: 100, multiplier: 2, max_delay_ms: 1e6, max_attempts: 3 } } as const
+  test("failureOutcome: retry with the strategy's delay until max_attempts, permanent goes straight to failed", () => {
+    const task = {
+      id: 'x',
+      current_attempt: 1,
+      max_attempts: 3,
+      retry_strategy: {
+        type: 'exponential',
+        base_delay_ms: 100,
+        multiplier: 2,
+        max_delay_ms: 1e6,
+        max_attempts: 3,
+      },
+    } as const
     const now = 1_000_000
-    expect(failureOutcome(task, 'e', false, now)).toEqual({ id: 'x', status: 'retrying', error: 'e', runAt: new Date(now + 200) })
-    expect(failureOutcome({ ...task, current_attempt: 2 }, 'e', false, now)).toMatchObject({ runAt: new Date(now + 400) })
-    expect(failureOutcome({ ...task, current_attempt: 3 }, 'e', false, now)).toEqual({ id: 'x', status: 'failed', error: 'e' })
-    expect(failureOutcome(task, 'bad payload', true, now)).toEqual({ id: 'x', status: 'failed', error: 'bad payload' })
+    expect(failureOutcome(task, 'e', false, now)).toEqual({
+      id: 'x',
+      status: 'retrying',
+      error: 'e',
+      runAt: new Date(now + 200),
+    })
+    expect(failureOutcome({ ...task, current_attempt: 2 }, 'e', false, now)).toMatchObject({
+      runAt: new Date(now + 400),
+    })
+    expect(failureOutcome({ ...task, current_attempt: 3 }, 'e', false, now)).toEqual({
+      id: 'x',
+      status: 'failed',
+      error: 'e',
+    })
+    expect(failureOutcome(task, 'bad payload', true, now)).toEqual({
+      id: 'x',
+      status: 'failed',
+      error: 'bad payload',
+    })
   })
 })
 
 describe('leases', () => {
-  test('heartbeat extends only this worker\'s leases and reports cancel requests', async () => {
+  test("heartbeat extends only this worker's leases and reports cancel requests", async () => {
     await insertTask(db.sql, { task_type: 'alpha' })
     await insertTask(db.sql, { task_type: 'alpha' })
     const [a] = await claim(1, 'w1')
@@ -131,19 +187,61 @@ describe('leases', () => {
   })
 
   test('rescue: an expired lease fails the attempt with "worker lost" and the strategy decides', async () => {
-    const retry = await insertTask(db.sql, { task_type: 'alpha', status: 'running', current_attempt: 1, max_attempts: 3, locked_by: 'dead', lease_expires_at: new Date(Date.now() - 1000) })
-    const last = await insertTask(db.sql, { task_type: 'alpha', status: 'running', current_attempt: 3, max_attempts: 3, locked_by: 'dead', lease_expires_at: new Date(Date.now() - 1000) })
-    const cancelled = await insertTask(db.sql, { task_type: 'alpha', status: 'running', current_attempt: 1, cancel_requested: true, locked_by: 'dead', lease_expires_at: new Date(Date.now() - 1000) })
-    const alive = await insertTask(db.sql, { task_type: 'alpha', status: 'running', current_attempt: 1, locked_by: 'alive', lease_expires_at: new Date(Date.now() + 60_000) })
+    const retry = await insertTask(db.sql, {
+      task_type: 'alpha',
+      status: 'running',
+      current_attempt: 1,
+      max_attempts: 3,
+      locked_by: 'dead',
+      lease_expires_at: new Date(Date.now() - 1000),
+    })
+    const last = await insertTask(db.sql, {
+      task_type: 'alpha',
+      status: 'running',
+      current_attempt: 3,
+      max_attempts: 3,
+      locked_by: 'dead',
+      lease_expires_at: new Date(Date.now() - 1000),
+    })
+    const cancelled = await insertTask(db.sql, {
+      task_type: 'alpha',
+      status: 'running',
+      current_attempt: 1,
+      cancel_requested: true,
+      locked_by: 'dead',
+      lease_expires_at: new Date(Date.now() - 1000),
+    })
+    const alive = await insertTask(db.sql, {
+      task_type: 'alpha',
+      status: 'running',
+      current_attempt: 1,
+      locked_by: 'alive',
+      lease_expires_at: new Date(Date.now() + 60_000),
+    })
     const rescued = await rescueExpired(db.sql)
     const status = new Map(rescued.map((r) => [r.id, r.status]))
-    expect(status).toEqual(new Map([[retry.id, 'retrying'], [last.id, 'failed'], [cancelled.id, 'cancelled']]))
+    expect(status).toEqual(
+      new Map([
+        [retry.id, 'retrying'],
+        [last.id, 'failed'],
+        [cancelled.id, 'cancelled'],
+      ]),
+    )
     expect(rescued.every((r) => r.worker === 'dead')).toBe(true)
     const [ev] = await eventsOf(retry.id).then((e) => e.filter((x) => x.to_status === 'retrying'))
-    expect(ev).toEqual({ from_status: 'running', to_status: 'retrying', attempt: 1, worker_id: 'dead', error: 'worker lost', actor: 'rescue' })
+    expect(ev).toEqual({
+      from_status: 'running',
+      to_status: 'retrying',
+      attempt: 1,
+      worker_id: 'dead',
+      error: 'worker lost',
+      actor: 'rescue',
+    })
     const [a] = await db.sql`SELECT status FROM tasks WHERE id = ${alive.id}`
     expect(a!.status).toBe('running')
     // The dead worker's late report is refused by the guard.
-    expect(await finishTasks(db.sql, 'dead', [{ id: retry.id, status: 'completed', result: null }])).toEqual(new Set())
+    expect(await finishTasks(db.sql, 'dead', [{ id: retry.id, status: 'completed', result: null }])).toEqual(
+      new Set(),
+    )
   })
 })

@@ -21,7 +21,13 @@ describe('enqueue', () => {
   test('creates a pending task with the configured default strategy', async () => {
     const { task, created } = await enqueue(db.sql, { task_type: 'alpha', payload: { a: 1 } }, opts)
     expect(created).toBe(true)
-    expect(task).toMatchObject({ status: 'pending', priority: 'normal', payload: { a: 1 }, max_attempts: 3, current_attempt: 0 })
+    expect(task).toMatchObject({
+      status: 'pending',
+      priority: 'normal',
+      payload: { a: 1 },
+      max_attempts: 3,
+      current_attempt: 0,
+    })
     expect(task.retry_strategy).toEqual(defaults.retryStrategy)
   })
 
@@ -34,15 +40,36 @@ describe('enqueue', () => {
     expect(p.task.status).toBe('pending')
   })
 
-  test('max_attempts and the strategy agree: the task\'s number wins and is written into the strategy', async () => {
-    const a = await enqueue(db.sql, { task_type: 'alpha', max_attempts: 7, retry_strategy: { type: 'fixed', interval_ms: 10, max_attempts: 2 } }, opts)
+  test("max_attempts and the strategy agree: the task's number wins and is written into the strategy", async () => {
+    const a = await enqueue(
+      db.sql,
+      {
+        task_type: 'alpha',
+        max_attempts: 7,
+        retry_strategy: { type: 'fixed', interval_ms: 10, max_attempts: 2 },
+      },
+      opts,
+    )
     expect(a.task.max_attempts).toBe(7)
     expect(a.task.retry_strategy).toEqual({ type: 'fixed', interval_ms: 10, max_attempts: 7 })
-    const b = await enqueue(db.sql, { task_type: 'alpha', retry_strategy: { type: 'linear', base_delay_ms: 1, increment_ms: 1, max_delay_ms: 5, max_attempts: 5 } }, opts)
+    const b = await enqueue(
+      db.sql,
+      {
+        task_type: 'alpha',
+        retry_strategy: {
+          type: 'linear',
+          base_delay_ms: 1,
+          increment_ms: 1,
+          max_delay_ms: 5,
+          max_attempts: 5,
+        },
+      },
+      opts,
+    )
     expect(b.task.max_attempts).toBe(5)
   })
 
-  test('the type\'s default strategy applies when the task has none', async () => {
+  test("the type's default strategy applies when the task has none", async () => {
     await db.sql`UPDATE task_types SET retry_strategy = ${db.sql.json({ type: 'fixed', interval_ms: 99, max_attempts: 4 })} WHERE name = 'beta'`
     const { task } = await enqueue(db.sql, { task_type: 'beta' }, opts)
     expect(task.retry_strategy).toEqual({ type: 'fixed', interval_ms: 99, max_attempts: 4 })
@@ -56,7 +83,9 @@ describe('enqueue', () => {
     expect(err.code).toBe('TASK_TYPE_NOT_REGISTERED')
     expect(err.message).toContain('start a worker that handles it')
     await db.sql`UPDATE task_types SET is_active = false WHERE name = 'beta'`
-    await expect(enqueue(db.sql, { task_type: 'beta' }, opts)).rejects.toMatchObject({ code: 'TASK_TYPE_NOT_REGISTERED' })
+    await expect(enqueue(db.sql, { task_type: 'beta' }, opts)).rejects.toMatchObject({
+      code: 'TASK_TYPE_NOT_REGISTERED',
+    })
     await db.sql`UPDATE task_types SET is_active = true WHERE name = 'beta'`
     expect(await count()).toBe(before)
   })
@@ -94,17 +123,26 @@ describe('enqueue', () => {
 
 describe('enqueueBatch', () => {
   test('creates all in one transaction, in order', async () => {
-    const tasks = Array.from({ length: 50 }, (_, i) => ({ task_type: i % 2 ? 'alpha' : 'beta', payload: { i } }))
+    const tasks = Array.from({ length: 50 }, (_, i) => ({
+      task_type: i % 2 ? 'alpha' : 'beta',
+      payload: { i },
+    }))
     const res = await enqueueBatch(db.sql, tasks, opts)
     expect(res.map((r) => (r.task.payload as { i: number }).i)).toEqual(tasks.map((t) => t.payload.i))
   })
 
   test('all or nothing: one bad type or one bad field stores none', async () => {
     const before = await count()
-    await expect(enqueueBatch(db.sql, [{ task_type: 'alpha' }, { task_type: 'nope' }], opts)).rejects.toMatchObject({
+    await expect(
+      enqueueBatch(db.sql, [{ task_type: 'alpha' }, { task_type: 'nope' }], opts),
+    ).rejects.toMatchObject({
       code: 'TASK_TYPE_NOT_REGISTERED',
     })
-    const err = await enqueueBatch(db.sql, [{ task_type: 'alpha' }, { task_type: 'alpha', priority: 'x' }], opts).catch((e) => e)
+    const err = await enqueueBatch(
+      db.sql,
+      [{ task_type: 'alpha' }, { task_type: 'alpha', priority: 'x' }],
+      opts,
+    ).catch((e) => e)
     expect(err.details.field).toBe('tasks[1].priority')
     expect(await count()).toBe(before)
   })
@@ -117,7 +155,15 @@ describe('enqueueBatch', () => {
 
   test('keys in a batch match earlier tasks', async () => {
     const first = await enqueue(db.sql, { task_type: 'alpha', idempotency_key: 'batch-a' }, opts)
-    const res = await enqueueBatch(db.sql, [{ task_type: 'alpha', idempotency_key: 'batch-a' }, { task_type: 'alpha', idempotency_key: 'batch-b' }, { task_type: 'alpha' }], opts)
+    const res = await enqueueBatch(
+      db.sql,
+      [
+        { task_type: 'alpha', idempotency_key: 'batch-a' },
+        { task_type: 'alpha', idempotency_key: 'batch-b' },
+        { task_type: 'alpha' },
+      ],
+      opts,
+    )
     expect(res.map((r) => r.created)).toEqual([false, true, true])
     expect(res[0]!.task.id).toBe(first.task.id)
   })

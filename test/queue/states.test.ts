@@ -20,7 +20,8 @@ describe('state machine', () => {
       SELECT f::text, t::text, tasklab_transition_allowed(f, t) AS ok
       FROM unnest(enum_range(NULL::task_status)) f, unnest(enum_range(NULL::task_status)) t`
     expect(rows).toHaveLength(49)
-    for (const r of rows) expect([r.f, r.t, r.ok]).toEqual([r.f, r.t, canTransition(r.f as never, r.t as never)])
+    for (const r of rows)
+      expect([r.f, r.t, r.ok]).toEqual([r.f, r.t, canTransition(r.f as never, r.t as never)])
   })
 
   test('the SQL enum lists the TypeScript statuses in order', async () => {
@@ -37,9 +38,9 @@ describe('state machine', () => {
   ])('the database refuses %s → %s', async (from, to) => {
     const t = await insertTask(db.sql, { task_type: 'alpha', status: from as never })
     const extra = to === 'running' ? db.sql`, locked_by = 'w', lease_expires_at = now()` : db.sql``
-    await expect(db.sql`UPDATE tasks SET status = ${to}::task_status ${extra} WHERE id = ${t.id}`).rejects.toThrow(
-      `illegal task transition ${from} -> ${to}`,
-    )
+    await expect(
+      db.sql`UPDATE tasks SET status = ${to}::task_status ${extra} WHERE id = ${t.id}`,
+    ).rejects.toThrow(`illegal task transition ${from} -> ${to}`)
     const [after] = await db.sql`SELECT status FROM tasks WHERE id = ${t.id}`
     expect(after!.status).toBe(from)
   })
@@ -50,7 +51,8 @@ describe('state machine', () => {
       await tx`SELECT set_config('tasklab.actor', 'user:someone', true)`
       await tx`UPDATE tasks SET status = 'cancelled' WHERE id = ${t.id}`
     })
-    const events = await db.sql`SELECT from_status, to_status, actor FROM task_events WHERE task_id = ${t.id} ORDER BY id`
+    const events =
+      await db.sql`SELECT from_status, to_status, actor FROM task_events WHERE task_id = ${t.id} ORDER BY id`
     expect(events.map((e) => [e.from_status, e.to_status, e.actor])).toEqual([
       [null, 'pending', 'system'],
       ['pending', 'cancelled', 'user:someone'],
@@ -59,7 +61,9 @@ describe('state machine', () => {
 })
 
 test('every migration file is embedded', () => {
-  const files = readdirSync('migrations').filter((f) => f.endsWith('.sql')).sort()
+  const files = readdirSync('migrations')
+    .filter((f) => f.endsWith('.sql'))
+    .sort()
   expect(MIGRATIONS.map((m) => m.name)).toEqual(files)
   // Each version is its file's number; numbers only grow (a gap is fine, a reuse is not).
   expect(MIGRATIONS.map((m) => m.version)).toEqual(files.map((f) => Number(f.slice(0, 4))))

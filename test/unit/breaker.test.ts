@@ -1,5 +1,13 @@
 import { describe, expect, test } from 'bun:test'
-import { admits, CLOSED, isPristine, onFailure, onSuccess, probeAt, toHalfOpen } from '../../src/queue/breaker'
+import {
+  admits,
+  CLOSED,
+  isPristine,
+  onFailure,
+  onSuccess,
+  probeAt,
+  toHalfOpen,
+} from '../../src/queue/breaker'
 
 const s = { failureThreshold: 3, successThreshold: 2, cooldownMs: 1000 }
 const t0 = new Date('2026-01-01T00:00:00Z')

@@ -3,16 +3,22 @@ import { parseArgs } from '../../src/cli/args'
 import { ConfigError, loadConfig } from '../../src/config'
 
 describe('config', () => {
-  test('defaults are the seed\'s', () => {
+  test("defaults are the seed's", () => {
     const c = loadConfig({}, { HOME: '/home/x' })
-    expect(c.worker).toMatchObject({ concurrency: 4, pollIntervalMs: 5000, maxRetries: 3, retryBackoffBaseMs: 2000, leaseMs: 30_000 })
+    expect(c.worker).toMatchObject({
+      concurrency: 4,
+      pollIntervalMs: 5000,
+      maxRetries: 3,
+      retryBackoffBaseMs: 2000,
+      leaseMs: 30_000,
+    })
     expect(c.server).toMatchObject({ host: '127.0.0.1', port: 3000 })
     expect(c.databaseUrl).toBeUndefined()
     expect(c.dataDir).toBe('/home/x/.local/share/tasklab')
     expect(c.chaos.enabled).toBe(false)
   })
 
-  test('the seed\'s STARTER__ variables take effect', () => {
+  test("the seed's STARTER__ variables take effect", () => {
     const c = loadConfig(
       {},
       {
@@ -26,14 +32,22 @@ describe('config', () => {
         XDG_DATA_HOME: '/data',
       },
     )
-    expect(c.worker).toMatchObject({ concurrency: 8, pollIntervalMs: 500, maxRetries: 5, retryBackoffBaseMs: 1500 })
+    expect(c.worker).toMatchObject({
+      concurrency: 8,
+      pollIntervalMs: 500,
+      maxRetries: 5,
+      retryBackoffBaseMs: 1500,
+    })
     expect(c.server).toMatchObject({ host: '0.0.0.0', port: 8080 })
     expect(c.chaos.enabled).toBe(true)
     expect(c.dataDir).toBe('/data/tasklab')
   })
 
   test('flags override environment variables', () => {
-    const c = loadConfig({ concurrency: '2', port: '0', chaos: true }, { STARTER__WORKER__CONCURRENCY: '8', STARTER__SERVER__PORT: '9' })
+    const c = loadConfig(
+      { concurrency: '2', port: '0', chaos: true },
+      { STARTER__WORKER__CONCURRENCY: '8', STARTER__SERVER__PORT: '9' },
+    )
     expect(c.worker.concurrency).toBe(2)
     expect(c.server.port).toBe(0)
     expect(c.chaos.enabled).toBe(true)
@@ -48,9 +62,18 @@ describe('config', () => {
   })
 
   test.each([
-    [{ STARTER__WORKER__CONCURRENCY: 'abc' }, 'The environment variable STARTER__WORKER__CONCURRENCY must be a whole number from 1 to 1000; got "abc".'],
-    [{ STARTER__WORKER__CONCURRENCY: '0' }, 'STARTER__WORKER__CONCURRENCY must be a whole number from 1 to 1000'],
-    [{ STARTER__WORKER__POLL_INTERVAL_SECS: '-1' }, 'STARTER__WORKER__POLL_INTERVAL_SECS must be a number of seconds'],
+    [
+      { STARTER__WORKER__CONCURRENCY: 'abc' },
+      'The environment variable STARTER__WORKER__CONCURRENCY must be a whole number from 1 to 1000; got "abc".',
+    ],
+    [
+      { STARTER__WORKER__CONCURRENCY: '0' },
+      'STARTER__WORKER__CONCURRENCY must be a whole number from 1 to 1000',
+    ],
+    [
+      { STARTER__WORKER__POLL_INTERVAL_SECS: '-1' },
+      'STARTER__WORKER__POLL_INTERVAL_SECS must be a number of seconds',
+    ],
     [{ STARTER__SERVER__PORT: '70000' }, 'STARTER__SERVER__PORT must be a whole number from 1 to 65535'],
     [{ STARTER__CHAOS__ENABLED: 'maybe' }, 'STARTER__CHAOS__ENABLED must be true or false'],
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL must be a postgres:// URL'],
@@ -61,7 +84,9 @@ describe('config', () => {
   })
 
   test('a bad flag names the flag', () => {
-    expect(() => loadConfig({ concurrency: 'x' }, {})).toThrow('The flag --concurrency must be a whole number')
+    expect(() => loadConfig({ concurrency: 'x' }, {})).toThrow(
+      'The flag --concurrency must be a whole number',
+    )
   })
 })
 

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test'
 import { Type } from '@sinclair/typebox'
-import { defineHandler, PermanentError, sleep, type TaskHandler } from '../../src/handlers/contract'
 import { builtinHandlers } from '../../src/handlers'
+import { defineHandler, PermanentError, sleep, type TaskHandler } from '../../src/handlers/contract'
 import { cancelTask } from '../../src/queue/actions'
 import type { Worker } from '../../src/worker/runner'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
@@ -26,25 +26,43 @@ async function start(hs: TaskHandler[] = handlers, opts = {}) {
   running.push(t.worker)
   return t
 }
-const eventsOf = (id: string) => db.sql`SELECT at, from_status, to_status, attempt, error FROM task_events WHERE task_id = ${id} ORDER BY id`
+const eventsOf = (id: string) =>
+  db.sql`SELECT at, from_status, to_status, attempt, error FROM task_events WHERE task_id = ${id} ORDER BY id`
 const settled = (id: string, ...states: string[]) =>
-  waitUntil(async () => {
-    const t = await statusOf(db.sql, id)
-    return states.includes(t.status) ? t : null
-  }, `task ${id} to reach ${states.join('/')}`)
+  waitUntil(
+    async () => {
+      const t = await statusOf(db.sql, id)
+      return states.includes(t.status) ? t : null
+    },
+    `task ${id} to reach ${states.join('/')}`,
+  )
 
 describe('worker', () => {
-  test('a failing task goes through retrying with the strategy\'s delays, then lands in failed', async () => {
+  test("a failing task goes through retrying with the strategy's delays, then lands in failed", async () => {
     const { add } = await start()
     const t = await add({
       task_type: 'email',
       payload: { to: 'a@b.c', subject: 's', body: 'please fail', latency_ms: 0 },
-      retry_strategy: { type: 'linear', base_delay_ms: 100, increment_ms: 100, max_delay_ms: 10_000, max_attempts: 3 },
+      retry_strategy: {
+        type: 'linear',
+        base_delay_ms: 100,
+        increment_ms: 100,
+        max_delay_ms: 10_000,
+        max_attempts: 3,
+      },
     })
     const done = await settled(t.id, 'failed')
     expect(done).toMatchObject({ current_attempt: 3, last_error: 'Email service error' })
     const ev = await eventsOf(t.id)
-    expect(ev.map((e) => e.to_status)).toEqual(['pending', 'running', 'retrying', 'running', 'retrying', 'running', 'failed'])
+    expect(ev.map((e) => e.to_status)).toEqual([
+      'pending',
+      'running',
+      'retrying',
+      'running',
+      'retrying',
+      'running',
+      'failed',
+    ])
     // linear: base + increment * attempt → 200 ms after attempt 1, 300 ms after attempt 2; an
     // attempt starts no earlier than the previous start plus that delay.
     const started = ev.filter((e) => e.to_status === 'running').map((e) => e.at.getTime())
@@ -54,7 +72,11 @@ describe('worker', () => {
 
   test('a bad payload is permanent: no retry, the error names the field', async () => {
     const { add } = await start()
-    const t = await add({ task_type: 'data_processing', payload: { operation: 'median', data: [1] }, max_attempts: 5 })
+    const t = await add({
+      task_type: 'data_processing',
+      payload: { operation: 'median', data: [1] },
+      max_attempts: 5,
+    })
     const done = await settled(t.id, 'failed')
     expect(done.current_attempt).toBe(1)
     expect(done.last_error).toContain('payload.operation')
@@ -62,7 +84,13 @@ describe('worker', () => {
 
   test('an attempt that outlives its timeout is aborted and retried', async () => {
     const { add } = await start()
-    const t = await add({ task_type: 'delay_task', payload: { delay_seconds: 30 }, timeout_ms: 100, max_attempts: 2, retry_strategy: { type: 'fixed', interval_ms: 10 } })
+    const t = await add({
+      task_type: 'delay_task',
+      payload: { delay_seconds: 30 },
+      timeout_ms: 100,
+      max_attempts: 2,
+      retry_strategy: { type: 'fixed', interval_ms: 10 },
+    })
     const done = await settled(t.id, 'failed')
     expect(done.last_error).toBe('timed out after 100 ms')
     expect(done.current_attempt).toBe(2)
@@ -119,7 +147,8 @@ describe('worker', () => {
     // Queue all five before any worker runs, so the claim sees them together.
     await registerTypes(db.sql, 'record')
     const { add, worker } = testWorker(db.sql, [record], { concurrency: 1 })
-    for (const p of ['low', 'normal', 'critical', 'high', 'normal'] as const) await add({ task_type: 'record', priority: p, payload: { label: p } })
+    for (const p of ['low', 'normal', 'critical', 'high', 'normal'] as const)
+      await add({ task_type: 'record', priority: p, payload: { label: p } })
     await worker.start()
     running.push(worker)
     await waitUntil(() => order.length === 5, 'five tasks to run')
@@ -128,7 +157,7 @@ describe('worker', () => {
 })
 
 describe('circuit breaker and pause', () => {
-  test('after N failures the breaker opens and the type\'s tasks wait (not failed); it half-opens and closes', async () => {
+  test("after N failures the breaker opens and the type's tasks wait (not failed); it half-opens and closes", async () => {
     let healthy = false
     const flaky = defineHandler({
       type: 'flaky',
@@ -145,15 +174,30 @@ describe('circuit breaker and pause', () => {
     running.push(worker)
     await db.sql`UPDATE task_types SET breaker_failure_threshold = 2, breaker_success_threshold = 2, breaker_cooldown_ms = 400 WHERE name = 'flaky'`
     await db.sql`SELECT pg_notify('tasklab_control', '{"kind":"types"}')`
-    await waitUntil(async () => (await db.sql`SELECT 1 FROM task_types WHERE name = 'flaky' AND breaker_failure_threshold = 2`).length, 'settings')
+    await waitUntil(
+      async () =>
+        (await db.sql`SELECT 1 FROM task_types WHERE name = 'flaky' AND breaker_failure_threshold = 2`)
+          .length,
+      'settings',
+    )
     const opened = events.waitFor('breaker:changed', (e) => e.taskType === 'flaky' && e.to === 'open')
     const ids = []
-    for (let i = 0; i < 6; i++) ids.push((await add({ task_type: 'flaky', max_attempts: 10, retry_strategy: { type: 'fixed', interval_ms: 10 } })).id)
+    for (let i = 0; i < 6; i++)
+      ids.push(
+        (
+          await add({
+            task_type: 'flaky',
+            max_attempts: 10,
+            retry_strategy: { type: 'fixed', interval_ms: 10 },
+          })
+        ).id,
+      )
     await opened
     // While open, nothing is burned: no task reaches failed, attempts stop growing.
     const snapshot = await db.sql`SELECT sum(current_attempt)::int AS n FROM tasks WHERE task_type = 'flaky'`
     await Bun.sleep(150)
-    const again = await db.sql`SELECT sum(current_attempt)::int AS n, count(*) FILTER (WHERE status = 'failed')::int AS failed FROM tasks WHERE task_type = 'flaky'`
+    const again =
+      await db.sql`SELECT sum(current_attempt)::int AS n, count(*) FILTER (WHERE status = 'failed')::int AS failed FROM tasks WHERE task_type = 'flaky'`
     expect(again[0]!.failed).toBe(0)
     expect(again[0]!.n).toBe(snapshot[0]!.n)
     healthy = true
@@ -161,7 +205,7 @@ describe('circuit breaker and pause', () => {
     for (const id of ids) await settled(id, 'completed')
   })
 
-  test('a paused type\'s tasks wait; resuming runs them', async () => {
+  test("a paused type's tasks wait; resuming runs them", async () => {
     const { add, worker } = testWorker(db.sql, handlers, { concurrency: 2 })
     await worker.start()
     running.push(worker)

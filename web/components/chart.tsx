@@ -65,7 +65,9 @@ export function Chart(props: {
           // cap on a zero-length line stays round although the SVG stretches to its box.
           return (
             <g key={s.name} class={`series ${s.cls}`}>
-              {pts.length > 1 && <path class="area" d={`M${first},${y(0)} L${pts.join(' L')} L${lastX},${y(0)} Z`} />}
+              {pts.length > 1 && (
+                <path class="area" d={`M${first},${y(0)} L${pts.join(' L')} L${lastX},${y(0)} Z`} />
+              )}
               {pts.length > 1 && <polyline class="line" points={pts.join(' ')} />}
               <line class="dot" x1={lastX} y1={lastY} x2={lastX} y2={lastY} />
             </g>

@@ -8,7 +8,9 @@ export { PRIORITIES, TASK_STATUSES, TERMINAL, TRANSITIONS } from '../../src/queu
 export type { BreakerState, Priority, RetryStrategy, TaskStatus }
 
 /** A row as JSON carries it: every Date becomes an ISO string. */
-export type Wire<T> = { [K in keyof T]: T[K] extends Date ? string : T[K] extends Date | null ? string | null : T[K] }
+export type Wire<T> = {
+  [K in keyof T]: T[K] extends Date ? string : T[K] extends Date | null ? string | null : T[K]
+}
 
 export type Task = Wire<EngineTask>
 export type TaskEvent = Wire<EngineTaskEvent>

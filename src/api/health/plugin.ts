@@ -36,7 +36,11 @@ export function healthPlugin(deps: ApiDeps) {
   const answer = async (set: { status?: number | string }, details: boolean) => {
     const db = await probe(deps)
     // chaos tells the panel whether to show its chaos view without probing routes that 404 when off.
-    const info = { version: VERSION, uptime_s: Math.round((Date.now() - started) / 1000), chaos: deps.config.chaos.enabled }
+    const info = {
+      version: VERSION,
+      uptime_s: Math.round((Date.now() - started) / 1000),
+      chaos: deps.config.chaos.enabled,
+    }
     if (!db.up) {
       set.status = 503
       return errorBody(
