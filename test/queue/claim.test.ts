@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:tes
 import { claimTasks, nextRunAt } from '../../src/queue/claim'
 import { extendLeases, failureOutcome, finishTasks } from '../../src/queue/finish'
 import { rescueExpired } from '../../src/queue/rescue'
+import type { Task } from '../../src/queue/task'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
 import { insertTask, registerTypes } from '../helpers/factory'
 
@@ -187,37 +188,20 @@ describe('leases', () => {
   })
 
   test('rescue: an expired lease fails the attempt with "worker lost" and the strategy decides', async () => {
-    const retry = await insertTask(db.sql, {
-      task_type: 'alpha',
-      status: 'running',
-      current_attempt: 1,
-      max_attempts: 3,
-      locked_by: 'dead',
-      lease_expires_at: new Date(Date.now() - 1000),
-    })
-    const last = await insertTask(db.sql, {
-      task_type: 'alpha',
-      status: 'running',
-      current_attempt: 3,
-      max_attempts: 3,
-      locked_by: 'dead',
-      lease_expires_at: new Date(Date.now() - 1000),
-    })
-    const cancelled = await insertTask(db.sql, {
-      task_type: 'alpha',
-      status: 'running',
-      current_attempt: 1,
-      cancel_requested: true,
-      locked_by: 'dead',
-      lease_expires_at: new Date(Date.now() - 1000),
-    })
-    const alive = await insertTask(db.sql, {
-      task_type: 'alpha',
-      status: 'running',
-      current_attempt: 1,
-      locked_by: 'alive',
-      lease_expires_at: new Date(Date.now() + 60_000),
-    })
+    // A running task held by `worker`, whose lease ran out a second ago (or runs a minute more).
+    const held = (worker: string, fields: Partial<Task>, leaseMs = -1000) =>
+      insertTask(db.sql, {
+        task_type: 'alpha',
+        status: 'running',
+        current_attempt: 1,
+        locked_by: worker,
+        lease_expires_at: new Date(Date.now() + leaseMs),
+        ...fields,
+      })
+    const retry = await held('dead', { max_attempts: 3 })
+    const last = await held('dead', { current_attempt: 3, max_attempts: 3 })
+    const cancelled = await held('dead', { cancel_requested: true })
+    const alive = await held('alive', {}, 60_000)
     const rescued = await rescueExpired(db.sql)
     const status = new Map(rescued.map((r) => [r.id, r.status]))
     expect(status).toEqual(
