@@ -14,17 +14,35 @@ export interface Server {
 
 export { createApp }
 
+/** The port is taken: a sentence for the user, not a stack trace. */
+export class PortInUseError extends Error {
+  override name = 'PortInUseError'
+}
+
 export async function startServer(rt: Runtime): Promise<Server> {
   const feed = new LiveFeed(rt.sql, rt.log)
-  const app = createApp(rt, feed).listen({
-    hostname: rt.config.server.host,
-    port: rt.config.server.port,
-    // Bun's own cap is a backstop at twice ours: bodies between the two get our JSON 413 (checked
-    // on Content-Length and while streaming), larger ones are cut by Bun before reaching us.
-    maxRequestBodySize: rt.config.server.bodyLimitBytes * 2,
-    // Server-sent event streams stay open; Bun's default 10 s idle timeout would cut quiet ones.
-    idleTimeout: 0,
-  })
+  const { host: hostname, port } = rt.config.server
+  const app = createApp(rt, feed)
+  try {
+    app.listen({
+      hostname,
+      port,
+      // Elysia turns SO_REUSEPORT on, which lets a second tasklab on the same port start silently
+      // and take half of the requests; a port already in use must be an error the user sees.
+      reusePort: false,
+      // Bun's own cap is a backstop at twice ours: bodies between the two get our JSON 413 (checked
+      // on Content-Length and while streaming), larger ones are cut by Bun before reaching us.
+      maxRequestBodySize: rt.config.server.bodyLimitBytes * 2,
+      // Server-sent event streams stay open; Bun's default 10 s idle timeout would cut quiet ones.
+      idleTimeout: 0,
+    })
+  } catch (err) {
+    if ((err as { code?: string }).code === 'EADDRINUSE')
+      throw new PortInUseError(
+        `Port ${port} on ${hostname} is already in use (another tasklab?). Stop that process, or choose another port with --port or STARTER__SERVER__PORT.`,
+      )
+    throw err
+  }
   feed.start()
   const server = app.server!
   const host = server.hostname === '0.0.0.0' || server.hostname === '::' ? '127.0.0.1' : server.hostname
