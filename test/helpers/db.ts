@@ -51,7 +51,7 @@ async function ensureTemplate(admin: Sql): Promise<void> {
 
 /**
  * A run that is killed cannot drop its databases. Each name carries its creation time
- * (tasklab_t_<base-36 ms>_…): drop those over 6 hours old, and templates of older migration sets,
+ * (tasklab_t_[label_]<base-36 ms>_<rand>): drop those over 6 hours old, and templates of older migration sets,
  * so a machine that runs the suite daily does not fill up. Databases in use are left alone.
  */
 async function dropLeftovers(sql: Sql): Promise<void> {
@@ -61,7 +61,8 @@ async function dropLeftovers(sql: Sql): Promise<void> {
       AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)`
   const cutoff = Date.now() - 6 * 3600_000
   for (const { datname } of rows) {
-    const stamp = Number.parseInt(datname.split('_')[2] ?? '', 36)
+    // The stamp is the second-to-last part: names may carry a label before it (tasklab_t_bin_<ms>_<rand>).
+    const stamp = Number.parseInt(datname.split('_').at(-2) ?? '', 36)
     const stale = datname.startsWith('tasklab_tpl_') || (Number.isFinite(stamp) && stamp < cutoff)
     if (stale) await sql.unsafe(`DROP DATABASE IF EXISTS "${datname}"`).catch(() => {})
   }
