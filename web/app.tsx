@@ -239,7 +239,7 @@ function Route(props: { path: string; query: URLSearchParams; user: User; chaos:
   if (path === '/dead-letter') return <DeadLetter />
   if (path === '/types') return <Types admin={user.role === 'admin'} />
   if (path === '/workers') return <Workers />
-  if (path === '/storage') return <Storage />
+  if (path === '/storage') return <Storage query={query} />
   if (path === '/chaos' && props.chaos) return <Chaos />
   if (path === '/chaos' && props.chaos === undefined)
     return <div class="page muted">Checking whether chaos is enabled…</div>

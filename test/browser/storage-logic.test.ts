@@ -14,6 +14,7 @@ test('sizes read as a person reads them', () => {
 test('retention: default, for ever, or a duration', () => {
   expect(keep(null)).toBe('default')
   expect(keep(0)).toBe('for ever')
-  expect(keep(604_800)).toBe('7 d 0 h')
+  expect(keep(604_800)).toBe('7 d')
+  expect(keep(90_000)).toBe('25 h 0 min')
   expect(keep(90)).toBe('1 min 30 s')
 })

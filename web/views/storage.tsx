@@ -78,6 +78,7 @@ export function bytes(n: number | null | undefined): string {
 export function keep(secs: Secs): string {
   if (secs === null) return 'default'
   if (secs === 0) return 'for ever'
+  if (secs % 86_400 === 0) return `${secs / 86_400} d`
   return duration(secs * 1000)
 }
 
@@ -85,8 +86,11 @@ const THRESHOLDS = [10, 60, 300, 3600]
 /** Points shown: the last 15 minutes of 5 s samples. */
 const POINTS = 180
 
-export function Storage() {
-  const [threshold, setThreshold] = useState(60)
+/** ?long_transaction_secs=N in the address picks the threshold (a link can carry it). */
+export function Storage(props: { query: URLSearchParams }) {
+  const asked = Number(props.query.get('long_transaction_secs'))
+  const [threshold, setThreshold] = useState(asked > 0 && asked <= 86_400 ? asked : 60)
+  const choices = [...new Set([...THRESHOLDS, threshold])].sort((a, b) => a - b)
   const tick = useNow(2000)
   const r = useApi<StorageReport>(`/storage?long_transaction_secs=${threshold}`, tick, 1500)
   const d = r.data
@@ -138,11 +142,11 @@ export function Storage() {
         />
         <Tile
           label="In a day"
-          value={d ? (d.projection ? bytes(d.projection.in_a_day_bytes) : 'measuring…') : '…'}
+          value={d?.projection ? bytes(d.projection.in_a_day_bytes) : '…'}
           hint={
             d?.projection
               ? `${bytes(d.projection.bytes_per_hour)}/h over the last ${duration(d.projection.window_secs * 1000)}`
-              : 'needs 10 s of samples'
+              : 'measuring: needs 10 s of samples'
           }
         />
         <Tile
@@ -176,7 +180,7 @@ export function Storage() {
           <Chart
             slots={slots}
             spanLabel={spanLabel}
-            format={(v) => num(Math.round(v))}
+            format={(v) => (v >= 10 ? num(Math.round(v)) : String(Math.round(v * 10) / 10))}
             series={[
               line('all tables', 'info', (s) => s.dead_rows),
               line('tasks', 'ok', (s) => s.tasks.dead_rows),
@@ -197,7 +201,7 @@ export function Storage() {
               onChange={(e) => setThreshold(Number(e.currentTarget.value))}
               aria-label="Warn about transactions open longer than"
             >
-              {THRESHOLDS.map((s) => (
+              {choices.map((s) => (
                 <option key={s} value={s}>
                   {duration(s * 1000)}
                 </option>

@@ -30,24 +30,24 @@ export function storagePlugin(deps: ApiDeps) {
       async ({ headers, query }) => {
         requireAdmin(await authenticate(sql, headers.authorization))
         const threshold = query.long_transaction_secs ?? LONG_TRANSACTION_SECS
-        const [tables, open, server, overrides] = await Promise.all([
-          tableStorage(sql),
-          openTransactions(sql),
-          serverFacts(sql),
-          sql<
-            {
-              task_type: string
-              completed_secs: number | null
-              cancelled_secs: number | null
-              failed_secs: number | null
-            }[]
-          >`
-          SELECT name AS task_type, retention_completed_secs AS completed_secs,
-                 retention_cancelled_secs AS cancelled_secs, retention_failed_secs AS failed_secs
-          FROM task_types
-          WHERE num_nonnulls(retention_completed_secs, retention_cancelled_secs, retention_failed_secs) > 0
-          ORDER BY name`,
-        ])
+        // One after the other, not in parallel: parallel queries on other pooled connections would
+        // show up in the open-transaction list as this very request.
+        const tables = await tableStorage(sql)
+        const open = await openTransactions(sql)
+        const server = await serverFacts(sql)
+        const overrides = await sql<
+          {
+            task_type: string
+            completed_secs: number | null
+            cancelled_secs: number | null
+            failed_secs: number | null
+          }[]
+        >`
+        SELECT name AS task_type, retention_completed_secs AS completed_secs,
+               retention_cancelled_secs AS cancelled_secs, retention_failed_secs AS failed_secs
+        FROM task_types
+        WHERE num_nonnulls(retention_completed_secs, retention_cancelled_secs, retention_failed_secs) > 0
+        ORDER BY name`
         history.record(tables)
         const totals = {
           rows: tables.reduce((s, r) => s + r.rows, 0),
