@@ -48,6 +48,7 @@ test(`tasklab chaos bloat --spawn --tasks ${TASKS} passes and reports dead rows 
   expect(during!).toBeGreaterThan(before!)
   expect(after!).toBeLessThan(during!)
   expect(notes).toMatch(/idle claim ms before\/waves\/after: [\d.]+\/[\d. →]+\/[\d.]+/)
+  expect(notes).toMatch(/horizon held by pid \d+ \(tasklab-chaos-bloat, /)
   expect(stderr).toContain('GET /storage: oldest transaction pid')
   expect(stderr).toContain('(tasklab-chaos-bloat,')
   console.log(notes)

@@ -175,6 +175,9 @@ async function run(ctx: Ctx, db: postgres.Sql, holder: postgres.Sql): Promise<Re
         {
           checks,
           notes: [
+            named
+              ? `horizon held by pid ${named.pid} (${named.application_name}, ${named.client}, ${named.state}), open ${named.age_secs.toFixed(1)} s`
+              : 'GET /storage showed no open transaction',
             `dead rows (tasks) before/during/after: ${before.deadTasks}/${during.deadTasks}/${after.deadTasks}`,
             `dead rows (tasks + task_events) before/during/after: ${before.dead}/${during.dead}/${after.dead}`,
             `dead rows (tasks) wave by wave: ${waves.map((r) => r.deadTasks).join(' → ')}`,
