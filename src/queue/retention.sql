@@ -31,12 +31,16 @@ victims AS (
   -- rather than waited for; the lock re-checks the status, so a task retried meanwhile stays.
   FOR UPDATE OF t SKIP LOCKED
 ),
+-- ANY(ARRAY(...)) rather than a join: a join let the planner hash the whole of task_events (a
+-- sequential scan per batch, measured at 60,000 rows); an array of 500 keys is 500 index lookups.
 gone_events AS (
   -- History by task id: a task may have none (lean history keeps the happy path on the row).
-  DELETE FROM task_events e USING victims v WHERE e.task_id = v.id RETURNING 1
+  DELETE FROM task_events WHERE task_id = ANY (ARRAY(SELECT id FROM victims)) RETURNING 1
 ),
 gone AS (
+  -- By id, not ctid: a row updated after this statement's snapshot was locked in its newest
+  -- version, which a TID scan under the snapshot would not see (its events would go, it would stay).
   -- Deleting the row frees its idempotency key (tasks_idempotency_idx) for a new task.
-  DELETE FROM tasks t USING victims v WHERE t.id = v.id RETURNING 1
+  DELETE FROM tasks WHERE id = ANY (ARRAY(SELECT id FROM victims)) RETURNING 1
 )
 SELECT (SELECT count(*) FROM gone)::int AS tasks, (SELECT count(*) FROM gone_events)::int AS events
