@@ -1,6 +1,6 @@
 // The storage page's memory: a sample of sizes and dead rows every 5 s while someone is looking
-// (sampling starts with the first GET /storage and stops 10 minutes after the last), kept for an
-// hour. The projection "size in a day" is the growth over the last 15 minutes of samples, carried on.
+// (sampling starts with the first GET /storage and stops 10 minutes after the last), kept for 15
+// minutes. The projection "size in a day" is the growth over those samples, carried on.
 import type { Sql } from '../../db/connect'
 import { type TableStorage, tableStorage } from '../../db/storage'
 
@@ -21,7 +21,8 @@ export interface Projection {
 }
 
 const EVERY_MS = 5000
-const KEEP = 720
+/** 15 minutes of samples: what the chart shows and the projection reads (~27 kB of JSON). */
+const KEEP = 180
 const IDLE_MS = 10 * 60_000
 const RATE_WINDOW_MS = 15 * 60_000
 /** Fewer seconds of samples than this give no projection rather than a wild one. */
