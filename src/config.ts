@@ -36,6 +36,8 @@ export interface Config {
   database: { poolSize: number }
   sandboxDir: string
   chaos: { enabled: boolean }
+  /** How long finished tasks are kept, in seconds; 0 keeps them for ever (src/queue/retention.ts). */
+  retention: { completedSecs: number; cancelledSecs: number; failedSecs: number }
   log: { level: LogLevel; format: LogFormat }
 }
 
@@ -210,6 +212,27 @@ export function loadConfig(flags: Flags = {}, env: Record<string, string | undef
     chaos: {
       enabled: read({ env: 'STARTER__CHAOS__ENABLED', flag: 'chaos', parse: boolean, fallback: false }),
     },
+    retention: {
+      completedSecs: read({
+        env: 'STARTER__RETENTION__COMPLETED_SECS',
+        flag: 'retention-completed-secs',
+        parse: retentionSecs,
+        fallback: 7 * DAY_SECS,
+      }),
+      cancelledSecs: read({
+        env: 'STARTER__RETENTION__CANCELLED_SECS',
+        flag: 'retention-cancelled-secs',
+        parse: retentionSecs,
+        fallback: 7 * DAY_SECS,
+      }),
+      // Failures are kept longer: they are what someone comes back to investigate.
+      failedSecs: read({
+        env: 'STARTER__RETENTION__FAILED_SECS',
+        flag: 'retention-failed-secs',
+        parse: retentionSecs,
+        fallback: 30 * DAY_SECS,
+      }),
+    },
     log: {
       level: read({
         env: 'STARTER__LOG__LEVEL',
@@ -226,6 +249,20 @@ export function loadConfig(flags: Flags = {}, env: Record<string, string | undef
     },
   }
   return deepFreeze(config)
+}
+
+const DAY_SECS = 86_400
+/** The longest retention accepted (10 years); the database's CHECK on per-type overrides agrees. */
+export const MAX_RETENTION_SECS = 3650 * DAY_SECS
+
+/** Whole seconds from 0 (keep for ever) to 10 years; the same rule for per-type overrides. */
+export function retentionSecs(raw: string, name: string): number {
+  const n = Number(raw)
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n > MAX_RETENTION_SECS)
+    throw new ConfigError(
+      `${name} must be a whole number of seconds from 0 (keep for ever) to ${MAX_RETENTION_SECS} (10 years); got "${raw}".`,
+    )
+  return n
 }
 
 function portNumber(raw: string, name: string): number {
@@ -277,6 +314,15 @@ export const ENVIRONMENT = [
   ['STARTER__WORKER__JOURNAL_FILE', 'append one JSON line per execution (none)'],
   ['STARTER__DATABASE__POOL_SIZE', 'connections per process (10)'],
   ['STARTER__HANDLERS__SANDBOX_DIR', 'the only folder file_cleanup may delete in (<data dir>/sandbox)'],
+  [
+    'STARTER__RETENTION__COMPLETED_SECS',
+    'delete completed tasks this long after they finish; 0 keeps them (7 d)',
+  ],
+  [
+    'STARTER__RETENTION__CANCELLED_SECS',
+    'delete cancelled tasks this long after they end; 0 keeps them (7 d)',
+  ],
+  ['STARTER__RETENTION__FAILED_SECS', 'delete failed tasks this long after they fail; 0 keeps them (30 d)'],
   ['STARTER__CHAOS__ENABLED', 'enable fault injection routes (false)'],
   ['STARTER__LOG__LEVEL', 'debug, info, warn or error (info)'],
   ['STARTER__LOG__FORMAT', 'auto (pretty on a terminal, JSON otherwise), pretty or json'],

@@ -25,10 +25,12 @@ const WORKER = [
   'sandbox-dir',
   'journal-file',
 ]
+// Every process runs the retention pass (src/queue/retention.ts), so each takes its settings.
+const RETENTION = ['retention-completed-secs', 'retention-cancelled-secs', 'retention-failed-secs']
 const FLAGS: Record<string, string[]> = {
-  start: [...COMMON, ...SERVER, ...WORKER],
-  serve: [...COMMON, ...SERVER, ...WORKER],
-  worker: [...COMMON, ...WORKER, 'chaos'],
+  start: [...COMMON, ...SERVER, ...WORKER, ...RETENTION],
+  serve: [...COMMON, ...SERVER, ...WORKER, ...RETENTION],
+  worker: [...COMMON, ...WORKER, 'chaos', ...RETENTION],
   migrate: COMMON,
   chaos: [...COMMON, 'url', 'token', 'tasks', 'workers', 'concurrency', 'lease-secs'],
   help: [],

@@ -18,6 +18,7 @@ import { methodsFor } from './http/routes'
 import { corsHeaders, requestIdOf, securityHeaders } from './http/security'
 import { metricsPlugin } from './metrics/plugin'
 import { panel } from './panel'
+import { storagePlugin } from './storage/plugin'
 import { tasksPlugin } from './tasks/plugin'
 import { typesPlugin } from './types/plugin'
 import { workersPlugin } from './workers/plugin'
@@ -39,6 +40,7 @@ export function createApp(deps: ApiDeps, feed = new LiveFeed(deps.sql, deps.log)
     .use(metricsPlugin(deps, feed))
     .use(eventsPlugin(deps, feed))
     .use(chaosPlugin(deps)) // no routes unless --chaos
+    .use(storagePlugin(deps))
 
   // Elysia's default normalisation "fixes" wrong types instead of refusing them (a string payload
   // became {"0": "n", ...}; an array body became {}); 'typebox' validates, then drops unknown keys.
@@ -90,9 +92,17 @@ export function createApp(deps: ApiDeps, feed = new LiveFeed(deps.sql, deps.log)
             version: VERSION,
             description: 'A PostgreSQL task queue: tasks, types, workers, health, metrics and live events.',
           },
-          tags: ['auth', 'tasks', 'dead-letter', 'types', 'workers', 'health', 'metrics', 'events'].map(
-            (name) => ({ name }),
-          ),
+          tags: [
+            'auth',
+            'tasks',
+            'dead-letter',
+            'types',
+            'workers',
+            'health',
+            'metrics',
+            'events',
+            'storage',
+          ].map((name) => ({ name })),
           components: {
             securitySchemes: {
               bearer: { type: 'http', scheme: 'bearer', description: 'session_token from POST /auth/login' },

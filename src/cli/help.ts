@@ -36,6 +36,11 @@ const WORKER_OPTS = `  --concurrency N           tasks at once (STARTER__WORKER_
   --timeout-secs S          default per-attempt timeout (300)
   --sandbox-dir DIR         the only folder file_cleanup may touch`
 
+/** Every process runs the retention pass, so start, serve and worker all take these. */
+const RETENTION_OPTS = `  --retention-completed-secs S  delete completed tasks S after they finish, 0 = keep (604800 = 7 d)
+  --retention-cancelled-secs S  the same for cancelled tasks (604800 = 7 d)
+  --retention-failed-secs S     the same for failed tasks (2592000 = 30 d)`
+
 const SERVER_OPTS = `  --host HOST               bind address (STARTER__SERVER__HOST, 127.0.0.1)
   --port PORT               port (STARTER__SERVER__PORT, 3000)
   --worker-token T          credential remote workers use to register types (STARTER__WORKER__TOKEN)
@@ -48,6 +53,7 @@ export const COMMAND_HELP: Record<string, string> = {
 Usage: tasklab [start] [options]
 ${SERVER_OPTS}
 ${WORKER_OPTS}
+${RETENTION_OPTS}
 
 Examples:
   tasklab                                   # embedded database, http://127.0.0.1:3000
@@ -60,6 +66,7 @@ Examples:
 
 Usage: tasklab serve [options]
 ${SERVER_OPTS}
+${RETENTION_OPTS}
 
 Examples:
   tasklab serve --database-url postgres://postgres@127.0.0.1:5432/tasklab
@@ -73,6 +80,7 @@ Needs DATABASE_URL or --database-url: the embedded database cannot be shared bet
 Usage: tasklab worker [--id N] [options]
   --id N                    a name for this worker (its full id adds host and pid)
 ${WORKER_OPTS}
+${RETENTION_OPTS}
 
 Examples:
   export DATABASE_URL=postgres://postgres@db.internal:5432/tasklab
@@ -94,7 +102,9 @@ Scenarios:
   poison       a tenth of the tasks fail permanently; exactly those land in the dead letter queue
   breaker      a type fails until its breaker opens; its tasks wait; fault lifted; it closes; all complete
   hang         a quarter of the attempts hang past their timeout; they time out and retry; none stuck
-  all          every scenario in turn
+  bloat        a transaction left open during a flood: GET /storage names it, dead rows pile up, VACUUM
+               reclaims them once it ends; prints dead rows and idle-claim cost before/during/after
+  all          every scenario above in turn, except bloat
 Options:
   --url URL                 a running tasklab started with --chaos (purely through its HTTP API)
   --token T                 an admin session token for --url
@@ -105,7 +115,7 @@ Options:
   --concurrency N           tasks per worker with --spawn (8)
   --lease-secs S            lease of spawned workers (2), so rescues come within ~3 s
   --json                    print the report as JSON
-  --database-url URL        with --url: the instance's database, for db-restart
+  --database-url URL        with --url: the instance's database, for db-restart and bloat
 
 Examples:
   tasklab chaos all --spawn --tasks 300 --workers 3
