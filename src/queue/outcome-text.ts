@@ -8,8 +8,6 @@ export const MAX_ERROR_CHARS = 10_000
 /** Largest stored result as JSON; the same as a task's payload limit. */
 export const MAX_RESULT_BYTES = 1024 * 1024
 
-const NUL = /\u0000/g
-
 /**
  * Text PostgreSQL can store: NUL bytes become U+FFFD, lone surrogates become U+FFFD (valid UTF-8),
  * and anything past `maxChars` is cut on a code point, never inside a surrogate pair.
@@ -17,7 +15,7 @@ const NUL = /\u0000/g
 export function cleanText(text: string, maxChars = MAX_ERROR_CHARS): string {
   // Cut before cleaning, so a 100 MB message costs no more than a short one.
   let s = text.length > maxChars * 2 ? text.slice(0, maxChars * 2) : text
-  s = s.replace(NUL, '\uFFFD').toWellFormed()
+  s = s.replaceAll('\u0000', '\uFFFD').toWellFormed()
   if (s.length <= maxChars) return s
   // Count code points only when the text is long enough to be cut.
   const points = Array.from(s)
@@ -64,9 +62,10 @@ export function cleanResult(value: unknown, maxBytes = MAX_RESULT_BYTES): CleanR
         for (const k of Object.keys(v)) {
           const c = cleanText(k, Number.MAX_SAFE_INTEGER)
           if (c === k) continue
-          renamed ??= { ...v }
-          delete renamed[k]
-          renamed[c] = (v as Record<string, unknown>)[k]
+          const r: Record<string, unknown> = renamed ?? { ...v }
+          delete r[k]
+          r[c] = (v as Record<string, unknown>)[k]
+          renamed = r
         }
         if (renamed) {
           changed = true
