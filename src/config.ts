@@ -3,6 +3,7 @@
 // setting and what it accepts, so `tasklab` can print it and exit 2.
 import { homedir } from 'node:os'
 import { join } from 'node:path'
+import { parseRange } from './handlers/outbound'
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -35,6 +36,8 @@ export interface Config {
   }
   database: { poolSize: number }
   sandboxDir: string
+  /** Private hosts/ranges the webhook handler may call anyway (local testing); empty by default. */
+  webhook: { allowHosts: readonly string[] }
   chaos: { enabled: boolean }
   log: { level: LogLevel; format: LogFormat }
 }
@@ -207,6 +210,14 @@ export function loadConfig(flags: Flags = {}, env: Record<string, string | undef
       parse: text,
       fallback: join(dataDir, 'sandbox'),
     }),
+    webhook: {
+      allowHosts: read({
+        env: 'STARTER__WEBHOOK__ALLOW_HOSTS',
+        flag: 'webhook-allow-hosts',
+        parse: hostList,
+        fallback: [] as string[],
+      }),
+    },
     chaos: {
       enabled: read({ env: 'STARTER__CHAOS__ENABLED', flag: 'chaos', parse: boolean, fallback: false }),
     },
@@ -232,6 +243,25 @@ function portNumber(raw: string, name: string): number {
   // 0 asks the OS for a free port (tests use it).
   if (raw.trim() === '0') return 0
   return positiveInt(65535)(raw, name)
+}
+
+/** "127.0.0.1, localhost, 10.0.0.0/8": host names, addresses and CIDR ranges. */
+function hostList(raw: string, name: string): string[] {
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+  for (const item of items) {
+    if (/^[A-Za-z0-9.-]{1,253}$/.test(item) && !/^[\d./]+$/.test(item)) continue
+    try {
+      parseRange(item)
+    } catch (err) {
+      throw new ConfigError(
+        `${name} must be a comma list of host names, addresses or CIDR ranges such as 127.0.0.1,localhost,10.0.0.0/8; ${(err as Error).message}.`,
+      )
+    }
+  }
+  return items
 }
 
 function secret(raw: string, name: string): string {
@@ -277,6 +307,10 @@ export const ENVIRONMENT = [
   ['STARTER__WORKER__JOURNAL_FILE', 'append one JSON line per execution (none)'],
   ['STARTER__DATABASE__POOL_SIZE', 'connections per process (10)'],
   ['STARTER__HANDLERS__SANDBOX_DIR', 'the only folder file_cleanup may delete in (<data dir>/sandbox)'],
+  [
+    'STARTER__WEBHOOK__ALLOW_HOSTS',
+    'private hosts/ranges webhook may call, e.g. 127.0.0.1,localhost,10.0.0.0/8 (none: public only)',
+  ],
   ['STARTER__CHAOS__ENABLED', 'enable fault injection routes (false)'],
   ['STARTER__LOG__LEVEL', 'debug, info, warn or error (info)'],
   ['STARTER__LOG__FORMAT', 'auto (pretty on a terminal, JSON otherwise), pretty or json'],

@@ -23,6 +23,7 @@ const WORKER = [
   'shutdown-grace-secs',
   'timeout-secs',
   'sandbox-dir',
+  'webhook-allow-hosts',
   'journal-file',
 ]
 const FLAGS: Record<string, string[]> = {

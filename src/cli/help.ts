@@ -34,7 +34,9 @@ const WORKER_OPTS = `  --concurrency N           tasks at once (STARTER__WORKER_
   --lease-secs S            lease before a silent worker's task is rescued (30)
   --shutdown-grace-secs S   how long SIGTERM waits for running tasks (10)
   --timeout-secs S          default per-attempt timeout (300)
-  --sandbox-dir DIR         the only folder file_cleanup may touch`
+  --sandbox-dir DIR         the only folder file_cleanup may touch
+  --webhook-allow-hosts L   private hosts/ranges webhook may call (STARTER__WEBHOOK__ALLOW_HOSTS;
+                            none by default: public addresses only), e.g. 127.0.0.1,localhost,10.0.0.0/8`
 
 const SERVER_OPTS = `  --host HOST               bind address (STARTER__SERVER__HOST, 127.0.0.1)
   --port PORT               port (STARTER__SERVER__PORT, 3000)
@@ -77,7 +79,8 @@ ${WORKER_OPTS}
 Examples:
   export DATABASE_URL=postgres://postgres@db.internal:5432/tasklab
   tasklab worker --id 1
-  STARTER__WORKER__CONCURRENCY=8 tasklab worker --id 2 --lease-secs 60`,
+  STARTER__WORKER__CONCURRENCY=8 tasklab worker --id 2 --lease-secs 60
+  tasklab worker --id 3 --webhook-allow-hosts 127.0.0.1,localhost   # webhooks may call this machine`,
     `  0    stopped by SIGTERM or SIGINT after draining (running tasks finished or handed back)
   1    runtime failure (database unreachable at start)
   2    bad option or environment variable, or no database URL (use tasklab start for the embedded one)
