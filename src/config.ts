@@ -21,6 +21,10 @@ export interface Config {
     bodyLimitBytes: number
     corsOrigin: string | undefined
     workerToken: string | undefined
+    /** Seconds a quiet connection stays open (the event stream is exempt). */
+    idleTimeoutSecs: number
+    /** Requests in flight per client address before 429 (open event streams count). */
+    maxConnectionsPerAddress: number
   }
   worker: {
     id: string | undefined
@@ -149,6 +153,19 @@ export function loadConfig(flags: Flags = {}, env: Record<string, string | undef
       corsOrigin: optional({ env: 'STARTER__SERVER__CORS_ORIGIN', flag: 'cors-origin', parse: text }),
       // The credential with which remote workers may register task types (POST /tasks/types).
       workerToken: optional({ env: 'STARTER__WORKER__TOKEN', flag: 'worker-token', parse: secret }),
+      // Bun's default is 10 s; 0 (never) for every connection let idle sockets pile up (issue 12).
+      idleTimeoutSecs: read({
+        env: 'STARTER__SERVER__IDLE_TIMEOUT_SECS',
+        flag: 'idle-timeout-secs',
+        parse: positiveInt(255),
+        fallback: 30,
+      }),
+      maxConnectionsPerAddress: read({
+        env: 'STARTER__SERVER__MAX_CONNECTIONS_PER_ADDRESS',
+        flag: 'max-connections-per-address',
+        parse: positiveInt(100_000),
+        fallback: 256,
+      }),
     },
     worker: {
       id: optional({ env: 'STARTER__WORKER__ID', flag: 'id', parse: workerId }),
@@ -290,8 +307,10 @@ export const ENVIRONMENT = [
   ['STARTER__DATA_DIR', 'data directory (embedded database, sandbox)'],
   ['STARTER__SERVER__HOST', 'address the API binds (127.0.0.1)'],
   ['STARTER__SERVER__PORT', 'API and panel port (3000)'],
-  ['STARTER__SERVER__BODY_LIMIT_BYTES', 'largest request body (8 MiB)'],
+  ['STARTER__SERVER__BODY_LIMIT_BYTES', 'largest body of POST /tasks and /tasks/batch (8 MiB); others less'],
   ['STARTER__SERVER__CORS_ORIGIN', 'allowed CORS origin (none)'],
+  ['STARTER__SERVER__IDLE_TIMEOUT_SECS', 'close a quiet connection after this long; not event streams (30)'],
+  ['STARTER__SERVER__MAX_CONNECTIONS_PER_ADDRESS', 'requests in flight per client address, then 429 (256)'],
   ['STARTER__WORKER__TOKEN', 'credential remote workers send as Bearer to register task types (none)'],
   ['STARTER__WORKER__ID', 'worker id suffix, as --id'],
   ['STARTER__WORKER__CONCURRENCY', 'tasks run at once per worker (4)'],

@@ -12,7 +12,16 @@ import { createLogger } from './log'
 import { VERSION } from './version'
 
 const COMMON = ['database-url', 'data-dir', 'log-level', 'log-format', 'pool-size']
-const SERVER = ['host', 'port', 'body-limit-bytes', 'cors-origin', 'worker-token', 'chaos']
+const SERVER = [
+  'host',
+  'port',
+  'body-limit-bytes',
+  'cors-origin',
+  'worker-token',
+  'idle-timeout-secs',
+  'max-connections-per-address',
+  'chaos',
+]
 const WORKER = [
   'id',
   'concurrency',

@@ -41,6 +41,8 @@ const WORKER_OPTS = `  --concurrency N           tasks at once (STARTER__WORKER_
 const SERVER_OPTS = `  --host HOST               bind address (STARTER__SERVER__HOST, 127.0.0.1)
   --port PORT               port (STARTER__SERVER__PORT, 3000)
   --worker-token T          credential remote workers use to register types (STARTER__WORKER__TOKEN)
+  --idle-timeout-secs S     close quiet connections, not event streams (STARTER__SERVER__IDLE_TIMEOUT_SECS, 30)
+  --max-connections-per-address N  requests in flight per address, then 429 (256)
   --chaos                   enable fault injection (STARTER__CHAOS__ENABLED)`
 
 export const COMMAND_HELP: Record<string, string> = {
