@@ -117,6 +117,32 @@ describe('over a real socket', () => {
     expect(await res.json()).toMatchObject({ success: false, error: { code: 'PAYLOAD_TOO_LARGE' } })
   })
 
+  test('answers of every kind give their place back (the cap here is 3)', async () => {
+    const json = { 'content-type': 'application/json' }
+    for (let i = 0; i < 3; i++) {
+      expect((await fetch(`${base}/api/v1/nope`)).status).toBe(404)
+      expect((await fetch(`${base}/api/v1/tasks`, { method: 'PUT' })).status).toBe(405)
+      expect(
+        (await fetch(`${base}/api/v1/tasks`, { method: 'POST', headers: json, body: '{"a":1}' })).status,
+      ).toBe(401)
+      const auth = { ...json, authorization: `Bearer ${token}` }
+      expect(
+        (await fetch(`${base}/api/v1/tasks`, { method: 'POST', headers: auth, body: '{nope' })).status,
+      ).toBe(400)
+      expect(
+        (
+          await fetch(`${base}/api/v1/auth/login`, {
+            method: 'POST',
+            headers: json,
+            body: 'x'.repeat(20_000),
+          })
+        ).status,
+      ).toBe(413)
+      expect((await fetch(`${base}/`)).status).toBe(200)
+    }
+    expect((await fetch(`${base}/api/v1/health/live`)).status).toBe(200)
+  })
+
   test('an idle keep-alive connection is closed by the idle timeout', async () => {
     let closed = false
     let answered = false
