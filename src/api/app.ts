@@ -58,17 +58,17 @@ export function createApp(deps: ApiDeps, feed = new LiveFeed(deps.sql, deps.log)
         securityHeaders(id),
         corsHeaders(config.server.corsOrigin, request.headers.get('origin')),
       )
-      // app.handle (tests) has no server and no client address: nothing to count.
-      const address = server?.requestIP(request)?.address
-      if (address) connections.admit(request, address)
-      // The worker protocol's long poll waits up to 30 s in silence; the idle timeout must not cut it.
-      if (request.url.endsWith(`${API_PREFIX}/workers/claim`)) server?.timeout(request, LONG_POLL_IDLE_SECS)
       if (
         request.method === 'OPTIONS' &&
         config.server.corsOrigin &&
         request.headers.get('access-control-request-method')
       )
         return new Response(null, { status: 204, headers: set.headers as Record<string, string> })
+      // app.handle (tests) has no server and no client address: nothing to count.
+      const address = server?.requestIP(request)?.address
+      if (address) connections.admit(request, address)
+      // The worker protocol's long poll waits up to 30 s in silence; the idle timeout must not cut it.
+      if (request.url.endsWith(`${API_PREFIX}/workers/claim`)) server?.timeout(request, LONG_POLL_IDLE_SECS)
     })
     // Route first, then the credential, then the body, read only up to the route's own limit.
     .onParse(async ({ request, contentType, route }) => {
