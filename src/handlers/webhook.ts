@@ -5,6 +5,23 @@ import { type OutboundPolicy, OutboundRefused, pinnedUrl, readCapped } from './o
 /** How much of the reply is kept in the result; the rest is never read. */
 export const WEBHOOK_BODY_BYTES = 4096
 
+/** Headers that describe the connection or the framing: ours to set, never the task's. */
+const RESERVED = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'upgrade',
+  'te',
+  'trailer',
+])
+
+function userHeaders(headers: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(headers ?? {})) if (!RESERVED.has(k.toLowerCase())) out[k] = v
+  return out
+}
+
 /**
  * A real HTTP request. 5xx and network errors are retried; 4xx means the request itself is wrong.
  * The target must resolve to public addresses unless `policy` allows it (see outbound.ts);
@@ -50,7 +67,7 @@ export function webhook(policy: OutboundPolicy) {
           headers: {
             'content-type': 'application/json',
             'user-agent': 'tasklab-webhook',
-            ...p.headers,
+            ...userHeaders(p.headers),
             host: url.host,
           },
           body: method === 'GET' || p.payload === undefined ? undefined : JSON.stringify(p.payload),

@@ -148,6 +148,17 @@ describe('webhook targets (SSRF)', () => {
     ).rejects.toThrow('loopback')
   })
 
+  test("the task's headers cannot set the host or the framing", async () => {
+    hits = []
+    const r = await run(['127.0.0.1'], {
+      url: `http://127.0.0.1:${server.port}/h`,
+      method: 'GET',
+      headers: { Host: 'internal.admin', 'Transfer-Encoding': 'chunked', 'x-ok': '1' },
+    })
+    expect(r.status).toBe(200)
+    expect(hits).toEqual([`/h host=127.0.0.1:${server.port}`])
+  })
+
   test('redirects are not followed: a 3xx is the answer', async () => {
     otherHits = 0
     const r = await run(['127.0.0.1'], { url: `http://127.0.0.1:${server.port}/redirect`, method: 'GET' })
