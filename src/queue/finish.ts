@@ -59,18 +59,18 @@ function toRow(o: Outcome): OutcomeRow {
  */
 
 /**
- * Returns the ids whose outcome was written; the others had been taken from this worker. Throws
- * only when the database is unreachable (the caller keeps the outcomes and tries again). Any other
- * error is an outcome PostgreSQL refuses: the batch is then written task by task, so one bad
- * outcome never holds back the others, and a task whose outcome still cannot be written is failed
- * with an error saying why.
+ * Returns the ids whose outcome was written; the others had been taken from this worker.
+ * Throws only for errors that pass (the database unreachable, a deadlock, a cancelled statement):
+ * the caller keeps the outcomes and tries again. An outcome PostgreSQL refuses (a value it cannot
+ * store) never throws: the batch is then written task by task, so one bad outcome never holds back
+ * the others, and a task whose outcome still cannot be written is failed with an error saying why.
  */
 export async function finishTasks(sql: Sql, workerId: string, outcomes: Outcome[]): Promise<Set<string>> {
   if (outcomes.length === 0) return new Set()
   try {
     return await writeOutcomes(sql, workerId, outcomes)
   } catch (err) {
-    if (isConnectionError(err)) throw err
+    if (!isRefusal(err)) throw err
     if (outcomes.length === 1) return writeRefused(sql, workerId, outcomes[0]!, err)
   }
   const written = new Set<string>()
@@ -79,12 +79,25 @@ export async function finishTasks(sql: Sql, workerId: string, outcomes: Outcome[
     try {
       ids = await writeOutcomes(sql, workerId, [o])
     } catch (err) {
-      if (isConnectionError(err)) throw err
+      if (!isRefusal(err)) throw err
       ids = await writeRefused(sql, workerId, o, err)
     }
     for (const id of ids) written.add(id)
   }
   return written
+}
+
+/**
+ * A value the statement cannot take, as opposed to a condition that passes: PostgreSQL's data
+ * exceptions (22: NUL, bad Unicode escapes, bad dates), integrity (23) and program limits (54:
+ * jsonb too large), or an error thrown before anything was sent (a circular value, an invalid
+ * Date) which carries no SQLSTATE.
+ */
+function isRefusal(err: unknown): boolean {
+  if (isConnectionError(err)) return false
+  const code = (err as { code?: unknown })?.code
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true
+  return /^(22|23|54)/.test(code)
 }
 
 /**
@@ -97,7 +110,7 @@ async function writeRefused(sql: Sql, workerId: string, o: Outcome, err: unknown
   try {
     return await writeOutcomes(sql, workerId, [{ id: o.id, status: 'failed', error }])
   } catch (again) {
-    if (isConnectionError(again)) throw again
+    if (!isRefusal(again)) throw again
     return new Set()
   }
 }

@@ -312,18 +312,9 @@ export class Worker {
     } catch (err) {
       // Keep the outcomes (and their slots) and write them when the database is back. If that takes
       // longer than the lease, the tasks are rescued and these writes are refused by their guard.
-      if (isConnectionError(err)) {
-        this.outbox.unshift(...batch)
-        this.setDatabase(false, err)
-      } else {
-        // finishTasks throws nothing else; should it, re-queueing the batch would repeat the error
-        // for ever. Free the slots and stop extending the leases: the tasks are rescued.
-        this.opts.log.error('writing outcomes failed; the tasks are left to their leases', {
-          worker: this.id,
-          error: err,
-        })
-        for (const b of batch) this.running.delete(b.task.id)
-      }
+      this.outbox.unshift(...batch)
+      if (isConnectionError(err)) this.setDatabase(false, err)
+      else this.opts.log.error('writing outcomes failed', { worker: this.id, error: err })
       await Bun.sleep(Math.min(Math.max(this.backoffMs, 250), 5000))
       this.flushing = false
     }

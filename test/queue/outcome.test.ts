@@ -83,6 +83,23 @@ describe('finishTasks', () => {
     expect((await statusOf(db.sql, looped.id)).status).toBe('failed')
   })
 
+  test('a condition that passes (deadlock, connection loss) is thrown for the caller to retry, not turned into failures', async () => {
+    for (const code of ['40P01', '57014', 'CONNECTION_CLOSED']) {
+      let calls = 0
+      const fake = Object.assign(
+        () => {
+          calls++
+          return Promise.reject(Object.assign(new Error(code), { code }))
+        },
+        { json: (v: unknown) => v },
+      )
+      await expect(
+        finishTasks(fake as never, 'w1', [{ id: crypto.randomUUID(), status: 'completed', result: 1 }]),
+      ).rejects.toThrow(code)
+      expect(calls).toBe(1)
+    }
+  })
+
   test('the lease guard still holds when the batch is split', async () => {
     const theirs = await insertTask(db.sql, { task_type: 'email', status: 'running', locked_by: 'w2' })
     const mine = await running()
