@@ -93,7 +93,7 @@ export async function finishTasks(sql: Sql, workerId: string, outcomes: Outcome[
  * jsonb too large), or an error thrown before anything was sent (a circular value, an invalid
  * Date) which carries no SQLSTATE.
  */
-function isRefusal(err: unknown): boolean {
+export function isRefusal(err: unknown): boolean {
   if (isConnectionError(err)) return false
   const code = (err as { code?: unknown })?.code
   if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true

@@ -1,5 +1,5 @@
-import { isConnectionError, type Sql } from '../db/connect'
-import { failureOutcome } from './finish'
+import type { Sql } from '../db/connect'
+import { failureOutcome, isRefusal } from './finish'
 import type { Task } from './task'
 
 export const WORKER_LOST = 'worker lost'
@@ -47,7 +47,8 @@ export async function rescueExpired(sql: Sql, limit = 500): Promise<Rescued[]> {
       tx
         .savepoint((sp) => rescueRows(sp as unknown as Sql, rs))
         .catch((e: unknown) => {
-          if (isConnectionError(e)) throw e
+          // A deadlock or lost connection is retried with the whole rescue at its next tick.
+          if (!isRefusal(e)) throw e
           return null
         })
     let done = await attempt(rows)
