@@ -25,7 +25,7 @@ const poisonModule = defineHandler({
   async run({ kind }) {
     switch (kind) {
       case 'nul':
-        return { text: 'a\u0000b', ['key\u0000']: 1 }
+        return { text: 'a\u0000b', 'key\u0000': 1 }
       case 'surrogate':
         return `${'x'.repeat(4095)}😀`.slice(0, 4096)
       case 'binary':
