@@ -3,6 +3,7 @@
 // setting and what it accepts, so `tasklab` can print it and exit 2.
 import { homedir } from 'node:os'
 import { join } from 'node:path'
+import { parseRange } from './handlers/outbound'
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -20,6 +21,10 @@ export interface Config {
     bodyLimitBytes: number
     corsOrigin: string | undefined
     workerToken: string | undefined
+    /** Seconds a quiet connection stays open (the event stream is exempt). */
+    idleTimeoutSecs: number
+    /** Requests in flight per client address before 429 (open event streams count). */
+    maxConnectionsPerAddress: number
   }
   worker: {
     id: string | undefined
@@ -35,6 +40,8 @@ export interface Config {
   }
   database: { poolSize: number }
   sandboxDir: string
+  /** Private hosts/ranges the webhook handler may call anyway (local testing); empty by default. */
+  webhook: { allowHosts: readonly string[] }
   chaos: { enabled: boolean }
   /** How long finished tasks are kept, in seconds; 0 keeps them for ever (src/queue/retention.ts). */
   retention: { completedSecs: number; cancelledSecs: number; failedSecs: number }
@@ -148,6 +155,19 @@ export function loadConfig(flags: Flags = {}, env: Record<string, string | undef
       corsOrigin: optional({ env: 'STARTER__SERVER__CORS_ORIGIN', flag: 'cors-origin', parse: text }),
       // The credential with which remote workers may register task types (POST /tasks/types).
       workerToken: optional({ env: 'STARTER__WORKER__TOKEN', flag: 'worker-token', parse: secret }),
+      // Bun's default is 10 s; 0 (never) for every connection let idle sockets pile up (issue 12).
+      idleTimeoutSecs: read({
+        env: 'STARTER__SERVER__IDLE_TIMEOUT_SECS',
+        flag: 'idle-timeout-secs',
+        parse: positiveInt(255),
+        fallback: 30,
+      }),
+      maxConnectionsPerAddress: read({
+        env: 'STARTER__SERVER__MAX_CONNECTIONS_PER_ADDRESS',
+        flag: 'max-connections-per-address',
+        parse: positiveInt(100_000),
+        fallback: 256,
+      }),
     },
     worker: {
       id: optional({ env: 'STARTER__WORKER__ID', flag: 'id', parse: workerId }),
@@ -209,6 +229,14 @@ export function loadConfig(flags: Flags = {}, env: Record<string, string | undef
       parse: text,
       fallback: join(dataDir, 'sandbox'),
     }),
+    webhook: {
+      allowHosts: read({
+        env: 'STARTER__WEBHOOK__ALLOW_HOSTS',
+        flag: 'webhook-allow-hosts',
+        parse: hostList,
+        fallback: [] as string[],
+      }),
+    },
     chaos: {
       enabled: read({ env: 'STARTER__CHAOS__ENABLED', flag: 'chaos', parse: boolean, fallback: false }),
     },
@@ -271,6 +299,25 @@ function portNumber(raw: string, name: string): number {
   return positiveInt(65535)(raw, name)
 }
 
+/** "127.0.0.1, localhost, 10.0.0.0/8": host names, addresses and CIDR ranges. */
+function hostList(raw: string, name: string): string[] {
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+  for (const item of items) {
+    if (/^[A-Za-z0-9.-]{1,253}$/.test(item) && !/^[\d./]+$/.test(item)) continue
+    try {
+      parseRange(item)
+    } catch (err) {
+      throw new ConfigError(
+        `${name} must be a comma list of host names, addresses or CIDR ranges such as 127.0.0.1,localhost,10.0.0.0/8; ${(err as Error).message}.`,
+      )
+    }
+  }
+  return items
+}
+
 function secret(raw: string, name: string): string {
   if (raw.length < 16 || raw.length > 512 || /\s/.test(raw))
     throw new ConfigError(`${name} must be 16 to 512 characters without spaces.`)
@@ -297,8 +344,10 @@ export const ENVIRONMENT = [
   ['STARTER__DATA_DIR', 'data directory (embedded database, sandbox)'],
   ['STARTER__SERVER__HOST', 'address the API binds (127.0.0.1)'],
   ['STARTER__SERVER__PORT', 'API and panel port (3000)'],
-  ['STARTER__SERVER__BODY_LIMIT_BYTES', 'largest request body (8 MiB)'],
+  ['STARTER__SERVER__BODY_LIMIT_BYTES', 'largest body of POST /tasks and /tasks/batch (8 MiB); others less'],
   ['STARTER__SERVER__CORS_ORIGIN', 'allowed CORS origin (none)'],
+  ['STARTER__SERVER__IDLE_TIMEOUT_SECS', 'close a quiet connection after this long; not event streams (30)'],
+  ['STARTER__SERVER__MAX_CONNECTIONS_PER_ADDRESS', 'requests in flight per client address, then 429 (256)'],
   ['STARTER__WORKER__TOKEN', 'credential remote workers send as Bearer to register task types (none)'],
   ['STARTER__WORKER__ID', 'worker id suffix, as --id'],
   ['STARTER__WORKER__CONCURRENCY', 'tasks run at once per worker (4)'],
@@ -323,6 +372,10 @@ export const ENVIRONMENT = [
     'delete cancelled tasks this long after they end; 0 keeps them (7 d)',
   ],
   ['STARTER__RETENTION__FAILED_SECS', 'delete failed tasks this long after they fail; 0 keeps them (30 d)'],
+  [
+    'STARTER__WEBHOOK__ALLOW_HOSTS',
+    'private hosts/ranges webhook may call, e.g. 127.0.0.1,localhost,10.0.0.0/8 (none: public only)',
+  ],
   ['STARTER__CHAOS__ENABLED', 'enable fault injection routes (false)'],
   ['STARTER__LOG__LEVEL', 'debug, info, warn or error (info)'],
   ['STARTER__LOG__FORMAT', 'auto (pretty on a terminal, JSON otherwise), pretty or json'],

@@ -12,7 +12,16 @@ import { createLogger } from './log'
 import { VERSION } from './version'
 
 const COMMON = ['database-url', 'data-dir', 'log-level', 'log-format', 'pool-size']
-const SERVER = ['host', 'port', 'body-limit-bytes', 'cors-origin', 'worker-token', 'chaos']
+const SERVER = [
+  'host',
+  'port',
+  'body-limit-bytes',
+  'cors-origin',
+  'worker-token',
+  'idle-timeout-secs',
+  'max-connections-per-address',
+  'chaos',
+]
 const WORKER = [
   'id',
   'concurrency',
@@ -23,6 +32,7 @@ const WORKER = [
   'shutdown-grace-secs',
   'timeout-secs',
   'sandbox-dir',
+  'webhook-allow-hosts',
   'journal-file',
 ]
 // Every process runs the retention pass (src/queue/retention.ts), so each takes its settings.

@@ -34,7 +34,9 @@ const WORKER_OPTS = `  --concurrency N           tasks at once (STARTER__WORKER_
   --lease-secs S            lease before a silent worker's task is rescued (30)
   --shutdown-grace-secs S   how long SIGTERM waits for running tasks (10)
   --timeout-secs S          default per-attempt timeout (300)
-  --sandbox-dir DIR         the only folder file_cleanup may touch`
+  --sandbox-dir DIR         the only folder file_cleanup may touch
+  --webhook-allow-hosts L   private hosts/ranges webhook may call (STARTER__WEBHOOK__ALLOW_HOSTS;
+                            none by default: public addresses only), e.g. 127.0.0.1,localhost,10.0.0.0/8`
 
 /** Every process runs the retention pass, so start, serve and worker all take these. */
 const RETENTION_OPTS = `  --retention-completed-secs S  delete completed tasks S after they finish, 0 = keep (604800 = 7 d)
@@ -44,6 +46,8 @@ const RETENTION_OPTS = `  --retention-completed-secs S  delete completed tasks S
 const SERVER_OPTS = `  --host HOST               bind address (STARTER__SERVER__HOST, 127.0.0.1)
   --port PORT               port (STARTER__SERVER__PORT, 3000)
   --worker-token T          credential remote workers use to register types (STARTER__WORKER__TOKEN)
+  --idle-timeout-secs S     close quiet connections, not event streams (STARTER__SERVER__IDLE_TIMEOUT_SECS, 30)
+  --max-connections-per-address N  requests in flight per address, then 429 (256)
   --chaos                   enable fault injection (STARTER__CHAOS__ENABLED)`
 
 export const COMMAND_HELP: Record<string, string> = {
@@ -85,7 +89,8 @@ ${RETENTION_OPTS}
 Examples:
   export DATABASE_URL=postgres://postgres@db.internal:5432/tasklab
   tasklab worker --id 1
-  STARTER__WORKER__CONCURRENCY=8 tasklab worker --id 2 --lease-secs 60`,
+  STARTER__WORKER__CONCURRENCY=8 tasklab worker --id 2 --lease-secs 60
+  tasklab worker --id 3 --webhook-allow-hosts 127.0.0.1,localhost   # webhooks may call this machine`,
     `  0    stopped by SIGTERM or SIGINT after draining (running tasks finished or handed back)
   1    runtime failure (database unreachable at start)
   2    bad option or environment variable, or no database URL (use tasklab start for the embedded one)

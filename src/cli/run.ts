@@ -25,7 +25,7 @@ export function createWorker(
     sql: rt.sql,
     events: rt.events,
     log: rt.log,
-    handlers: builtinHandlers({ sandboxDir: c.sandboxDir }),
+    handlers: builtinHandlers({ sandboxDir: c.sandboxDir, webhookAllowHosts: c.webhook.allowHosts }),
     idSuffix: c.worker.id,
     concurrency: c.worker.concurrency,
     pollIntervalMs: c.worker.pollIntervalMs,

@@ -1,5 +1,6 @@
 // The task type registry and its breakers. Workers upsert their types at start (which never resets
-// an admin's settings: pause, thresholds, timeout, default strategy); the API lists and patches.
+// an admin's settings: active flag, pause, thresholds, timeout, default strategy); the API lists
+// and patches.
 import type { Sql } from '../db/connect'
 import {
   type Breaker,
@@ -87,7 +88,6 @@ export async function upsertTypes(sql: Sql, defs: TypeDefinition[]): Promise<Tas
       description = CASE WHEN excluded.description = '' THEN task_types.description ELSE excluded.description END,
       payload_schema = coalesce(excluded.payload_schema, task_types.payload_schema),
       example_payload = coalesce(excluded.example_payload, task_types.example_payload),
-      is_active = true,
       updated_at = now()
     RETURNING *`
 }
