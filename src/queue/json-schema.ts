@@ -31,7 +31,7 @@ export function compilePayloadSchema(schema: unknown): PayloadCheck {
 /** `payload.items.2.name: must be string`, with the field named as the API names it. */
 function describe(e: ErrorObject | undefined): { field: string; message: string } {
   if (!e) return { field: 'payload', message: 'does not match the schema' }
-  const parts = e.instancePath.split('/').filter(Boolean).map(unescape)
+  const parts = e.instancePath.split('/').filter(Boolean).map(unescapePointer)
   if (e.keyword === 'required') parts.push(String(e.params.missingProperty))
   if (e.keyword === 'additionalProperties') parts.push(String(e.params.additionalProperty))
   const field = ['payload', ...parts].join('.')
@@ -46,4 +46,4 @@ function describe(e: ErrorObject | undefined): { field: string; message: string 
   return { field, message }
 }
 
-const unescape = (p: string) => p.replaceAll('~1', '/').replaceAll('~0', '~')
+const unescapePointer = (p: string) => p.replaceAll('~1', '/').replaceAll('~0', '~')
