@@ -35,6 +35,8 @@ export interface Config {
   }
   database: { poolSize: number }
   sandboxDir: string
+  /** A handler module file or a folder of them (--handlers); loaded by start and worker. */
+  handlersPath: string | undefined
   chaos: { enabled: boolean }
   log: { level: LogLevel; format: LogFormat }
 }
@@ -207,6 +209,7 @@ export function loadConfig(flags: Flags = {}, env: Record<string, string | undef
       parse: text,
       fallback: join(dataDir, 'sandbox'),
     }),
+    handlersPath: optional({ env: 'STARTER__HANDLERS__PATH', flag: 'handlers', parse: text }),
     chaos: {
       enabled: read({ env: 'STARTER__CHAOS__ENABLED', flag: 'chaos', parse: boolean, fallback: false }),
     },
@@ -277,6 +280,7 @@ export const ENVIRONMENT = [
   ['STARTER__WORKER__JOURNAL_FILE', 'append one JSON line per execution (none)'],
   ['STARTER__DATABASE__POOL_SIZE', 'connections per process (10)'],
   ['STARTER__HANDLERS__SANDBOX_DIR', 'the only folder file_cleanup may delete in (<data dir>/sandbox)'],
+  ['STARTER__HANDLERS__PATH', 'a handler module (.ts/.js) or a folder of them, for start and worker (none)'],
   ['STARTER__CHAOS__ENABLED', 'enable fault injection routes (false)'],
   ['STARTER__LOG__LEVEL', 'debug, info, warn or error (info)'],
   ['STARTER__LOG__FORMAT', 'auto (pretty on a terminal, JSON otherwise), pretty or json'],

@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from './config'
 import { connect } from './db/connect'
 import { migrate } from './db/migrate'
 import { resolveDatabase } from './db/resolve'
+import { initHandler } from './handlers/modules/init'
 import { createLogger } from './log'
 import { VERSION } from './version'
 
@@ -26,9 +27,10 @@ const WORKER = [
   'journal-file',
 ]
 const FLAGS: Record<string, string[]> = {
-  start: [...COMMON, ...SERVER, ...WORKER],
+  start: [...COMMON, ...SERVER, ...WORKER, 'handlers'],
   serve: [...COMMON, ...SERVER, ...WORKER],
-  worker: [...COMMON, ...WORKER, 'chaos'],
+  worker: [...COMMON, ...WORKER, 'chaos', 'handlers'],
+  'init-handler': ['dir'],
   migrate: COMMON,
   chaos: [...COMMON, 'url', 'token', 'tasks', 'workers', 'concurrency', 'lease-secs'],
   help: [],
@@ -63,6 +65,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (args.command === 'chaos')
     return runChaos(args.positional, args.flags, loadConfig(args.flags), process.env)
+  if (args.command === 'init-handler') return initHandler(args.positional, args.flags)
   if (args.positional.length > 0)
     throw new ConfigError(`Unexpected argument "${args.positional[0]}"; see tasklab ${args.command} --help.`)
 
