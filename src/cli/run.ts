@@ -63,6 +63,7 @@ export async function runRole(role: Role, config: Config, log: Logger): Promise<
       events: r.events,
       notifier: r.notifier,
       leaseMs: config.worker.leaseMs,
+      defaultTimeoutMs: config.worker.defaultTimeoutMs,
     })
     if (role !== 'worker') server = await startServer(r)
     if (role !== 'serve') {

@@ -1,0 +1,47 @@
+// Long-polling claims wait here for new work. They wake on the very signals tasklab's own workers
+// wake on: the NOTIFY on TASKS_CHANNEL that every enqueue, retry and rescue sends (debounced, see
+// notify.ts), and the same process's local pokes. Nothing polls the tasks table; the only timer is
+// the one the caller sets for a task that becomes due (scheduled, retrying) before its wait ends.
+import type { Sql } from '../db/connect'
+import { type Notifier, TASKS_CHANNEL } from './notify'
+
+export class Wakeups {
+  private readonly waiting = new Set<() => void>()
+  private listening: Promise<unknown> | undefined
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly notifier: Notifier,
+  ) {}
+
+  /** Resolves at the next wake-up, after `ms`, or when `signal` fires, whichever is first. */
+  async next(ms: number, signal?: AbortSignal): Promise<void> {
+    this.listening ??= this.listen()
+    await this.listening
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        this.waiting.delete(done)
+        signal?.removeEventListener('abort', done)
+        resolve()
+      }
+      const timer = setTimeout(done, Math.max(0, ms))
+      this.waiting.add(done)
+      signal?.addEventListener('abort', done, { once: true })
+    })
+  }
+
+  private wakeAll = () => {
+    for (const fn of [...this.waiting]) fn()
+  }
+
+  private async listen(): Promise<unknown> {
+    this.notifier.onLocalWake(this.wakeAll)
+    // The third argument runs again after a reconnect: whatever was notified meanwhile is lost,
+    // so every waiter looks at the table once more.
+    return this.sql.listen(TASKS_CHANNEL, this.wakeAll, this.wakeAll).catch((err) => {
+      this.listening = undefined
+      throw err
+    })
+  }
+}
