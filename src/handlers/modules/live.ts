@@ -141,8 +141,9 @@ export class HandlerModules {
       get schema() {
         return (slot.current.schema ?? ANY_PAYLOAD) as TSchema
       },
+      // Undefined when the module gives none: the panel then builds a payload from the schema.
       get example() {
-        return slot.current.example ?? {}
+        return slot.current.example
       },
       get timeoutMs() {
         return slot.current.timeoutMs
