@@ -77,7 +77,14 @@ export async function touchRemoteWorker(
  */
 export async function claimRemote(
   sql: Sql,
-  o: { workerId: string; types: string[]; limit: number; leaseMs: number; defaultTimeoutMs: number },
+  o: {
+    workerId: string
+    host: string
+    types: string[]
+    limit: number
+    leaseMs: number
+    defaultTimeoutMs: number
+  },
 ): Promise<{ tasks: RemoteTask[]; changes: BreakerChange[] }> {
   const rows = await readTypes(sql, o.types)
   const known = new Map(rows.map((r) => [r.name, r]))
@@ -88,6 +95,13 @@ export async function claimRemote(
       `types: ${unknown.map((t) => `"${t.slice(0, 63)}"`).join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not registered; register with POST /api/v1/tasks/types first.`,
       { field: 'types' },
     )
+  await touchRemoteWorker(sql, {
+    id: o.workerId,
+    host: o.host,
+    types: o.types,
+    limit: o.limit,
+    leaseMs: o.leaseMs,
+  })
   const now = new Date()
   const all: string[] = []
   const probes: string[] = []

@@ -16,7 +16,6 @@ import {
   heartbeatRemote,
   LeaseLost,
   noteBreaker,
-  touchRemoteWorker,
 } from '../../queue/remote'
 import { resultProblem } from '../../queue/result-check'
 import { Wakeups } from '../../queue/wakeups'
@@ -24,7 +23,7 @@ import { authenticate, isWorkerToken, requireAdmin } from '../auth/guard'
 import type { ApiDeps } from '../deps'
 import { doc } from '../docs'
 import { ok } from '../envelope'
-import { ApiError } from '../errors'
+import { ApiError, badRequest } from '../errors'
 import { IdParams } from '../tasks/schemas'
 
 export const CLAIM_LIMIT_MAX = 100
@@ -93,18 +92,29 @@ export function protocolPlugin(deps: ApiDeps) {
       async ({ body, headers, request, server }) => {
         await allow(headers.authorization)
         const types = [...new Set(body.types)]
+        const { limit } = body
+        if (!Number.isInteger(limit) || limit < 1 || limit > CLAIM_LIMIT_MAX)
+          throw badRequest(
+            'limit',
+            `limit must be a whole number from 1 to ${CLAIM_LIMIT_MAX}; got ${limit}.`,
+          )
         const waitMs = body.wait_ms ?? 0
+        if (!Number.isInteger(waitMs) || waitMs < 0 || waitMs > WAIT_MS_MAX)
+          throw badRequest(
+            'wait_ms',
+            `wait_ms must be a whole number of milliseconds from 0 to ${WAIT_MS_MAX}; got ${waitMs}.`,
+          )
         const deadline = Date.now() + waitMs
         const host =
           headers['x-forwarded-for']?.split(',')[0]?.trim() ||
           server?.requestIP(request)?.address ||
           'unknown'
         for (;;) {
-          await touchRemoteWorker(sql, { id: body.worker_id, host, types, limit: body.limit, leaseMs })
           const { tasks, changes } = await claimRemote(sql, {
             workerId: body.worker_id,
+            host,
             types,
-            limit: body.limit,
+            limit,
             leaseMs,
             defaultTimeoutMs: config.worker.defaultTimeoutMs,
           })
@@ -132,8 +142,9 @@ export function protocolPlugin(deps: ApiDeps) {
             minItems: 1,
             maxItems: 100,
           }),
-          limit: t.Integer({ minimum: 1, maximum: CLAIM_LIMIT_MAX }),
-          wait_ms: t.Optional(t.Integer({ minimum: 0, maximum: WAIT_MS_MAX })),
+          // Ranges are checked in the handler, for a sentence that says what is accepted.
+          limit: t.Number({ description: `1 to ${CLAIM_LIMIT_MAX}` }),
+          wait_ms: t.Optional(t.Number({ description: `0 to ${WAIT_MS_MAX}; 0 answers at once` })),
         }),
         detail: doc(
           'workers',
