@@ -218,6 +218,37 @@ describe('long poll', () => {
   })
 })
 
+describe('circuit breaker', () => {
+  test("remote failures open the type's breaker; while open its tasks wait, not burned", async () => {
+    await h.call('POST', '/api/v1/tasks/types', { ...W, body: { task_type: 'remote_brk' } })
+    const patched = await h.call('PATCH', '/api/v1/tasks/types/remote_brk', {
+      token: admin.token,
+      body: { breaker: { failure_threshold: 2, cooldown_ms: 3_600_000 } },
+    })
+    expect(patched.status).toBe(200)
+    const ids = [await create('remote_brk'), await create('remote_brk'), await create('remote_brk')].map(
+      (t) => t.id,
+    )
+    for (let i = 0; i < 2; i++) {
+      const [t] = (await claim({ worker_id: 'py-b', types: ['remote_brk'], limit: 1 })).body.data
+      expect((await report(t.id, 'fail', { worker_id: 'py-b', error: 'upstream down' })).status).toBe(200)
+    }
+    const type = (await h.call('GET', '/api/v1/tasks/types')).body.data.find(
+      (x: { task_type: string }) => x.task_type === 'remote_brk',
+    )
+    expect(type.breaker).toMatchObject({ state: 'open', failures: 2 })
+    expect((await claim({ worker_id: 'py-b', types: ['remote_brk'], limit: 5 })).body.data).toEqual([])
+    expect((await task(ids[2]!)).status).toBe('pending')
+    await h.call('PATCH', '/api/v1/tasks/types/remote_brk', {
+      token: admin.token,
+      body: { breaker: { state: 'closed' } },
+    })
+    const after = (await claim({ worker_id: 'py-b', types: ['remote_brk'], limit: 1 })).body.data
+    expect(after.map((t: { id: string }) => t.id)).toEqual([ids[2]])
+    await report(ids[2]!, 'complete', { worker_id: 'py-b' })
+  })
+})
+
 describe('leases and timeouts', () => {
   test("a silent worker's task is rescued after its lease and another worker completes it", async () => {
     const { id } = await create('remote_other', { retry_strategy: { type: 'fixed', interval_ms: 0 } })
