@@ -214,6 +214,28 @@ describe('the binary runs TS and JS modules from another folder', () => {
   })
 })
 
+test('tasklab worker --handlers runs the modules too (without watching them)', async () => {
+  const worker = runBinary(server.bin, server.dir, ['worker', '--id', 'mods', '--handlers', modules], {
+    DATABASE_URL: db.url,
+  })
+  try {
+    const types = await waitFor(
+      'the worker to register',
+      async () => {
+        const [row] = await db.sql<{ task_types: string[] }[]>`
+          SELECT task_types FROM workers WHERE id LIKE ${'%-w' + 'mods'} AND stopped_at IS NULL`
+        return row?.task_types
+      },
+      { timeoutMs: 20_000, detail: () => worker.output() },
+    )
+    expect(types).toEqual(expect.arrayContaining(['ts_job', 'js_job', 'js_wait', 'example_job', 'email']))
+  } finally {
+    worker.proc.kill('SIGTERM')
+    expect(await worker.waitExit(20_000)).toBe(0)
+  }
+  expect(worker.output()).not.toContain('handler module reloaded')
+}, 40_000)
+
 describe('a module that cannot run stops start with exit 2 and one sentence naming the file', () => {
   test.each([
     ['broken.ts', 'export default { type: "x", run: (', 'failed to load'],
