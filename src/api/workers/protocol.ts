@@ -36,7 +36,14 @@ const WorkerId = t.String({
   description: "the worker's own stable id: letters, digits and . _ : @ -",
 })
 
-const leaseLost = (err: LeaseLost) => new ApiError(409, 'LEASE_LOST', err.message)
+/** Runs a guarded report; a task no longer held by the worker is 409 LEASE_LOST. */
+async function guarded<T>(report: () => Promise<T>): Promise<T> {
+  try {
+    return await report()
+  } catch (err) {
+    throw err instanceof LeaseLost ? new ApiError(409, 'LEASE_LOST', err.message) : err
+  }
+}
 
 export function protocolPlugin(deps: ApiDeps) {
   const { sql, events, notifier, log, config } = deps
@@ -157,11 +164,9 @@ export function protocolPlugin(deps: ApiDeps) {
       '/tasks/:id/heartbeat',
       async ({ params, body, headers }) => {
         await allow(headers.authorization)
-        try {
-          return ok(await heartbeatRemote(sql, { id: params.id, workerId: body.worker_id, leaseMs }))
-        } catch (err) {
-          throw err instanceof LeaseLost ? leaseLost(err) : err
-        }
+        return ok(
+          await guarded(() => heartbeatRemote(sql, { id: params.id, workerId: body.worker_id, leaseMs })),
+        )
       },
       {
         params: IdParams,
@@ -177,17 +182,14 @@ export function protocolPlugin(deps: ApiDeps) {
       async ({ params, body, headers }) => {
         await allow(headers.authorization)
         const problem = resultProblem(body.result)
-        let f: Finished
-        try {
-          f = await completeRemote(sql, {
+        const f = await guarded(() =>
+          completeRemote(sql, {
             id: params.id,
             workerId: body.worker_id,
             result: body.result,
             problem,
-          })
-        } catch (err) {
-          throw err instanceof LeaseLost ? leaseLost(err) : err
-        }
+          }),
+        )
         await announceFinish(body.worker_id, f.task.current_attempt, f)
         if (problem)
           throw new ApiError(
@@ -211,17 +213,14 @@ export function protocolPlugin(deps: ApiDeps) {
       '/tasks/:id/fail',
       async ({ params, body, headers }) => {
         await allow(headers.authorization)
-        let f: Finished
-        try {
-          f = await failRemote(sql, {
+        const f = await guarded(() =>
+          failRemote(sql, {
             id: params.id,
             workerId: body.worker_id,
             error: body.error,
             permanent: body.permanent ?? false,
-          })
-        } catch (err) {
-          throw err instanceof LeaseLost ? leaseLost(err) : err
-        }
+          }),
+        )
         await announceFinish(body.worker_id, f.task.current_attempt, f)
         return ok(f.task, `Task ${f.task.id} is ${f.task.status}.`)
       },
