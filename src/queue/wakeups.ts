@@ -1,9 +1,10 @@
 // Long-polling claims wait here for new work. They wake on the very signals tasklab's own workers
 // wake on: the NOTIFY on TASKS_CHANNEL that every enqueue, retry and rescue sends (debounced, see
-// notify.ts), and the same process's local pokes. Nothing polls the tasks table; the only timer is
+// notify.ts), the control channel's news that a type was resumed or its breaker closed, and the
+// same process's local pokes. Nothing polls the tasks table; the only timer is
 // the one the caller sets for a task that becomes due (scheduled, retrying) before its wait ends.
 import type { Sql } from '../db/connect'
-import { type Notifier, TASKS_CHANNEL } from './notify'
+import { CONTROL_CHANNEL, type Notifier, TASKS_CHANNEL } from './notify'
 
 export class Wakeups {
   private readonly waiting = new Set<() => void>()
@@ -39,7 +40,15 @@ export class Wakeups {
     this.notifier.onLocalWake(this.wakeAll)
     // The third argument runs again after a reconnect: whatever was notified meanwhile is lost,
     // so every waiter looks at the table once more.
-    return this.sql.listen(TASKS_CHANNEL, this.wakeAll, this.wakeAll).catch((err) => {
+    // A type resumed or its breaker closed (`{kind: 'types'}` on the control channel): its waiting
+    // tasks may be claimed now.
+    const onControl = (payload: string) => {
+      if (payload.includes('"types"')) this.wakeAll()
+    }
+    return Promise.all([
+      this.sql.listen(TASKS_CHANNEL, this.wakeAll, this.wakeAll),
+      this.sql.listen(CONTROL_CHANNEL, onControl),
+    ]).catch((err) => {
       this.listening = undefined
       throw err
     })

@@ -212,8 +212,10 @@ describe('long poll', () => {
     const { id } = await create('remote_other')
     const r = await claim({ worker_id: 'py-1', types: ['remote_other'], limit: 1 })
     expect(r.body.data).toEqual([])
+    // A claim waiting on the paused type gets the task once the type is resumed.
+    const waiting = claim({ worker_id: 'py-1', types: ['remote_other'], limit: 1, wait_ms: 20_000 })
     await h.call('PATCH', '/api/v1/tasks/types/remote_other', { token: admin.token, body: { paused: false } })
-    expect((await claim({ worker_id: 'py-1', types: ['remote_other'], limit: 1 })).body.data[0].id).toBe(id)
+    expect((await waiting).body.data[0].id).toBe(id)
     await report(id, 'complete', { worker_id: 'py-1' })
   })
 })
