@@ -45,8 +45,11 @@ export function moduleFiles(path: string): string[] {
   return files
 }
 
+// Every import gets its own query string: the import cache is per process and keyed by the URL.
+let imports = 0
+
 /**
- * Imports one module. `version` busts the import cache, so an edited file is read again; the
+ * Imports one module. The query busts the import cache, so an edited file is read again; the
  * previous version stays in memory (a dev-time cost of a few KiB per edit).
  */
 export async function importModule(
@@ -56,7 +59,7 @@ export async function importModule(
 ): Promise<LoadedModule> {
   let exports: Record<string, unknown>
   try {
-    exports = await import(`${file}?v=${version}`)
+    exports = await import(`${file}?v=${version}.${++imports}`)
   } catch (err) {
     throw new HandlerModuleError(`The handler module ${file} failed to load: ${firstLine(err)}.`)
   }
