@@ -8,7 +8,7 @@ import type { Logger } from '../../log'
 import type { TypeDefinition } from '../../queue/registry'
 import { resultProblem } from '../../queue/result-check'
 import { type HandlerContext, PermanentError, type TaskHandler } from '../contract'
-import { HandlerModuleError, importModule, type ModuleHandler, moduleFiles } from './load'
+import { HandlerModuleError, importModule, type LoadedModule, type ModuleHandler, moduleFiles } from './load'
 
 interface Slot {
   type: string
@@ -55,10 +55,6 @@ export class HandlerModules {
     return [...this.slots.values()].map((s) => this.taskHandler(s))
   }
 
-  get types(): string[] {
-    return [...this.slots.keys()]
-  }
-
   /**
    * Reloads a module when its file changes (start only). A module that no longer loads is logged
    * and the previous version keeps running; `onChange` gets the types whose definition changed so
@@ -89,30 +85,40 @@ export class HandlerModules {
 
   private async reload(file: string, onChange: (defs: TypeDefinition[]) => Promise<void>): Promise<void> {
     const version = this.nextVersion(file)
+    let mod: LoadedModule
     try {
-      const mod = await importModule(file, version, this.builtins)
-      const changed: TypeDefinition[] = []
-      for (const h of mod.handlers) {
-        const slot = this.slots.get(h.type)
-        if (!slot || slot.file !== file) {
-          this.log.warn(
-            `handler module ${basename(file)} adds the type "${h.type}"; restart tasklab to run it (a worker's types are fixed at start)`,
-          )
-          continue
-        }
-        Object.assign(slot, { current: h, version, loadedAt: new Date() })
-        changed.push(definition(h))
-      }
-      this.log.info(`handler module reloaded: ${file} (version ${version})`, {
-        types: mod.handlers.map((h) => h.type).join(','),
-      })
-      if (changed.length > 0) await onChange(changed)
+      mod = await importModule(file, version, this.builtins)
     } catch (err) {
       this.log.error(
         `${err instanceof Error ? err.message : String(err)} The previous version keeps running.`,
         { file },
       )
+      return
     }
+    const changed: TypeDefinition[] = []
+    for (const h of mod.handlers) {
+      const slot = this.slots.get(h.type)
+      if (!slot || slot.file !== file) {
+        this.log.warn(
+          `handler module ${basename(file)} adds the type "${h.type}"; restart tasklab to run it (a worker's types are fixed at start)`,
+        )
+        continue
+      }
+      // Two quick saves: an older import finishing last must not replace the newer one.
+      if (slot.version > version) continue
+      Object.assign(slot, { current: h, version, loadedAt: new Date() })
+      changed.push(definition(h))
+    }
+    this.log.info(`handler module reloaded: ${file} (version ${version})`, {
+      types: mod.handlers.map((h) => h.type).join(','),
+    })
+    if (changed.length > 0)
+      await onChange(changed).catch((err) =>
+        this.log.warn('the reloaded schema could not be registered; creation checks the previous one', {
+          file,
+          error: err,
+        }),
+      )
   }
 
   private nextVersion(file: string): number {
