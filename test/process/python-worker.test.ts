@@ -191,3 +191,23 @@ test("a killed worker's tasks are rescued after the lease and completed by anoth
     worker_id: 'py-a',
   })
 }, 60_000)
+
+test('SIGTERM answers a waiting long poll at once instead of sitting out its wait_ms', async () => {
+  const body = { worker_id: 'py-last', types: ['py_text'], limit: 1, wait_ms: 30_000 }
+  for (const p of pythons) p.proc.kill('SIGKILL')
+  const waiting = server.call('POST', '/workers/claim', body, TOKEN)
+  // The claim has found nothing and waits once its worker is listed.
+  await waitFor(
+    'the claim to start waiting',
+    async () =>
+      (await server.call('GET', '/workers', undefined, server.userToken)).body.data.some(
+        (w: { id: string }) => w.id === 'py-last',
+      ),
+    { timeoutMs: 10_000 },
+  )
+  server.child.proc.kill('SIGTERM')
+  // Well inside the 30 s wait: the stop does not wait for the long poll.
+  expect(await server.child.waitExit(10_000)).toBe(0)
+  const r = await waiting
+  expect(r.body.data).toEqual([])
+}, 30_000)

@@ -140,6 +140,8 @@ export function protocolPlugin(deps: ApiDeps) {
             return ok(tasks, tasks.length > 0 ? null : `Nothing to claim within ${waitMs} ms.`)
           // Keep the worker listed as alive while it waits longer than its lease.
           await wakeups.next(Math.min(left, await dueIn(types), leaseMs / 2), request.signal)
+          // Claim nothing more once the server is stopping: nobody would be left to hear the report.
+          if (wakeups.closed) return ok([], 'The server is shutting down; claim again elsewhere.')
         }
       },
       {
