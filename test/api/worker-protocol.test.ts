@@ -251,6 +251,36 @@ describe('circuit breaker', () => {
   })
 })
 
+describe('circuit breaker probes', () => {
+  test('after the cool-down one probe task at a time; its success closes the breaker', async () => {
+    await h.call('POST', '/api/v1/tasks/types', { ...W, body: { task_type: 'remote_probe' } })
+    await h.call('PATCH', '/api/v1/tasks/types/remote_probe', {
+      token: admin.token,
+      body: { breaker: { failure_threshold: 1, success_threshold: 1, cooldown_ms: 0 } },
+    })
+    const slow = { retry_strategy: { type: 'fixed', interval_ms: 3_600_000 } }
+    await create('remote_probe', slow)
+    const [first] = (await claim({ worker_id: 'py-p', types: ['remote_probe'], limit: 1 })).body.data
+    await report(first.id, 'fail', { worker_id: 'py-p', error: 'down' })
+    const waiting = [(await create('remote_probe')).id, (await create('remote_probe')).id]
+    const breaker = async () =>
+      (await h.call('GET', '/api/v1/tasks/types')).body.data.find(
+        (x: { task_type: string }) => x.task_type === 'remote_probe',
+      ).breaker.state
+    expect(await breaker()).toBe('open')
+
+    const probe = (await claim({ worker_id: 'py-p', types: ['remote_probe'], limit: 5 })).body.data
+    expect(probe).toHaveLength(1)
+    expect(await breaker()).toBe('half_open')
+    expect((await claim({ worker_id: 'py-q', types: ['remote_probe'], limit: 5 })).body.data).toEqual([])
+    await report(probe[0].id, 'complete', { worker_id: 'py-p' })
+    expect(await breaker()).toBe('closed')
+    const rest = (await claim({ worker_id: 'py-q', types: ['remote_probe'], limit: 5 })).body.data
+    expect([probe[0].id, ...rest.map((t: { id: string }) => t.id)].sort()).toEqual(waiting.sort())
+    for (const t of rest) await report(t.id, 'complete', { worker_id: 'py-q' })
+  })
+})
+
 describe('leases and timeouts', () => {
   test("a silent worker's task is rescued after its lease and another worker completes it", async () => {
     const { id } = await create('remote_other', { retry_strategy: { type: 'fixed', interval_ms: 0 } })
