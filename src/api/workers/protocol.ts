@@ -117,6 +117,8 @@ export function protocolPlugin(deps: ApiDeps) {
           server?.requestIP(request)?.address ||
           'unknown'
         for (;;) {
+          // A worker that hung up would never hear of what we claimed for it (rescued only after the lease).
+          if (request.signal.aborted) return ok([], 'The worker hung up.')
           const { tasks, changes } = await claimRemote(sql, {
             workerId: body.worker_id,
             host,
@@ -136,7 +138,7 @@ export function protocolPlugin(deps: ApiDeps) {
               workerId: body.worker_id,
             })
           const left = deadline - Date.now()
-          if (tasks.length > 0 || left <= 0 || request.signal.aborted)
+          if (tasks.length > 0 || left <= 0)
             return ok(tasks, tasks.length > 0 ? null : `Nothing to claim within ${waitMs} ms.`)
           // Keep the worker listed as alive while it waits longer than its lease.
           await wakeups.next(Math.min(left, await dueIn(types), leaseMs / 2), request.signal)
