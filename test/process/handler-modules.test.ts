@@ -257,7 +257,14 @@ describe('a module that cannot run stops start with exit 2 and one sentence nami
   })
 })
 
-test("init-handler's example type-checks against the contract it writes", async () => {
+test("init-handler's example and the one in docs/handlers.md type-check against the contract", async () => {
+  const docs = await readFile('docs/handlers.md', 'utf8')
+  const example = docs.match(/```ts\n(import type \{ Handler \} from '\.\/tasklab-handler'[\s\S]*?)```/)?.[1]
+  expect(example).toBeDefined()
+  await writeFile(
+    join(modules, 'lib', 'thumbnail.ts'),
+    example!.replace("'./tasklab-handler'", "'../tasklab-handler'"),
+  )
   const tsc = Bun.spawn(
     [
       'node_modules/.bin/tsc',
@@ -274,6 +281,7 @@ test("init-handler's example type-checks against the contract it writes", async 
       '--allowImportingTsExtensions',
       join(modules, 'example_job.ts'),
       join(modules, 'ts_job.ts'),
+      join(modules, 'lib', 'thumbnail.ts'),
     ],
     { stdout: 'pipe', stderr: 'pipe' },
   )
