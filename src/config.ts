@@ -42,6 +42,8 @@ export interface Config {
   sandboxDir: string
   /** Private hosts/ranges the webhook handler may call anyway (local testing); empty by default. */
   webhook: { allowHosts: readonly string[] }
+  /** A handler module file or a folder of them (--handlers); loaded by start and worker. */
+  handlersPath: string | undefined
   chaos: { enabled: boolean }
   /** How long finished tasks are kept, in seconds; 0 keeps them for ever (src/queue/retention.ts). */
   retention: { completedSecs: number; cancelledSecs: number; failedSecs: number }
@@ -237,6 +239,7 @@ export function loadConfig(flags: Flags = {}, env: Record<string, string | undef
         fallback: [] as string[],
       }),
     },
+    handlersPath: optional({ env: 'STARTER__HANDLERS__PATH', flag: 'handlers', parse: text }),
     chaos: {
       enabled: read({ env: 'STARTER__CHAOS__ENABLED', flag: 'chaos', parse: boolean, fallback: false }),
     },
@@ -376,6 +379,7 @@ export const ENVIRONMENT = [
     'STARTER__WEBHOOK__ALLOW_HOSTS',
     'private hosts/ranges webhook may call, e.g. 127.0.0.1,localhost,10.0.0.0/8 (none: public only)',
   ],
+  ['STARTER__HANDLERS__PATH', 'a handler module (.ts/.js) or a folder of them, for start and worker (none)'],
   ['STARTER__CHAOS__ENABLED', 'enable fault injection routes (false)'],
   ['STARTER__LOG__LEVEL', 'debug, info, warn or error (info)'],
   ['STARTER__LOG__FORMAT', 'auto (pretty on a terminal, JSON otherwise), pretty or json'],

@@ -5,6 +5,7 @@ import type { Sql, TransactionSql } from '../db/connect'
 import { insertCoalesced } from './coalesce'
 import { parseIsoDateTime } from './dates'
 import { QueueError } from './errors'
+import { checkPayloads } from './payload-check'
 import { parseRetryStrategy, type RetryStrategy } from './retry'
 import { isPriority, type Priority } from './states'
 import type { Task } from './task'
@@ -226,6 +227,7 @@ export async function enqueue(
   opts: { createdBy: string | null; defaults: EnqueueDefaults },
 ): Promise<EnqueueResult> {
   const row = validateNewTask(input, opts.createdBy, new Date(), opts.defaults.maxAttempts)
+  await checkPayloads(sql, [row], false)
   const task = await insertCoalesced(sql, row, opts.defaults)
   if (task) return { task, created: true }
   if (row.idempotency_key) {
@@ -256,6 +258,7 @@ export async function enqueueBatch(
     throw new QueueError('VALIDATION_ERROR', 'Two tasks in the batch share an idempotency_key.', {
       field: 'tasks',
     })
+  await checkPayloads(sql, rows, true)
 
   return sql.begin(async (tx) => {
     const missing = await unregisteredTypes(tx, [...new Set(rows.map((r) => r.task_type))])
