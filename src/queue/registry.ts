@@ -38,7 +38,7 @@ export interface TaskTypeRow {
   breaker_failure_threshold: number
   breaker_success_threshold: number
   breaker_cooldown_ms: number
-  /** Per-type retention overrides (migrations/0006_retention.sql); null = the configured default. */
+  /** Per-type retention overrides (migrations/0008_retention.sql); null = the configured default. */
   retention_completed_secs?: number | null
   retention_cancelled_secs?: number | null
   retention_failed_secs?: number | null
