@@ -39,7 +39,10 @@ describe('claim', () => {
     await insertTask(db.sql, { task_type: 'beta' })
     const got = await claim(3)
     expect(got).toHaveLength(3)
-    for (const t of got) {
+    expect(got.every((t) => t.task_type === 'alpha' && t.current_attempt === 1)).toBe(true)
+    // The claim answers the columns an attempt needs; the row holds the rest.
+    const rows = await db.sql<Task[]>`SELECT * FROM tasks WHERE id = ANY(${got.map((t) => t.id)}::uuid[])`
+    for (const t of rows) {
       expect(t).toMatchObject({ task_type: 'alpha', status: 'running', locked_by: 'w1', current_attempt: 1 })
       expect(t.lease_expires_at!.getTime()).toBeGreaterThan(Date.now() + 20_000)
     }
