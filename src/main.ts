@@ -24,6 +24,7 @@ const WORKER = [
   'timeout-secs',
   'sandbox-dir',
   'journal-file',
+  'max-running-per-user',
 ]
 const FLAGS: Record<string, string[]> = {
   start: [...COMMON, ...SERVER, ...WORKER],

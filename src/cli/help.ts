@@ -34,6 +34,8 @@ const WORKER_OPTS = `  --concurrency N           tasks at once (STARTER__WORKER_
   --lease-secs S            lease before a silent worker's task is rescued (30)
   --shutdown-grace-secs S   how long SIGTERM waits for running tasks (10)
   --timeout-secs S          default per-attempt timeout (300)
+  --max-running-per-user N  most running tasks of one user's, over all workers
+                            (STARTER__WORKER__MAX_RUNNING_PER_USER; default no cap)
   --sandbox-dir DIR         the only folder file_cleanup may touch`
 
 const SERVER_OPTS = `  --host HOST               bind address (STARTER__SERVER__HOST, 127.0.0.1)
