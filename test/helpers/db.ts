@@ -87,7 +87,14 @@ export async function createTestDatabase(opts: { max?: number } = {}): Promise<T
     templateReady ??= ensureTemplate(admin)
     await templateReady
     const name = `tasklab_t_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
-    await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE}`)
+    await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE}`).catch(async (err) => {
+      // Another checkout's run (other migrations, so another template) dropped ours as a
+      // leftover: build it again once.
+      if ((err as { code?: string }).code !== '3D000') throw err
+      templateReady = ensureTemplate(admin)
+      await templateReady
+      await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE}`)
+    })
     const url = urlFor(name)
     const sql = connect(url, { max: opts.max ?? 10, applicationName: 'tasklab-test' })
     return {
