@@ -164,12 +164,14 @@ export class LiveFeed {
       WITH stored AS (
         SELECT * FROM task_event_log WHERE id > ${c.log}::bigint ORDER BY id LIMIT ${BATCH}
       ), created AS (
+        -- The cursors are text: a timestamptz parameter goes through a JS Date and loses the
+        -- microseconds, and the row at the cursor would be read again each tick.
         SELECT t, t.created_at FROM tasks t
-        WHERE t.status = ANY(enum_range(NULL::task_status)) AND t.created_at > ${c.created}::timestamptz
+        WHERE t.status = ANY(enum_range(NULL::task_status)) AND t.created_at > ${c.created}::text::timestamptz
         ORDER BY t.created_at LIMIT ${BATCH}
       ), started AS (
         SELECT t, t.started_at FROM tasks t
-        WHERE t.status = 'running' AND t.last_worker IS NOT NULL AND t.started_at > ${c.started}::timestamptz
+        WHERE t.status = 'running' AND t.last_worker IS NOT NULL AND t.started_at > ${c.started}::text::timestamptz
       ), done AS (
         SELECT t FROM tasks t
         WHERE t.id = ANY(${ids}::uuid[]) AND t.status = 'completed' AND t.last_worker IS NOT NULL
