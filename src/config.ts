@@ -37,6 +37,8 @@ export interface Config {
     defaultTimeoutMs: number
     /** One JSON line per execution; torture tests count duplicate executions from it. */
     journalFile: string | undefined
+    /** Running tasks per user (created_by) across all workers; undefined: no cap. */
+    maxRunningPerUser: number | undefined
   }
   database: { poolSize: number }
   sandboxDir: string
@@ -216,6 +218,11 @@ export function loadConfig(flags: Flags = {}, env: Record<string, string | undef
         fallback: 300000,
       }),
       journalFile: optional({ env: 'STARTER__WORKER__JOURNAL_FILE', flag: 'journal-file', parse: text }),
+      maxRunningPerUser: optional({
+        env: 'STARTER__WORKER__MAX_RUNNING_PER_USER',
+        flag: 'max-running-per-user',
+        parse: positiveInt(1_000_000),
+      }),
     },
     database: {
       poolSize: read({
@@ -364,6 +371,7 @@ export const ENVIRONMENT = [
   ['STARTER__WORKER__SHUTDOWN_GRACE_SECS', 'how long SIGTERM waits for running tasks (10)'],
   ['STARTER__WORKER__TIMEOUT_SECS', 'default per-attempt timeout (300)'],
   ['STARTER__WORKER__JOURNAL_FILE', 'append one JSON line per execution (none)'],
+  ['STARTER__WORKER__MAX_RUNNING_PER_USER', "most running tasks of one user's, across all workers (no cap)"],
   ['STARTER__DATABASE__POOL_SIZE', 'connections per process (10)'],
   ['STARTER__HANDLERS__SANDBOX_DIR', 'the only folder file_cleanup may delete in (<data dir>/sandbox)'],
   [

@@ -35,6 +35,7 @@ const WORKER = [
   'sandbox-dir',
   'webhook-allow-hosts',
   'journal-file',
+  'max-running-per-user',
 ]
 // Every process runs the retention pass (src/queue/retention.ts), so each takes its settings.
 const RETENTION = ['retention-completed-secs', 'retention-cancelled-secs', 'retention-failed-secs']

@@ -34,6 +34,8 @@ const WORKER_OPTS = `  --concurrency N           tasks at once (STARTER__WORKER_
   --lease-secs S            lease before a silent worker's task is rescued (30)
   --shutdown-grace-secs S   how long SIGTERM waits for running tasks (10)
   --timeout-secs S          default per-attempt timeout (300)
+  --max-running-per-user N  most running tasks of one user's, over all workers
+                            (STARTER__WORKER__MAX_RUNNING_PER_USER; default no cap)
   --sandbox-dir DIR         the only folder file_cleanup may touch
   --webhook-allow-hosts L   private hosts/ranges webhook may call (STARTER__WEBHOOK__ALLOW_HOSTS;
                             none by default: public addresses only), e.g. 127.0.0.1,localhost,10.0.0.0/8
