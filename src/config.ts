@@ -37,11 +37,15 @@ export interface Config {
     defaultTimeoutMs: number
     /** One JSON line per execution; torture tests count duplicate executions from it. */
     journalFile: string | undefined
+    /** Running tasks per user (created_by) across all workers; undefined: no cap. */
+    maxRunningPerUser: number | undefined
   }
   database: { poolSize: number }
   sandboxDir: string
   /** Private hosts/ranges the webhook handler may call anyway (local testing); empty by default. */
   webhook: { allowHosts: readonly string[] }
+  /** A handler module file or a folder of them (--handlers); loaded by start and worker. */
+  handlersPath: string | undefined
   chaos: { enabled: boolean }
   /** How long finished tasks are kept, in seconds; 0 keeps them for ever (src/queue/retention.ts). */
   retention: { completedSecs: number; cancelledSecs: number; failedSecs: number }
@@ -214,6 +218,11 @@ export function loadConfig(flags: Flags = {}, env: Record<string, string | undef
         fallback: 300000,
       }),
       journalFile: optional({ env: 'STARTER__WORKER__JOURNAL_FILE', flag: 'journal-file', parse: text }),
+      maxRunningPerUser: optional({
+        env: 'STARTER__WORKER__MAX_RUNNING_PER_USER',
+        flag: 'max-running-per-user',
+        parse: positiveInt(1_000_000),
+      }),
     },
     database: {
       poolSize: read({
@@ -237,6 +246,7 @@ export function loadConfig(flags: Flags = {}, env: Record<string, string | undef
         fallback: [] as string[],
       }),
     },
+    handlersPath: optional({ env: 'STARTER__HANDLERS__PATH', flag: 'handlers', parse: text }),
     chaos: {
       enabled: read({ env: 'STARTER__CHAOS__ENABLED', flag: 'chaos', parse: boolean, fallback: false }),
     },
@@ -361,6 +371,7 @@ export const ENVIRONMENT = [
   ['STARTER__WORKER__SHUTDOWN_GRACE_SECS', 'how long SIGTERM waits for running tasks (10)'],
   ['STARTER__WORKER__TIMEOUT_SECS', 'default per-attempt timeout (300)'],
   ['STARTER__WORKER__JOURNAL_FILE', 'append one JSON line per execution (none)'],
+  ['STARTER__WORKER__MAX_RUNNING_PER_USER', "most running tasks of one user's, across all workers (no cap)"],
   ['STARTER__DATABASE__POOL_SIZE', 'connections per process (10)'],
   ['STARTER__HANDLERS__SANDBOX_DIR', 'the only folder file_cleanup may delete in (<data dir>/sandbox)'],
   [
@@ -376,6 +387,7 @@ export const ENVIRONMENT = [
     'STARTER__WEBHOOK__ALLOW_HOSTS',
     'private hosts/ranges webhook may call, e.g. 127.0.0.1,localhost,10.0.0.0/8 (none: public only)',
   ],
+  ['STARTER__HANDLERS__PATH', 'a handler module (.ts/.js) or a folder of them, for start and worker (none)'],
   ['STARTER__CHAOS__ENABLED', 'enable fault injection routes (false)'],
   ['STARTER__LOG__LEVEL', 'debug, info, warn or error (info)'],
   ['STARTER__LOG__FORMAT', 'auto (pretty on a terminal, JSON otherwise), pretty or json'],

@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from './config'
 import { connect } from './db/connect'
 import { migrate } from './db/migrate'
 import { resolveDatabase } from './db/resolve'
+import { initHandler } from './handlers/modules/init'
 import { createLogger } from './log'
 import { VERSION } from './version'
 
@@ -34,13 +35,15 @@ const WORKER = [
   'sandbox-dir',
   'webhook-allow-hosts',
   'journal-file',
+  'max-running-per-user',
 ]
 // Every process runs the retention pass (src/queue/retention.ts), so each takes its settings.
 const RETENTION = ['retention-completed-secs', 'retention-cancelled-secs', 'retention-failed-secs']
 const FLAGS: Record<string, string[]> = {
-  start: [...COMMON, ...SERVER, ...WORKER, ...RETENTION],
+  start: [...COMMON, ...SERVER, ...WORKER, ...RETENTION, 'handlers'],
   serve: [...COMMON, ...SERVER, ...WORKER, ...RETENTION],
-  worker: [...COMMON, ...WORKER, 'chaos', ...RETENTION],
+  worker: [...COMMON, ...WORKER, 'chaos', ...RETENTION, 'handlers'],
+  'init-handler': ['dir'],
   migrate: COMMON,
   chaos: [...COMMON, 'url', 'token', 'tasks', 'workers', 'concurrency', 'lease-secs'],
   help: [],
@@ -75,6 +78,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (args.command === 'chaos')
     return runChaos(args.positional, args.flags, loadConfig(args.flags), process.env)
+  if (args.command === 'init-handler') return initHandler(args.positional, args.flags)
   if (args.positional.length > 0)
     throw new ConfigError(`Unexpected argument "${args.positional[0]}"; see tasklab ${args.command} --help.`)
 

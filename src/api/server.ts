@@ -1,6 +1,7 @@
 // The HTTP server: the API (and the control panel) on one port. On first start with no admin it
 // creates one and returns a one-time login link for the banner.
 import type { Config } from '../config'
+import { closeWakeups } from '../queue/wakeups'
 import type { Runtime } from '../runtime'
 import { createApp } from './app'
 import { bootstrapAdmin } from './auth/sessions'
@@ -63,6 +64,8 @@ export async function startServer(rt: Runtime): Promise<Server> {
     loginLink: admin ? `${url}/?login=${admin.token}` : undefined,
     stop: async () => {
       feed.stop()
+      // Long-polling claims answer now (an empty list) instead of holding the stop for wait_ms.
+      closeWakeups()
       await app.stop()
     },
   }

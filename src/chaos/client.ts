@@ -52,6 +52,7 @@ export interface ApiWorker {
   host: string
   alive?: boolean
   stopped_at?: string | null
+  kind?: 'process' | 'remote'
   [key: string]: unknown
 }
 

@@ -34,9 +34,13 @@ const WORKER_OPTS = `  --concurrency N           tasks at once (STARTER__WORKER_
   --lease-secs S            lease before a silent worker's task is rescued (30)
   --shutdown-grace-secs S   how long SIGTERM waits for running tasks (10)
   --timeout-secs S          default per-attempt timeout (300)
+  --max-running-per-user N  most running tasks of one user's, over all workers
+                            (STARTER__WORKER__MAX_RUNNING_PER_USER; default no cap)
   --sandbox-dir DIR         the only folder file_cleanup may touch
   --webhook-allow-hosts L   private hosts/ranges webhook may call (STARTER__WEBHOOK__ALLOW_HOSTS;
-                            none by default: public addresses only), e.g. 127.0.0.1,localhost,10.0.0.0/8`
+                            none by default: public addresses only), e.g. 127.0.0.1,localhost,10.0.0.0/8
+  --handlers PATH           your handler module (.ts/.js) or a folder of them (STARTER__HANDLERS__PATH);
+                            start reloads a module when its file changes (docs/handlers.md)`
 
 /** Every process runs the retention pass, so start, serve and worker all take these. */
 const RETENTION_OPTS = `  --retention-completed-secs S  delete completed tasks S after they finish, 0 = keep (604800 = 7 d)
@@ -130,6 +134,22 @@ Examples:
   2    bad scenario, option or environment variable`,
     false,
   ),
+  'init-handler': `tasklab init-handler — write an example handler module and the typed handler contract.
+
+Usage: tasklab init-handler <type> [--dir DIR]
+  --dir DIR                 where to write (the current folder)
+Writes DIR/<type>.ts (a complete handler: retries, honours its signal, reports a permanent error)
+and DIR/tasklab-handler.d.ts (the types of a handler and its ctx, so an editor completes them).
+An existing <type>.ts is never overwritten.
+
+Examples:
+  tasklab init-handler resize_image --dir ./handlers
+  tasklab start --handlers ./handlers
+
+Exit codes:
+  0    written
+  1    the files could not be written
+  2    bad type name (or a built-in one), <type>.ts exists already, or a bad option`,
   migrate: page(
     `tasklab migrate — apply the database migrations and exit (start, serve and worker also migrate at start).
 
@@ -154,6 +174,7 @@ Commands:
   serve        API + control panel only
   worker       a worker only; many may run against one PostgreSQL
   migrate      apply migrations and exit
+  init-handler write an example handler module (TypeScript) and its typed contract
   chaos        run a chaos scenario against tasklab and check its invariants
   help CMD     help for one command
 

@@ -22,3 +22,6 @@ export function builtinHandlers(opts: {
     delayTask,
   ] as TaskHandler[]
 }
+
+/** Their names: a handler module may not take one. */
+export const BUILTIN_TYPES: readonly string[] = builtinHandlers({ sandboxDir: '.' }).map((h) => h.type)

@@ -59,6 +59,15 @@ function toRow(o: Outcome): OutcomeRow {
  */
 
 /**
+ * The channel on which each outcome write names the tasks it completed (comma-separated ids, at
+ * most FEED_IDS_PER_NOTIFY per message: NOTIFY payloads stop at 8,000 bytes). A completion is not
+ * stored in task_event_log (migrations/0004_lean_history.sql), so this is how the API's live feed
+ * and latency histograms learn of it: one NOTIFY per flush, in the flush's own statement.
+ */
+export const FEED_CHANNEL = 'tasklab_feed'
+export const FEED_IDS_PER_NOTIFY = 200
+
+/**
  * Returns the ids whose outcome was written; the others had been taken from this worker.
  * Throws only for errors that pass (the database unreachable, a deadlock, a cancelled statement):
  * the caller keeps the outcomes and tries again. An outcome PostgreSQL refuses (a value it cannot
@@ -116,23 +125,32 @@ async function writeRefused(sql: Sql, workerId: string, o: Outcome, err: unknown
 }
 
 async function writeOutcomes(sql: Sql, workerId: string, outcomes: Outcome[]): Promise<Set<string>> {
+  // last_worker stays set on a completion (the rebuilt history names the worker from it); any
+  // other end of the attempt stores the claim and clears it (the trigger of 0004).
   const rows = await sql<{ id: string }[]>`
-    UPDATE tasks t SET
-      status = v.status,
-      result = CASE WHEN v.status = 'completed' THEN v.result ELSE t.result END,
-      last_error = coalesce(v.error, t.last_error),
-      run_at = coalesce(v.run_at, CASE WHEN v.status = 'pending' THEN now() ELSE t.run_at END),
-      current_attempt = t.current_attempt - CASE WHEN v.status = 'pending' THEN 1 ELSE 0 END,
-      completed_at = CASE WHEN v.status IN ('completed', 'failed', 'cancelled') THEN now() END,
-      started_at = CASE WHEN v.status = 'pending' THEN NULL ELSE t.started_at END,
-      locked_by = NULL,
-      lease_expires_at = NULL,
-      updated_at = now()
-    FROM jsonb_to_recordset(${sql.json(outcomes.map(toRow) as never)})
-      AS v(id uuid, status task_status, result jsonb, error text, run_at timestamptz),
-      (SELECT set_config('synchronous_commit', 'off', true)) async
-    WHERE t.id = v.id AND t.status = 'running' AND t.locked_by = ${workerId}
-    RETURNING t.id`
+    WITH done AS (
+      UPDATE tasks t SET
+        status = v.status,
+        result = CASE WHEN v.status = 'completed' THEN v.result ELSE t.result END,
+        last_error = coalesce(v.error, t.last_error),
+        run_at = coalesce(v.run_at, CASE WHEN v.status = 'pending' THEN now() ELSE t.run_at END),
+        current_attempt = t.current_attempt - CASE WHEN v.status = 'pending' THEN 1 ELSE 0 END,
+        completed_at = CASE WHEN v.status IN ('completed', 'failed', 'cancelled') THEN now() END,
+        started_at = CASE WHEN v.status = 'pending' THEN NULL ELSE t.started_at END,
+        locked_by = NULL,
+        lease_expires_at = NULL,
+        updated_at = now()
+      FROM jsonb_to_recordset(${sql.json(outcomes.map(toRow) as never)})
+        AS v(id uuid, status task_status, result jsonb, error text, run_at timestamptz),
+        (SELECT set_config('synchronous_commit', 'off', true)) async
+      WHERE t.id = v.id AND t.status = 'running' AND t.locked_by = ${workerId}
+      RETURNING t.id, t.status
+    ), feed AS (
+      SELECT pg_notify(${FEED_CHANNEL}, string_agg(id::text, ',')) FROM (
+        SELECT id, (row_number() OVER () - 1) / ${FEED_IDS_PER_NOTIFY} AS chunk FROM done WHERE status = 'completed'
+      ) c GROUP BY chunk
+    )
+    SELECT id FROM done WHERE (SELECT count(*) FROM feed) >= 0`
   return new Set(rows.map((r) => r.id))
 }
 

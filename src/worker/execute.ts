@@ -1,9 +1,9 @@
 // One attempt of one task: validate the payload, run the handler under an AbortSignal that fires on
 // timeout, cancellation, shutdown or a lost lease, and turn whatever happened into an outcome.
 import { type HandlerContext, PermanentError, type TaskHandler, validatePayload } from '../handlers/contract'
+import type { ClaimedTask as Task } from '../queue/claim'
 import { failureOutcome, type Outcome } from '../queue/finish'
 import { cleanResult, errorText } from '../queue/outcome-text'
-import type { Task } from '../queue/task'
 
 /** Why an attempt's signal fired. The reason decides the outcome. */
 export class AbortReason extends Error {

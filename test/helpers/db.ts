@@ -85,8 +85,8 @@ export async function createTestDatabase(opts: { max?: number } = {}): Promise<T
   const admin = postgres(TEST_SERVER_URL, { max: 2, onnotice: () => {} })
   try {
     const name = `tasklab_t_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
-    // Another checkout running tests on the same server (other migrations) may drop our template
-    // as a leftover between two files: make it again (3D000: the template does not exist).
+    // A checkout with other migrations, testing against the same server, drops our template as
+    // stale (dropLeftovers) whenever it starts a test file: build it again and retry.
     for (let attempt = 1; ; attempt++) {
       templateReady ??= ensureTemplate(admin)
       await templateReady
@@ -94,7 +94,7 @@ export async function createTestDatabase(opts: { max?: number } = {}): Promise<T
         await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE}`)
         break
       } catch (err) {
-        if ((err as { code?: string }).code !== '3D000' || attempt >= 3) throw err
+        if ((err as { code?: string }).code !== '3D000' || attempt >= 5) throw err
         templateReady = undefined
       }
     }

@@ -12,13 +12,6 @@ import { codeSpans, docFiles, markedBlock, proseOf, tableRows } from '../helpers
 
 const README_LIMIT_BYTES = 12 * 1024
 
-/**
- * Pages linked from the README that another branch adds (handlers: docs/handlers.md and
- * docs/http-workers.md). Once a page exists this test fails until its entry is removed here, so a
- * link can wait for its page only until the page lands.
- */
-const PAGES_COMING_FROM_OTHER_BRANCHES = ['docs/handlers.md', 'docs/http-workers.md']
-
 const read = (file: string) => Bun.file(file).text()
 
 describe('the README', () => {
@@ -64,7 +57,6 @@ describe('docs/', () => {
       for (const target of linksOf(await read(file))) {
         const [path = '', anchor] = target.split('#')
         const resolved = path === '' ? file : relative('.', join(dirname(file), decodeURI(path)))
-        if (PAGES_COMING_FROM_OTHER_BRANCHES.includes(resolved)) continue
         if (!existsSync(resolved)) {
           broken.push(`${file}: ${target} (no ${resolved})`)
           continue
@@ -74,10 +66,6 @@ describe('docs/', () => {
       }
     }
     expect(broken).toEqual([])
-  })
-
-  test('pages awaited from other branches are not there yet (remove them from the list once they are)', () => {
-    expect(PAGES_COMING_FROM_OTHER_BRANCHES.filter((page) => existsSync(page))).toEqual([])
   })
 
   test('every state diagram draws exactly the transitions of src/queue/states.ts', async () => {

@@ -42,6 +42,13 @@ export interface JsonSchema {
   properties?: Record<string, JsonSchema & { description?: string }>
   required?: string[]
   description?: string
+  enum?: unknown[]
+  const?: unknown
+  default?: unknown
+  examples?: unknown[]
+  minimum?: number
+  items?: JsonSchema
+  anyOf?: JsonSchema[]
 }
 
 export interface WorkerInfo {
@@ -55,6 +62,8 @@ export interface WorkerInfo {
   stopped_at?: string | null
   alive?: boolean
   running_tasks?: number | string[]
+  /** 'remote': a worker speaking the HTTP protocol (any language); 'process': a tasklab worker. */
+  kind?: 'process' | 'remote'
 }
 
 export interface User {

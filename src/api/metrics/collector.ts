@@ -1,7 +1,8 @@
 // What /metrics reports. Counters come from this process's QueueEventBus (the typed event map:
 // claims and outcomes of the worker running in this process); latency histograms come from the
-// live task_events feed, so they cover every worker process; gauges (tasks per status and type,
-// breakers, live workers) are read from the database at scrape time.
+// live feed (stored transitions, claims and completions rebuilt from the rows each outcome write
+// names), so they cover every worker process; gauges (tasks per status and type, breakers, live
+// workers) are read from the database at scrape time.
 import type { Sql } from '../../db/connect'
 import type { QueueEventBus } from '../../queue/events'
 import { LIVE_WORKER } from '../../queue/workers'

@@ -5,9 +5,10 @@ import { authenticate } from '../auth/guard'
 import type { ApiDeps } from '../deps'
 import { doc } from '../docs'
 import { ok } from '../envelope'
+import { protocolPlugin } from './protocol'
 
 export function workersPlugin(deps: ApiDeps) {
-  return new Elysia({ name: 'tasklab-workers' }).get(
+  return new Elysia({ name: 'tasklab-workers' }).use(protocolPlugin(deps)).get(
     '/workers',
     async ({ headers }) => {
       await authenticate(deps.sql, headers.authorization)
