@@ -6,14 +6,13 @@
 // to test-results/screenshots/ (ignored by git); UPDATE_SCREENSHOTS=1 refreshes the README's copies
 // in docs/screenshots/ instead, so a test run never leaves the tree changed.
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import { type Browser, chromium, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
+import { launchChromium, watchedPage } from '../helpers/chromium'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
 import { type Child, compiledBinary, spawnTasklab, tail, tempDir, waitFor } from '../helpers/proc'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const SHOTS = resolve(
   process.env.UPDATE_SCREENSHOTS === '1' ? 'docs/screenshots' : 'test-results/screenshots',
 )
@@ -33,8 +32,6 @@ interface Task {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`)
   const [database, bin, dir] = await Promise.all([createTestDatabase(), compiledBinary(), tempDir('panel')])
   db = database
   server = spawnTasklab(['start', '--chaos'], {
@@ -58,25 +55,8 @@ beforeAll(async () => {
   )
   base = new URL(loginLink).origin
   await mkdir(SHOTS, { recursive: true })
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' })
-  page.setDefaultTimeout(15_000)
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console: ${m.text()}`)
-  })
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`))
+  browser = await launchChromium()
+  page = await watchedPage(browser, problems)
 }, 120_000)
 
 afterAll(async () => {
