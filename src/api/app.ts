@@ -19,6 +19,7 @@ import { corsHeaders, requestIdOf, securityHeaders } from './http/security'
 import { metricsPlugin } from './metrics/plugin'
 import { panel } from './panel'
 import { tasksPlugin } from './tasks/plugin'
+import { whyPlugin } from './tasks/why'
 import { typesPlugin } from './types/plugin'
 import { workersPlugin } from './workers/plugin'
 
@@ -33,6 +34,7 @@ export function createApp(deps: ApiDeps, feed = new LiveFeed(deps.sql, deps.log)
   const api = new Elysia({ prefix: API_PREFIX, normalize: 'typebox' })
     .use(authPlugin(deps))
     .use(typesPlugin(deps))
+    .use(whyPlugin(deps))
     .use(tasksPlugin(deps))
     .use(workersPlugin(deps))
     .use(healthPlugin(deps))
