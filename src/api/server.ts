@@ -10,6 +10,8 @@ export interface Server {
   stop(): Promise<void>
   /** Set when this start created the first admin: open it once to log in to the panel. */
   loginLink?: string
+  /** The admin that link signs in. */
+  loginUser?: string
 }
 
 export { createApp }
@@ -55,6 +57,7 @@ export async function startServer(rt: Runtime): Promise<Server> {
   return {
     url,
     loginLink: admin ? `${url}/?login=${admin.token}` : undefined,
+    loginUser: admin?.user.username,
     stop: async () => {
       feed.stop()
       await app.stop()
