@@ -115,8 +115,16 @@ export function Overview() {
       <Card title="Task state machine" class="diagram-card">
         <StateDiagram counts={c} seq={live.seq} />
         <p class="legend-line muted small">
-          <span class="key-line solid" /> done by workers and the scheduler <span class="key-line dashed" />{' '}
-          done by you (cancel, retry) · numbers on arrows are transitions per second over the last 20 s
+          <span class="key">
+            <span class="key-line solid" /> done by workers and the scheduler
+          </span>
+          <span class="key">
+            <span class="key-line dashed" /> done by you (cancel, retry)
+          </span>
+          <span>
+            an arrow in use turns blue, carries a moving dot and shows its rate (transitions per second over
+            the last 20 s)
+          </span>
         </p>
       </Card>
       <div class="grid2">
