@@ -5,74 +5,27 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import type { Browser, Page } from 'playwright-core'
 import { launchChromium, watchedPage } from '../helpers/chromium'
-import { createTestDatabase, type TestDatabase } from '../helpers/db'
 import { insertTask } from '../helpers/factory'
-import { type Child, compiledBinary, spawnTasklab, tail, tempDir, waitFor } from '../helpers/proc'
+import { type PanelServer, startPanelServer } from '../helpers/panel'
+import { waitFor } from '../helpers/proc'
 
-let db: TestDatabase
-let server: Child
+let app: PanelServer
 let browser: Browser
 let page: Page
-let base = ''
-let token = ''
-let me = ''
 const problems: string[] = []
-
-async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${base}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  })
-  const json = (await res.json()) as { data: T }
-  if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${JSON.stringify(json)}`)
-  return json.data
-}
+const api = <T>(method: string, path: string, body?: unknown) => app.api<T>(method, path, body)
 const statusOf = async (id: string) => (await api<{ status: string }>('GET', `/tasks/${id}`)).status
 
 beforeAll(async () => {
-  const [database, bin, dir] = await Promise.all([
-    createTestDatabase(),
-    compiledBinary(),
-    tempDir('task-page'),
-  ])
-  db = database
-  server = spawnTasklab(['start'], {
-    command: [bin],
-    cwd: dir,
-    label: 'start (task page test)',
-    env: { DATABASE_URL: db.url, STARTER__SERVER__PORT: '0', STARTER__DATA_DIR: dir },
-  })
-  const link = await waitFor(
-    'the admin link',
-    () => /(http:\/\/\S+\/\?login=\S+)/.exec(server.output())?.[1],
-    {
-      timeoutMs: 30_000,
-      detail: () => tail(server.output()),
-    },
-  )
-  base = new URL(link).origin
-  const res = await fetch(`${base}/api/v1/auth/login-link`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ token: new URL(link).searchParams.get('login') }),
-  })
-  const session = ((await res.json()) as { data: { session_token: string; user: { id: string } } }).data
-  token = session.session_token
-  me = session.user.id
+  app = await startPanelServer('task-page')
   browser = await launchChromium()
   page = await watchedPage(browser, problems)
-  await page.goto(base)
-  await page.evaluate((t) => localStorage.setItem('tasklab.token', t), token)
+  await app.signIn(page)
 }, 120_000)
 
 afterAll(async () => {
   await browser?.close()
-  if (server) {
-    server.proc.kill('SIGTERM')
-    await server.waitExit(15_000).catch(() => server.proc.kill('SIGKILL'))
-  }
-  await db?.drop()
+  await app?.stop()
 }, 30_000)
 
 test('the why box names the paused type, and says finished once the type is resumed and the task ran', async () => {
@@ -82,12 +35,12 @@ test('the why box names the paused type, and says finished once the type is resu
     payload: { delay_seconds: 0.1 },
   })
   // The list badges the task with its reason, and the overview counts it under that reason.
-  await page.goto(`${base}/tasks`)
+  await page.goto(`${app.base}/tasks`)
   await page.locator(`tr[data-task="${t.id}"] .why-badge[data-why=TYPE_PAUSED]`).waitFor()
-  await page.goto(base)
+  await page.goto(app.base)
   await page.locator('[data-tile=Waiting] [data-breakdown] [data-why=TYPE_PAUSED]').waitFor()
 
-  await page.goto(`${base}/tasks/${t.id}`)
+  await page.goto(`${app.base}/tasks/${t.id}`)
   const box = page.locator('.why-card')
   await box.locator('li[data-code=TYPE_PAUSED]').waitFor()
   expect(await box.textContent()).toContain('delay_task is paused')
@@ -102,13 +55,13 @@ test('the why box names the paused type, and says finished once the type is resu
 
 test('a task rescued from a dead worker, then completed: no stale error, the rescue named, the real worker shown', async () => {
   // A worker that died mid-task: its row has stopped heartbeating and the task's lease has expired.
-  await db.sql`INSERT INTO workers (id, host, pid, concurrency, lease_ms, task_types, heartbeat_at)
+  await app.db.sql`INSERT INTO workers (id, host, pid, concurrency, lease_ms, task_types, heartbeat_at)
     VALUES ('dead-worker', 'gone', 1, 1, 1000, '{delay_task}', now() - interval '1 minute')`
-  const t = await insertTask(db.sql, {
+  const t = await insertTask(app.db.sql, {
     task_type: 'delay_task',
     status: 'running',
     payload: { delay_seconds: 0 },
-    created_by: me,
+    created_by: app.adminId,
     current_attempt: 1,
     locked_by: 'dead-worker',
     lease_expires_at: new Date(Date.now() - 1000),
@@ -119,7 +72,7 @@ test('a task rescued from a dead worker, then completed: no stale error, the res
     timeoutMs: 20_000,
   })
   const [worker] = await api<{ id: string }[]>('GET', '/workers')
-  await page.goto(`${base}/tasks/${t.id}`)
+  await page.goto(`${app.base}/tasks/${t.id}`)
   await page.locator('.attempt[data-outcome=completed]').waitFor()
 
   expect(await page.locator('[data-last-error]').count()).toBe(0)
@@ -142,7 +95,7 @@ test('after a manual retry, attempts are numbered across retries', async () => {
   await waitFor('the bad payload to fail', async () => (await statusOf(t.id)) === 'failed', {
     timeoutMs: 15_000,
   })
-  await page.goto(`${base}/tasks/${t.id}`)
+  await page.goto(`${app.base}/tasks/${t.id}`)
   await page.locator('.detail[data-status=failed]').waitFor()
   await page.getByRole('button', { name: 'Retry' }).click()
   await page.locator('.attempt[data-attempt="2"][data-outcome=failed]').waitFor({ timeout: 15_000 })

@@ -1,27 +1,11 @@
 // "Why is it waiting?" on the wire (GET /tasks/{id}/why, GET /tasks/why), and the short words the
 // list's badges and the overview's breakdown use for each reason code.
-import type { ReasonCode } from '../../src/queue/why'
+import type { WhySummary as EngineSummary, Why as EngineWhy, Reason, ReasonCode } from '../../src/queue/why'
+import type { Wire } from './types'
 
-export type { ReasonCode }
-
-export interface Reason {
-  code: ReasonCode
-  message: string
-  [evidence: string]: unknown
-}
-
-export interface Why {
-  task_id: string
-  status: string
-  runnable: boolean
-  reasons: Reason[]
-  checked_at: string
-}
-
-export interface WhySummary {
-  by_reason: Partial<Record<ReasonCode, number>>
-  tasks?: Record<string, { code: ReasonCode; message: string }>
-}
+export type { Reason, ReasonCode }
+export type Why = Wire<EngineWhy>
+export type WhySummary = Wire<EngineSummary>
 
 export const REASON_LABEL: Record<ReasonCode, string> = {
   TERMINAL: 'finished',
