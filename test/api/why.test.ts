@@ -203,6 +203,10 @@ describe('GET /tasks/{id}/why', () => {
     })
     expect(busy.message).toContain('1 of higher priority')
     expect((await why(urgent)).reasons.find((x) => x.code === 'WORKERS_BUSY')!.ahead.total).toBe(0)
+    expect((await why(older)).reasons.find((x) => x.code === 'WORKERS_BUSY')!.ahead).toMatchObject({
+      higher_priority: 1,
+      same_priority_older: 0,
+    })
 
     // A worker that has claimed a task but not yet acted on its cancel: this test, claiming by hand.
     await registerTypes(h.db.sql, 'manual')
