@@ -14,7 +14,7 @@ export function WhyBox(props: { id: string; version: string }) {
   const title = !w
     ? 'Why is it waiting?'
     : terminal
-      ? 'Finished: nothing will run it again'
+      ? 'Finished'
       : w.status === 'running'
         ? 'What is it doing?'
         : w.runnable
