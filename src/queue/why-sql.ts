@@ -2,7 +2,7 @@
 // the same rows the claim and the rescue act on, at the database's own clock, so the answer holds
 // for the moment it was asked; nothing here writes or locks.
 import type { Sql } from '../db/connect'
-import type { Priority, TaskStatus } from './states'
+import type { TaskStatus } from './states'
 import type { Scope, Task } from './task'
 import { LIVE_WORKER } from './workers'
 
@@ -95,28 +95,39 @@ export async function dbNow(sql: Sql): Promise<Date> {
   return row!.now
 }
 
-/** The rows the list badges and the overview need: one line per waiting or running task. */
+/**
+ * Unfinished tasks as the list badges and the overview need them: one row per task for the ids
+ * given, else one row per group that shares a headline (type, status, due or not, cancel asked,
+ * and the owner only when a per-user cap applies), with its size. Grouping keeps the overview's
+ * breakdown one small aggregate however many tasks wait.
+ */
 export interface WaitingRow {
-  id: string
+  id: string | null
   task_type: string
   status: TaskStatus
-  priority: Priority
+  /** The earliest run_at of the group. */
   run_at: Date
   created_by: string | null
   cancel_requested: boolean
+  n: number
 }
 
-const WAITING_LIMIT = 10_000
-
-/** Unfinished tasks in scope (all of them, or the given ids), at most 10,000, oldest-ready first. */
-export async function unfinishedTasks(sql: Sql, scope: Scope, ids?: string[]): Promise<WaitingRow[]> {
+export async function unfinishedTasks(
+  sql: Sql,
+  scope: Scope,
+  opts: { ids?: string[]; byOwner?: boolean },
+): Promise<WaitingRow[]> {
+  const where = sql`status IN ('pending', 'scheduled', 'retrying', 'running')
+      AND (${scope.userId ?? null}::uuid IS NULL OR created_by = ${scope.userId ?? null}::uuid)`
+  if (opts.ids)
+    return sql<WaitingRow[]>`
+      SELECT id, task_type, status, run_at, created_by, cancel_requested, 1 AS n FROM tasks
+      WHERE ${where} AND id = ANY(${opts.ids}::uuid[])`
   return sql<WaitingRow[]>`
-    SELECT id, task_type, status, priority, run_at, created_by, cancel_requested FROM tasks
-    WHERE status IN ('pending', 'scheduled', 'retrying', 'running')
-      AND (${scope.userId ?? null}::uuid IS NULL OR created_by = ${scope.userId ?? null}::uuid)
-      AND (${ids ?? null}::uuid[] IS NULL OR id = ANY(${ids ?? null}::uuid[]))
-    ORDER BY priority DESC, run_at, id
-    LIMIT ${WAITING_LIMIT}`
+    SELECT NULL AS id, task_type, status, min(run_at) AS run_at, cancel_requested,
+      CASE WHEN ${opts.byOwner ?? false} THEN created_by END AS created_by, count(*)::int AS n
+    FROM tasks WHERE ${where}
+    GROUP BY task_type, status, run_at > now(), cancel_requested, 6`
 }
 
 /** Running tasks per owner, for the owners given. */

@@ -334,8 +334,8 @@ export interface WhySummary {
 }
 
 /**
- * Headline reasons for many tasks at once: the caller's unfinished tasks (at most 10,000), or only
- * the given ids. Cheaper than explainTask per task: the type facts are read once, and
+ * Headline reasons for many tasks at once: all the caller's unfinished tasks, counted, or the given
+ * ids, one by one. Cheaper than explainTask per task: the type facts are read once, and
  * WORKERS_BUSY means "no free slot" (how many tasks are ahead is only counted for one task).
  */
 export async function summarizeWhy(
@@ -343,7 +343,10 @@ export async function summarizeWhy(
   scope: Scope,
   opts: WhyOptions & { ids?: string[] } = {},
 ): Promise<WhySummary> {
-  const [rows, now] = await Promise.all([unfinishedTasks(sql, scope, opts.ids), dbNow(sql)])
+  const [rows, now] = await Promise.all([
+    unfinishedTasks(sql, scope, { ids: opts.ids, byOwner: Boolean(opts.userCap) }),
+    dbNow(sql),
+  ])
   const facts = await typeFacts(sql, [...new Set(rows.map((r) => r.task_type))])
   const owners = opts.userCap ? [...new Set(rows.flatMap((r) => (r.created_by ? [r.created_by] : [])))] : []
   const running = await runningByOwner(sql, owners)
@@ -351,8 +354,8 @@ export async function summarizeWhy(
   const tasks: NonNullable<WhySummary['tasks']> = {}
   for (const r of rows) {
     const h = headline(r, facts, running, now, opts)
-    by_reason[h.code] = (by_reason[h.code] ?? 0) + 1
-    if (opts.ids) tasks[r.id] = { code: h.code, message: h.message }
+    by_reason[h.code] = (by_reason[h.code] ?? 0) + r.n
+    if (r.id) tasks[r.id] = { code: h.code, message: h.message }
   }
   return { by_reason, ...(opts.ids ? { tasks } : {}), checked_at: now }
 }

@@ -51,7 +51,8 @@ export function Overview() {
   const now = useNow(1000)
   const types = useApi<TaskType[]>('/tasks/types', live.seq, 3000)
   const workers = useApi<WorkerInfo[]>('/workers', live.seq, 3000)
-  const why = useApi<WhySummary>('/tasks/why', live.seq, 3000)
+  // One grouped count per second at most, so the breakdown keeps pace with the tile's number.
+  const why = useApi<WhySummary>('/tasks/why', live.seq, 1000)
   const latency = useQueueLatency()
   const c = live.counts
   const alive = (workers.data ?? []).filter((w) => isAlive(w, now))
