@@ -158,7 +158,8 @@ describe('GET /tasks/{id}/why', () => {
   })
 
   test('BREAKER_OPEN: opened by failures, with when it half-opens and the failures', async () => {
-    await patchType('flaky', { breaker: { failure_threshold: 2, cooldown_ms: 600_000 } })
+    // Closed afresh (the backoff test's failure would otherwise count as the first of the two).
+    await patchType('flaky', { breaker: { state: 'closed', failure_threshold: 2, cooldown_ms: 600_000 } })
     const failing = await Promise.all([1, 2].map(() => create({ task_type: 'flaky', max_attempts: 1 })))
     await waitUntil(async () => {
       const types = (await h.call('GET', '/api/v1/tasks/types')).body.data as {

@@ -4,26 +4,37 @@ import { ErrorNote } from '../components/ui'
 import { linkError, login, register, setFirstPassword } from '../lib/auth'
 import type { User } from '../lib/types'
 
-export function Login(props: { onSignedIn: (u: User) => void }) {
-  const [mode, setMode] = useState<'login' | 'register'>('login')
-  const [name, setName] = useState('')
-  const [email, setEmail] = useState('')
-  const [password, setPassword] = useState('')
-  const [error, setError] = useState<unknown>(linkError ? new Error(linkError) : null)
+/** A form's submit: busy while `run` works, its error shown until the next try. */
+function useSubmit(run: () => Promise<void>, initialError: unknown = null) {
+  const [error, setError] = useState<unknown>(initialError)
   const [busy, setBusy] = useState(false)
-
   const submit = async (e: Event) => {
     e.preventDefault()
     setBusy(true)
     setError(null)
     try {
-      props.onSignedIn(mode === 'login' ? await login(name, password) : await register(name, email, password))
+      await run()
     } catch (err) {
       setError(err)
     } finally {
       setBusy(false)
     }
   }
+  return { error, busy, submit }
+}
+
+export function Login(props: { onSignedIn: (u: User) => void }) {
+  const [mode, setMode] = useState<'login' | 'register'>('login')
+  const [name, setName] = useState('')
+  const [email, setEmail] = useState('')
+  const [password, setPassword] = useState('')
+  const { error, busy, submit } = useSubmit(
+    async () =>
+      props.onSignedIn(
+        mode === 'login' ? await login(name, password) : await register(name, email, password),
+      ),
+    linkError ? new Error(linkError) : null,
+  )
 
   return (
     <div class="login-wrap">
@@ -102,23 +113,11 @@ export function Login(props: { onSignedIn: (u: User) => void }) {
 export function SetPassword(props: { user: User; onDone: () => void; onLater?: () => void }) {
   const [password, setPassword] = useState('')
   const [again, setAgain] = useState('')
-  const [error, setError] = useState<unknown>(null)
-  const [busy, setBusy] = useState(false)
-
-  const submit = async (e: Event) => {
-    e.preventDefault()
-    if (password !== again) return setError(new Error('The two passwords differ.'))
-    setBusy(true)
-    setError(null)
-    try {
-      await setFirstPassword(password)
-      props.onDone()
-    } catch (err) {
-      setError(err)
-    } finally {
-      setBusy(false)
-    }
-  }
+  const { error, busy, submit } = useSubmit(async () => {
+    if (password !== again) throw new Error('The two passwords differ.')
+    await setFirstPassword(password)
+    props.onDone()
+  })
 
   return (
     <div class="login-wrap">
