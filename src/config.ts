@@ -3,6 +3,7 @@
 // setting and what it accepts, so `tasklab` can print it and exit 2.
 import { homedir } from 'node:os'
 import { join } from 'node:path'
+import { parseRange } from './handlers/outbound'
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -20,6 +21,10 @@ export interface Config {
     bodyLimitBytes: number
     corsOrigin: string | undefined
     workerToken: string | undefined
+    /** Seconds a quiet connection stays open (the event stream is exempt). */
+    idleTimeoutSecs: number
+    /** Requests in flight per client address before 429 (open event streams count). */
+    maxConnectionsPerAddress: number
   }
   worker: {
     id: string | undefined
@@ -35,7 +40,11 @@ export interface Config {
   }
   database: { poolSize: number }
   sandboxDir: string
+  /** Private hosts/ranges the webhook handler may call anyway (local testing); empty by default. */
+  webhook: { allowHosts: readonly string[] }
   chaos: { enabled: boolean }
+  /** How long finished tasks are kept, in seconds; 0 keeps them for ever (src/queue/retention.ts). */
+  retention: { completedSecs: number; cancelledSecs: number; failedSecs: number }
   log: { level: LogLevel; format: LogFormat }
 }
 
@@ -146,6 +155,19 @@ export function loadConfig(flags: Flags = {}, env: Record<string, string | undef
       corsOrigin: optional({ env: 'STARTER__SERVER__CORS_ORIGIN', flag: 'cors-origin', parse: text }),
       // The credential with which remote workers may register task types (POST /tasks/types).
       workerToken: optional({ env: 'STARTER__WORKER__TOKEN', flag: 'worker-token', parse: secret }),
+      // Bun's default is 10 s; 0 (never) for every connection let idle sockets pile up (issue 12).
+      idleTimeoutSecs: read({
+        env: 'STARTER__SERVER__IDLE_TIMEOUT_SECS',
+        flag: 'idle-timeout-secs',
+        parse: positiveInt(255),
+        fallback: 30,
+      }),
+      maxConnectionsPerAddress: read({
+        env: 'STARTER__SERVER__MAX_CONNECTIONS_PER_ADDRESS',
+        flag: 'max-connections-per-address',
+        parse: positiveInt(100_000),
+        fallback: 256,
+      }),
     },
     worker: {
       id: optional({ env: 'STARTER__WORKER__ID', flag: 'id', parse: workerId }),
@@ -207,8 +229,37 @@ export function loadConfig(flags: Flags = {}, env: Record<string, string | undef
       parse: text,
       fallback: join(dataDir, 'sandbox'),
     }),
+    webhook: {
+      allowHosts: read({
+        env: 'STARTER__WEBHOOK__ALLOW_HOSTS',
+        flag: 'webhook-allow-hosts',
+        parse: hostList,
+        fallback: [] as string[],
+      }),
+    },
     chaos: {
       enabled: read({ env: 'STARTER__CHAOS__ENABLED', flag: 'chaos', parse: boolean, fallback: false }),
+    },
+    retention: {
+      completedSecs: read({
+        env: 'STARTER__RETENTION__COMPLETED_SECS',
+        flag: 'retention-completed-secs',
+        parse: retentionSecs,
+        fallback: 7 * DAY_SECS,
+      }),
+      cancelledSecs: read({
+        env: 'STARTER__RETENTION__CANCELLED_SECS',
+        flag: 'retention-cancelled-secs',
+        parse: retentionSecs,
+        fallback: 7 * DAY_SECS,
+      }),
+      // Failures are kept longer: they are what someone comes back to investigate.
+      failedSecs: read({
+        env: 'STARTER__RETENTION__FAILED_SECS',
+        flag: 'retention-failed-secs',
+        parse: retentionSecs,
+        fallback: 30 * DAY_SECS,
+      }),
     },
     log: {
       level: read({
@@ -228,10 +279,43 @@ export function loadConfig(flags: Flags = {}, env: Record<string, string | undef
   return deepFreeze(config)
 }
 
+const DAY_SECS = 86_400
+/** The longest retention accepted (10 years); the database's CHECK on per-type overrides agrees. */
+export const MAX_RETENTION_SECS = 3650 * DAY_SECS
+
+/** Whole seconds from 0 (keep for ever) to 10 years; the same rule for per-type overrides. */
+export function retentionSecs(raw: string, name: string): number {
+  const n = Number(raw)
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n > MAX_RETENTION_SECS)
+    throw new ConfigError(
+      `${name} must be a whole number of seconds from 0 (keep for ever) to ${MAX_RETENTION_SECS} (10 years); got "${raw}".`,
+    )
+  return n
+}
+
 function portNumber(raw: string, name: string): number {
   // 0 asks the OS for a free port (tests use it).
   if (raw.trim() === '0') return 0
   return positiveInt(65535)(raw, name)
+}
+
+/** "127.0.0.1, localhost, 10.0.0.0/8": host names, addresses and CIDR ranges. */
+function hostList(raw: string, name: string): string[] {
+  const items = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+  for (const item of items) {
+    if (/^[A-Za-z0-9.-]{1,253}$/.test(item) && !/^[\d./]+$/.test(item)) continue
+    try {
+      parseRange(item)
+    } catch (err) {
+      throw new ConfigError(
+        `${name} must be a comma list of host names, addresses or CIDR ranges such as 127.0.0.1,localhost,10.0.0.0/8; ${(err as Error).message}.`,
+      )
+    }
+  }
+  return items
 }
 
 function secret(raw: string, name: string): string {
@@ -260,8 +344,10 @@ export const ENVIRONMENT = [
   ['STARTER__DATA_DIR', 'data directory (embedded database, sandbox)'],
   ['STARTER__SERVER__HOST', 'address the API binds (127.0.0.1)'],
   ['STARTER__SERVER__PORT', 'API and panel port (3000)'],
-  ['STARTER__SERVER__BODY_LIMIT_BYTES', 'largest request body (8 MiB)'],
+  ['STARTER__SERVER__BODY_LIMIT_BYTES', 'largest body of POST /tasks and /tasks/batch (8 MiB); others less'],
   ['STARTER__SERVER__CORS_ORIGIN', 'allowed CORS origin (none)'],
+  ['STARTER__SERVER__IDLE_TIMEOUT_SECS', 'close a quiet connection after this long; not event streams (30)'],
+  ['STARTER__SERVER__MAX_CONNECTIONS_PER_ADDRESS', 'requests in flight per client address, then 429 (256)'],
   ['STARTER__WORKER__TOKEN', 'credential remote workers send as Bearer to register task types (none)'],
   ['STARTER__WORKER__ID', 'worker id suffix, as --id'],
   ['STARTER__WORKER__CONCURRENCY', 'tasks run at once per worker (4)'],
@@ -277,6 +363,19 @@ export const ENVIRONMENT = [
   ['STARTER__WORKER__JOURNAL_FILE', 'append one JSON line per execution (none)'],
   ['STARTER__DATABASE__POOL_SIZE', 'connections per process (10)'],
   ['STARTER__HANDLERS__SANDBOX_DIR', 'the only folder file_cleanup may delete in (<data dir>/sandbox)'],
+  [
+    'STARTER__RETENTION__COMPLETED_SECS',
+    'delete completed tasks this long after they finish; 0 keeps them (7 d)',
+  ],
+  [
+    'STARTER__RETENTION__CANCELLED_SECS',
+    'delete cancelled tasks this long after they end; 0 keeps them (7 d)',
+  ],
+  ['STARTER__RETENTION__FAILED_SECS', 'delete failed tasks this long after they fail; 0 keeps them (30 d)'],
+  [
+    'STARTER__WEBHOOK__ALLOW_HOSTS',
+    'private hosts/ranges webhook may call, e.g. 127.0.0.1,localhost,10.0.0.0/8 (none: public only)',
+  ],
   ['STARTER__CHAOS__ENABLED', 'enable fault injection routes (false)'],
   ['STARTER__LOG__LEVEL', 'debug, info, warn or error (info)'],
   ['STARTER__LOG__FORMAT', 'auto (pretty on a terminal, JSON otherwise), pretty or json'],

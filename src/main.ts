@@ -14,7 +14,16 @@ import { createLogger } from './log'
 import { VERSION } from './version'
 
 const COMMON = ['database-url', 'data-dir', 'log-level', 'log-format', 'pool-size']
-const SERVER = ['host', 'port', 'body-limit-bytes', 'cors-origin', 'worker-token', 'chaos']
+const SERVER = [
+  'host',
+  'port',
+  'body-limit-bytes',
+  'cors-origin',
+  'worker-token',
+  'idle-timeout-secs',
+  'max-connections-per-address',
+  'chaos',
+]
 const WORKER = [
   'id',
   'concurrency',
@@ -25,12 +34,15 @@ const WORKER = [
   'shutdown-grace-secs',
   'timeout-secs',
   'sandbox-dir',
+  'webhook-allow-hosts',
   'journal-file',
 ]
+// Every process runs the retention pass (src/queue/retention.ts), so each takes its settings.
+const RETENTION = ['retention-completed-secs', 'retention-cancelled-secs', 'retention-failed-secs']
 const FLAGS: Record<string, string[]> = {
-  start: [...COMMON, ...SERVER, ...WORKER],
-  serve: [...COMMON, ...SERVER, ...WORKER],
-  worker: [...COMMON, ...WORKER, 'chaos'],
+  start: [...COMMON, ...SERVER, ...WORKER, ...RETENTION],
+  serve: [...COMMON, ...SERVER, ...WORKER, ...RETENTION],
+  worker: [...COMMON, ...WORKER, 'chaos', ...RETENTION],
   migrate: COMMON,
   chaos: [...COMMON, 'url', 'token', 'tasks', 'workers', 'concurrency', 'lease-secs'],
   why: ['url', 'token'],

@@ -55,6 +55,20 @@ export interface ApiWorker {
   [key: string]: unknown
 }
 
+export interface ApiStorage {
+  tables: { table: string; rows: number; dead_rows: number; total_bytes: number }[]
+  totals: { rows: number; dead_rows: number; total_bytes: number }
+  oldest_transaction: {
+    pid: number
+    application_name: string
+    client: string
+    state: string | null
+    age_secs: number
+  } | null
+  warnings: string[]
+  server: { autovacuum: boolean }
+}
+
 export class ApiClient {
   readonly base: string
 
@@ -203,6 +217,12 @@ export class ApiClient {
 
   async faults(): Promise<{ id: string; task_type: string; kind: string }[]> {
     return (await this.call<{ id: string; task_type: string; kind: string }[]>('GET', '/chaos/faults')).data
+  }
+
+  /** GET /storage: tables, dead rows and the oldest open transaction (admin). */
+  async storage(longTransactionSecs?: number): Promise<ApiStorage> {
+    const q = longTransactionSecs === undefined ? '' : `?long_transaction_secs=${longTransactionSecs}`
+    return (await this.call<ApiStorage>('GET', `/storage${q}`)).data
   }
 
   async killWorker(id: string): Promise<void> {

@@ -34,11 +34,20 @@ const WORKER_OPTS = `  --concurrency N           tasks at once (STARTER__WORKER_
   --lease-secs S            lease before a silent worker's task is rescued (30)
   --shutdown-grace-secs S   how long SIGTERM waits for running tasks (10)
   --timeout-secs S          default per-attempt timeout (300)
-  --sandbox-dir DIR         the only folder file_cleanup may touch`
+  --sandbox-dir DIR         the only folder file_cleanup may touch
+  --webhook-allow-hosts L   private hosts/ranges webhook may call (STARTER__WEBHOOK__ALLOW_HOSTS;
+                            none by default: public addresses only), e.g. 127.0.0.1,localhost,10.0.0.0/8`
+
+/** Every process runs the retention pass, so start, serve and worker all take these. */
+const RETENTION_OPTS = `  --retention-completed-secs S  delete completed tasks S after they finish, 0 = keep (604800 = 7 d)
+  --retention-cancelled-secs S  the same for cancelled tasks (604800 = 7 d)
+  --retention-failed-secs S     the same for failed tasks (2592000 = 30 d)`
 
 const SERVER_OPTS = `  --host HOST               bind address (STARTER__SERVER__HOST, 127.0.0.1)
   --port PORT               port (STARTER__SERVER__PORT, 3000)
   --worker-token T          credential remote workers use to register types (STARTER__WORKER__TOKEN)
+  --idle-timeout-secs S     close quiet connections, not event streams (STARTER__SERVER__IDLE_TIMEOUT_SECS, 30)
+  --max-connections-per-address N  requests in flight per address, then 429 (256)
   --chaos                   enable fault injection (STARTER__CHAOS__ENABLED)`
 
 export const COMMAND_HELP: Record<string, string> = {
@@ -48,6 +57,7 @@ export const COMMAND_HELP: Record<string, string> = {
 Usage: tasklab [start] [options]
 ${SERVER_OPTS}
 ${WORKER_OPTS}
+${RETENTION_OPTS}
 
 Examples:
   tasklab                                   # embedded database, http://127.0.0.1:3000
@@ -60,6 +70,7 @@ Examples:
 
 Usage: tasklab serve [options]
 ${SERVER_OPTS}
+${RETENTION_OPTS}
 
 Examples:
   tasklab serve --database-url postgres://postgres@127.0.0.1:5432/tasklab
@@ -73,11 +84,13 @@ Needs DATABASE_URL or --database-url: the embedded database cannot be shared bet
 Usage: tasklab worker [--id N] [options]
   --id N                    a name for this worker (its full id adds host and pid)
 ${WORKER_OPTS}
+${RETENTION_OPTS}
 
 Examples:
   export DATABASE_URL=postgres://postgres@db.internal:5432/tasklab
   tasklab worker --id 1
-  STARTER__WORKER__CONCURRENCY=8 tasklab worker --id 2 --lease-secs 60`,
+  STARTER__WORKER__CONCURRENCY=8 tasklab worker --id 2 --lease-secs 60
+  tasklab worker --id 3 --webhook-allow-hosts 127.0.0.1,localhost   # webhooks may call this machine`,
     `  0    stopped by SIGTERM or SIGINT after draining (running tasks finished or handed back)
   1    runtime failure (database unreachable at start)
   2    bad option or environment variable, or no database URL (use tasklab start for the embedded one)
@@ -94,7 +107,9 @@ Scenarios:
   poison       a tenth of the tasks fail permanently; exactly those land in the dead letter queue
   breaker      a type fails until its breaker opens; its tasks wait; fault lifted; it closes; all complete
   hang         a quarter of the attempts hang past their timeout; they time out and retry; none stuck
-  all          every scenario in turn
+  bloat        a transaction left open during a flood: GET /storage names it, dead rows pile up, VACUUM
+               reclaims them once it ends; prints dead rows and idle-claim cost before/during/after
+  all          every scenario above in turn, except bloat
 Options:
   --url URL                 a running tasklab started with --chaos (purely through its HTTP API)
   --token T                 an admin session token for --url
@@ -105,7 +120,7 @@ Options:
   --concurrency N           tasks per worker with --spawn (8)
   --lease-secs S            lease of spawned workers (2), so rescues come within ~3 s
   --json                    print the report as JSON
-  --database-url URL        with --url: the instance's database, for db-restart
+  --database-url URL        with --url: the instance's database, for db-restart and bloat
 
 Examples:
   tasklab chaos all --spawn --tasks 300 --workers 3

@@ -25,7 +25,7 @@ export function createWorker(
     sql: rt.sql,
     events: rt.events,
     log: rt.log,
-    handlers: builtinHandlers({ sandboxDir: c.sandboxDir }),
+    handlers: builtinHandlers({ sandboxDir: c.sandboxDir, webhookAllowHosts: c.webhook.allowHosts }),
     idSuffix: c.worker.id,
     concurrency: c.worker.concurrency,
     pollIntervalMs: c.worker.pollIntervalMs,
@@ -54,6 +54,7 @@ export async function runRole(role: Role, config: Config, log: Logger): Promise<
       events: r.events,
       notifier: r.notifier,
       leaseMs: config.worker.leaseMs,
+      retention: config.retention,
     })
     if (role !== 'worker') server = await startServer(r)
     if (role !== 'serve') {

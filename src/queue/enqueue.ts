@@ -3,6 +3,7 @@
 // configured default) — one round trip per task, one per batch.
 import type { Sql, TransactionSql } from '../db/connect'
 import { insertCoalesced } from './coalesce'
+import { parseIsoDateTime } from './dates'
 import { QueueError } from './errors'
 import { parseRetryStrategy, type RetryStrategy } from './retry'
 import { isPriority, type Priority } from './states'
@@ -52,8 +53,6 @@ const invalid = (field: string, message: string, index?: number): never => {
     field: at,
   })
 }
-
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/
 
 export function validateNewTask(
   input: NewTask,
@@ -111,9 +110,12 @@ export function validateNewTask(
   let status: Row['status'] = 'pending'
   if (input.scheduled_at !== undefined && input.scheduled_at !== null) {
     const s = input.scheduled_at
-    const when = typeof s === 'string' && ISO_DATE.test(s) ? new Date(s) : null
-    if (!when || Number.isNaN(when.getTime()) || when.getUTCFullYear() > 9999)
-      bad('scheduled_at', 'scheduled_at must be an ISO 8601 date-time such as 2030-01-31T12:00:00Z.')
+    const when = typeof s === 'string' ? parseIsoDateTime(s) : null
+    if (!when)
+      bad(
+        'scheduled_at',
+        'scheduled_at must be an ISO 8601 date-time on a real calendar day, such as 2030-01-31T12:00:00Z.',
+      )
     scheduledAt = when!.toISOString()
     if (when!.getTime() > now.getTime()) status = 'scheduled'
   }

@@ -1,5 +1,6 @@
 // The task type registry and its breakers. Workers upsert their types at start (which never resets
-// an admin's settings: pause, thresholds, timeout, default strategy); the API lists and patches.
+// an admin's settings: active flag, pause, thresholds, timeout, default strategy); the API lists
+// and patches.
 import type { Sql } from '../db/connect'
 import {
   type Breaker,
@@ -35,6 +36,10 @@ export interface TaskTypeRow {
   breaker_failure_threshold: number
   breaker_success_threshold: number
   breaker_cooldown_ms: number
+  /** Per-type retention overrides (migrations/0006_retention.sql); null = the configured default. */
+  retention_completed_secs?: number | null
+  retention_cancelled_secs?: number | null
+  retention_failed_secs?: number | null
   created_at: Date
   updated_at: Date
 }
@@ -83,7 +88,6 @@ export async function upsertTypes(sql: Sql, defs: TypeDefinition[]): Promise<Tas
       description = CASE WHEN excluded.description = '' THEN task_types.description ELSE excluded.description END,
       payload_schema = coalesce(excluded.payload_schema, task_types.payload_schema),
       example_payload = coalesce(excluded.example_payload, task_types.example_payload),
-      is_active = true,
       updated_at = now()
     RETURNING *`
 }

@@ -8,6 +8,7 @@ import type { Logger } from '../log'
 import type { QueueEventBus } from '../queue/events'
 import type { Notifier } from '../queue/notify'
 import { rescueExpired } from '../queue/rescue'
+import { type RetentionSettings, scheduleRetention } from '../queue/retention'
 import { pruneWorkers } from '../queue/workers'
 
 export function startMaintenance(opts: {
@@ -16,6 +17,8 @@ export function startMaintenance(opts: {
   events: QueueEventBus
   notifier: Notifier
   leaseMs: number
+  /** Deletes expired finished tasks on its own timer, so a long purge never delays a rescue. */
+  retention?: RetentionSettings
 }): () => void {
   const intervalMs = Math.max(100, Math.min(1000, Math.floor(opts.leaseMs / 3)))
   let busy = false
@@ -46,5 +49,9 @@ export function startMaintenance(opts: {
     }
   }
   const timer = setInterval(() => void tick(), intervalMs)
-  return () => clearInterval(timer)
+  const stopRetention = opts.retention ? scheduleRetention({ ...opts, settings: opts.retention }) : () => {}
+  return () => {
+    clearInterval(timer)
+    stopRetention()
+  }
 }
