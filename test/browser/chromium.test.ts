@@ -13,7 +13,10 @@ test('CHROMIUM_PATH wins over the system, and a wrong one is named', async () =>
   await expect(findChromium({ env: '/nowhere/chromium' })).rejects.toThrow(
     'CHROMIUM_PATH is /nowhere/chromium',
   )
-  expect(await findChromium({ env: undefined, system: ['/nowhere/chrome', '/bin/sh'] })).toMatchObject({
+  // A path that is not a runnable file (e.g. /dev/null bound over it to hide it) is skipped.
+  expect(
+    await findChromium({ env: undefined, system: ['/nowhere/chrome', '/dev/null', '/bin/sh'] }),
+  ).toMatchObject({
     path: '/bin/sh',
     source: 'system',
   })

