@@ -34,6 +34,19 @@ export async function resetLoginLink(sql: Sql, username?: string): Promise<{ use
   }) as Promise<{ user: User; token: string }>
 }
 
+/**
+ * The instance's database: its URL; or, on the embedded database, the server a running tasklab
+ * keeps there, joined the way `tasklab worker` joins it; or, when none runs, one started here.
+ */
+async function openDatabase(config: Config, log: Logger) {
+  if (config.databaseUrl) return resolveDatabase(config, log)
+  try {
+    return await resolveDatabase(config, log, 'worker')
+  } catch {
+    return resolveDatabase(config, log)
+  }
+}
+
 export async function runAdmin(
   positional: string[],
   flags: Flags,
@@ -47,7 +60,7 @@ export async function runAdmin(
     typeof flags.url === 'string'
       ? flags.url.replace(/\/+$/, '')
       : `http://${config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host}:${config.server.port}`
-  const db = await resolveDatabase(config, log)
+  const db = await openDatabase(config, log)
   const sql = connect(db.url, { max: 1, applicationName: 'tasklab-admin' })
   try {
     await migrate(sql)
