@@ -150,6 +150,40 @@ Exit codes:
   0    written
   1    the files could not be written
   2    bad type name (or a built-in one), <type>.ts exists already, or a bad option`,
+  why: page(
+    `tasklab why — why a task is not running (or what it is doing), asked of a running tasklab.
+
+Usage: tasklab why <task id> --url URL --token T [--json]
+  --url URL                 the running tasklab (http://127.0.0.1:3000)
+  --token T                 a session token (POST /api/v1/auth/login); users see their own tasks
+  --json                    print the API's answer as JSON
+
+Each line is one reason, with its code: SCHEDULED, BACKOFF, TYPE_PAUSED, TYPE_INACTIVE, BREAKER_OPEN,
+NO_WORKER, WORKERS_BUSY, USER_CAP, RUNNING, CANCEL_REQUESTED, TERMINAL or READY.
+
+Examples:
+  tasklab why 0b6f1c2e-1d2a-4c3b-9e8f-7a6b5c4d3e2f --url http://127.0.0.1:3000 --token $TOKEN`,
+    `  0    answered
+  1    the task was not found (or is not yours), or tasklab could not be reached
+  2    no task id or no --token`,
+    false,
+  ),
+  admin: page(
+    `tasklab admin reset-link — let an admin back in: clears their password, ends their sessions and
+prints a new one-time login link. Works through the database, on a running or a stopped tasklab,
+without a restart; the panel asks for a new password once the link is used.
+
+Usage: tasklab admin reset-link [--user NAME] [--url URL] [--database-url URL | --data-dir DIR]
+  --user NAME               which admin, when there are several
+  --url URL                 the panel's address for the link (http://<host>:<port> from the configuration)
+
+Examples:
+  DATABASE_URL=postgres://postgres@127.0.0.1:5432/tasklab tasklab admin reset-link
+  tasklab admin reset-link --user admin --url https://tasklab.example.com`,
+    `  0    a link was printed
+  1    the database could not be reached
+  2    no such admin, several admins and no --user, or a bad option`,
+  ),
   migrate: page(
     `tasklab migrate — apply the database migrations and exit (start, serve and worker also migrate at start).
 
@@ -176,6 +210,8 @@ Commands:
   migrate      apply migrations and exit
   init-handler write an example handler module (TypeScript) and its typed contract
   chaos        run a chaos scenario against tasklab and check its invariants
+  why ID       why a task is not running (or what it is doing)
+  admin reset-link  a new one-time admin login link, without a restart
   help CMD     help for one command
 
 ${COMMON}
