@@ -11,10 +11,10 @@ const COMMON = `Common options:
 
 const DATABASE = `Database:
   With --database-url or DATABASE_URL, any PostgreSQL 14 or newer (created if missing, migrated
-  at start). Without one, an embedded PostgreSQL (PGlite) kept in <data dir>/pgdata, where the
-  data dir is --data-dir, else $XDG_DATA_HOME/tasklab, else ~/.local/share/tasklab. The embedded
-  database belongs to one process: a second start on the same data dir is refused, and separate
-  \`tasklab worker\` processes need a real PostgreSQL.`
+  at start). Without one, an embedded PostgreSQL 18 server, run by tasklab as its child process and
+  kept in <data dir>/pgdata, where the data dir is --data-dir, else $XDG_DATA_HOME/tasklab, else
+  ~/.local/share/tasklab; the banner prints a URL psql accepts. One tasklab owns it:
+  a second start on the same data dir is refused, and \`tasklab worker\` with the same data dir joins it.`
 
 /** Exit codes shared by the commands that run until stopped. */
 const LONG_RUNNING_EXITS = `  0    stopped by SIGTERM or SIGINT after draining (running tasks finished or handed back)
@@ -68,19 +68,20 @@ Examples:
   ),
   worker: page(
     `tasklab worker — a worker only. Run as many as you like, on one machine or many, against one PostgreSQL.
-Needs DATABASE_URL or --database-url: the embedded database cannot be shared between processes.
+Without DATABASE_URL it joins the embedded PostgreSQL that \`tasklab start\` runs in the same data dir.
 
 Usage: tasklab worker [--id N] [options]
   --id N                    a name for this worker (its full id adds host and pid)
 ${WORKER_OPTS}
 
 Examples:
+  tasklab worker --id 1                     # joins the embedded database of a running tasklab start
   export DATABASE_URL=postgres://postgres@db.internal:5432/tasklab
   tasklab worker --id 1
   STARTER__WORKER__CONCURRENCY=8 tasklab worker --id 2 --lease-secs 60`,
     `  0    stopped by SIGTERM or SIGINT after draining (running tasks finished or handed back)
   1    runtime failure (database unreachable at start)
-  2    bad option or environment variable, or no database URL (use tasklab start for the embedded one)
+  2    bad option or environment variable, or no database URL and no embedded one running to join
   130  a second SIGTERM/SIGINT while draining: exited at once`,
   ),
   chaos: page(

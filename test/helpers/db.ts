@@ -5,7 +5,6 @@ import postgres from 'postgres'
 import { connect, type Sql } from '../../src/db/connect'
 import { migrate } from '../../src/db/migrate'
 import { MIGRATIONS } from '../../src/db/migrations'
-import { createEmbeddedTestDatabase } from './embedded-db'
 
 /** The server tests run against; each test file gets its own database on it. */
 export const TEST_SERVER_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
@@ -72,16 +71,10 @@ export interface TestDatabase {
   name: string
   url: string
   sql: Sql
-  /** True under TEST_DB=embedded: PGlite, where LISTEN/NOTIFY does not cross the socket. */
-  embedded: boolean
   drop(): Promise<void>
 }
 
-/** The test matrix switch: TEST_DB=embedded runs the same tests against PGlite (npm run test:embedded). */
-export const TEST_DB_EMBEDDED = process.env.TEST_DB === 'embedded'
-
 export async function createTestDatabase(opts: { max?: number } = {}): Promise<TestDatabase> {
-  if (TEST_DB_EMBEDDED) return createEmbeddedTestDatabase(opts)
   const admin = postgres(TEST_SERVER_URL, { max: 2, onnotice: () => {} })
   try {
     templateReady ??= ensureTemplate(admin)
@@ -94,7 +87,6 @@ export async function createTestDatabase(opts: { max?: number } = {}): Promise<T
       name,
       url,
       sql,
-      embedded: false,
       async drop() {
         await sql.end({ timeout: 1 })
         const a = postgres(TEST_SERVER_URL, { max: 1, onnotice: () => {} })
