@@ -91,7 +91,8 @@ Usage: tasklab chaos <scenario> (--url URL --token T | --spawn) [options]
 Scenarios:
   flood        N tasks as fast as the API takes them; all complete
   worker-kill  kill a random worker every 1.5 s (and start a replacement); all complete, rescues counted
-  db-restart   cut every connection to the database for 3 s; /health/ready goes 503 and back; all complete
+  db-restart   the embedded PostgreSQL really restarts (down 3 s); on a URL's server, the database's
+               connections are cut for 3 s; /health/ready goes 503 and back; all complete
   poison       a tenth of the tasks fail permanently; exactly those land in the dead letter queue
   breaker      a type fails until its breaker opens; its tasks wait; fault lifted; it closes; all complete
   hang         a quarter of the attempts hang past their timeout; they time out and retry; none stuck
@@ -100,7 +101,8 @@ Options:
   --url URL                 a running tasklab started with --chaos (purely through its HTTP API)
   --token T                 an admin session token for --url
   --spawn                   start its own \`serve --chaos\` and N \`worker --chaos\` processes
-                            (DATABASE_URL / --database-url, else a fresh database on 127.0.0.1:5432)
+                            (DATABASE_URL / --database-url, else a fresh database on the embedded
+                            PostgreSQL a running \`tasklab start\` owns in the same --data-dir)
   --tasks N                 tasks per scenario (100)
   --workers N               worker processes with --spawn (3)
   --concurrency N           tasks per worker with --spawn (8)

@@ -270,11 +270,18 @@ export function nothingToJoin(dataDir: string, who: string): string {
   )
 }
 
-/** Joins the server another tasklab runs in this data dir; ConfigError (exit 2) when none runs. */
-export function joinEmbedded(dir: string, who: string): Database {
+/** The server another tasklab runs in this data dir; ConfigError (exit 2, naming `who`) when none runs. */
+export function findEmbedded(dir: string, who: string): PostmasterInfo & { dataDir: string; pgdata: string } {
   const paths = embeddedPaths(dir)
   const info = runningServer(paths.pgdata)
   if (!info) throw new ConfigError(nothingToJoin(paths.dataDir, who))
+  return { ...info, dataDir: paths.dataDir, pgdata: paths.pgdata }
+}
+
+/** Joins the server another tasklab runs in this data dir; ConfigError (exit 2) when none runs. */
+export function joinEmbedded(dir: string, who: string): Database {
+  const info = findEmbedded(dir, who)
+  const paths = info
   return {
     url: socketUrl(info),
     label: `${tcpUrl(info.port)} (embedded PostgreSQL, joined, data in ${paths.pgdata})`,
