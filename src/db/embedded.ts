@@ -182,10 +182,13 @@ class EmbeddedServer {
         )
         break
       } catch (err) {
+        if (!(err instanceof PostmasterStartError) || attempt >= 50) throw err
         // Another program took the port between our probe and the server's bind: pick another.
-        const raced = err instanceof PostmasterStartError && /could not (bind|create any TCP)/.test(err.log)
-        if (!raced || attempt >= 3) throw err
-        preferred = undefined
+        if (/could not (bind|create any TCP)/.test(err.log)) preferred = undefined
+        // After a kill -9 of the postmaster its backends linger until they notice (well under a
+        // second): the new server refuses to start while they hold the old shared memory.
+        else if (!/pre-existing shared memory block/.test(err.log)) throw err
+        await Bun.sleep(200)
       }
     }
     writeFileSync(this.paths.portFile, String(this.port))

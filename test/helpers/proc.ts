@@ -34,11 +34,19 @@ export function cleanEnv(extra: Record<string, string | undefined>): Record<stri
 
 export function spawnTasklab(
   args: string[],
-  opts: { env: Record<string, string | undefined>; command?: string[]; cwd?: string; label?: string },
+  opts: {
+    env: Record<string, string | undefined>
+    command?: string[]
+    cwd?: string
+    label?: string
+    /** Run as this user (the test runs as root): the embedded-database tests try both. */
+    uid?: number
+  },
 ): Child {
   const command = opts.command ?? SRC_COMMAND
   const proc = Bun.spawn([...command, ...args], {
     cwd: opts.cwd,
+    ...(opts.uid !== undefined && { uid: opts.uid, gid: opts.uid }),
     env: cleanEnv({ STARTER__LOG__FORMAT: 'json', ...opts.env }),
     stdin: 'ignore',
     stdout: 'pipe',
