@@ -115,13 +115,13 @@ export function isComplete(dir: string): boolean {
 }
 
 /**
- * Extracts the pack into `dir` unless a complete copy is there already. Writes into a sibling
+ * Extracts the pack into `dir` unless a complete copy is there already (then returns false). Writes into a sibling
  * temporary folder and renames it into place, and the marker goes in last, so an interrupted
  * extraction (kill, full disk) is never taken for a whole one; a damaged tree is replaced.
  */
-export async function extractPack(pack: Blob, dir: string): Promise<PackManifest> {
+export async function extractPack(pack: Blob, dir: string): Promise<boolean> {
   const { manifest, bodyAt } = await readManifest(pack)
-  if (isComplete(dir)) return manifest
+  if (isComplete(dir)) return false
   const tmp = `${dir}.partial-${process.pid}`
   rmSync(tmp, { recursive: true, force: true })
   const body = Bun.zstdDecompressSync(new Uint8Array(await pack.slice(bodyAt).arrayBuffer()))
@@ -142,5 +142,5 @@ export async function extractPack(pack: Blob, dir: string): Promise<PackManifest
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(dirname(dir), { recursive: true })
   renameSync(tmp, dir)
-  return manifest
+  return true
 }
