@@ -98,7 +98,7 @@ export async function openEmbedded(dir: string, log: Logger): Promise<Database> 
     log.debug('embedded database ready', { dir: paths.pgdata, ms: Math.round(performance.now() - started) })
     return {
       url,
-      label: `${tcpUrl(server.port)} (embedded PostgreSQL ${install.version.replace(/\.0-.*$/, '').replace(/-.*$/, '')}, data in ${paths.pgdata})`,
+      label: `${tcpUrl(server.port)} (embedded PostgreSQL ${install.version.split('.').slice(0, 2).join('.')}, data in ${paths.pgdata})`,
       embedded: true,
       embeddedDir: paths.dataDir,
       async close() {
@@ -284,12 +284,11 @@ export function findEmbedded(dir: string, who: string): PostmasterInfo & { dataD
 /** Joins the server another tasklab runs in this data dir; ConfigError (exit 2) when none runs. */
 export function joinEmbedded(dir: string, who: string): Database {
   const info = findEmbedded(dir, who)
-  const paths = info
   return {
     url: socketUrl(info),
-    label: `${tcpUrl(info.port)} (embedded PostgreSQL, joined, data in ${paths.pgdata})`,
+    label: `${tcpUrl(info.port)} (embedded PostgreSQL, joined, data in ${info.pgdata})`,
     embedded: true,
-    embeddedDir: paths.dataDir,
+    embeddedDir: info.dataDir,
     close: async () => {},
   }
 }

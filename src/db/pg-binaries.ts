@@ -36,8 +36,8 @@ export async function pgInstall(dataDir: string): Promise<PgInstall> {
     const { manifest } = await readManifest(pack)
     const root = join(dataDir, 'pg', manifest.version)
     if (await extractPack(pack, root)) {
-      // The unpacked 50 MB were garbage from here on; collected now, the first start idles at
-X
+      // The unpacked 50 MB are garbage from here on. Collected now, the first start idles at the
+      // later starts' memory (measured: tasklab's PSS 114 MB → 58 MB) instead of holding it for minutes.
       Bun.gc(true)
     }
     return { root, version: manifest.version, major: majorOf(manifest.version) }

@@ -10,7 +10,7 @@ import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, rmSync } fro
 import { join } from 'node:path'
 import postgres from 'postgres'
 import { isAlive, readPostmasterPid } from '../../src/db/pg-process'
-import { type Child, compiledBinary, spawnTasklab, tail, tempDir, waitFor } from '../helpers/proc'
+import { type Child, compiledBinary, holdLock, spawnTasklab, tail, tempDir, waitFor } from '../helpers/proc'
 
 const NOBODY = 65534
 const asRoot = process.getuid?.() === 0
@@ -62,23 +62,9 @@ async function query(url: string, text: string): Promise<string> {
 async function lockRow(url: string, id: string): Promise<() => Promise<void>> {
   if (!PSQL) {
     const sql = postgres(url, { max: 1, onnotice: () => {} })
-    let release!: () => void
-    const released = new Promise<void>((r) => {
-      release = r
-    })
-    let locked!: () => void
-    const held = new Promise<void>((r) => {
-      locked = r
-    })
-    const tx = sql.begin(async (t) => {
-      await t`SELECT id FROM tasks WHERE id = ${id} FOR UPDATE`
-      locked()
-      await released
-    })
-    await held
+    const release = await holdLock(sql, `SELECT id FROM tasks WHERE id = '${id}' FOR UPDATE`)
     return async () => {
-      release()
-      await tx
+      await release()
       await sql.end()
     }
   }

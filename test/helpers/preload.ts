@@ -16,7 +16,6 @@ if (!process.env.TEST_DATABASE_URL) {
   const db = await openEmbedded(dir, silentLogger)
   const port = Number(new URL(db.url).port)
   process.env.TEST_DATABASE_URL = tcpUrl(port, 'postgres')
-  process.env.TASKLAB_TEST_EMBEDDED_DIR = dir
   let closed = false
   afterAll(async () => {
     closed = true
