@@ -173,6 +173,9 @@ export async function startPostmaster(
     proc = Bun.spawn(
       asServerUser([pgProgram(install, 'postgres'), '-D', pgdata, ...settingsArgs(placement)]),
       {
+        // Its own process group: Ctrl-C in a terminal signals the whole foreground group, and the
+        // server must outlast tasklab's drain (tasklab stops it afterwards), not shut down under it.
+        detached: true,
         stdin: 'ignore',
         stdout: log,
         stderr: log,
