@@ -28,6 +28,7 @@ import {
   runningServer,
   startPostmaster,
   stopServer,
+  syncInBackground,
   tail,
 } from './pg-process'
 import type { Database } from './resolve'
@@ -90,9 +91,13 @@ export async function openEmbedded(dir: string, log: Logger): Promise<Database> 
   try {
     const started = performance.now()
     const install = await pgInstall(paths.dataDir)
-    await prepareCluster(install, paths, log)
+    const created = await prepareCluster(install, paths, log)
     const server = new EmbeddedServer(install, paths, socketDirFor(paths.dataDir), log)
     await server.start()
+    if (created)
+      void syncInBackground(install, paths.pgdata, paths.logFile).then((code) => {
+        if (code !== 0) log.warn('syncing the new cluster to disk failed', { code, log: paths.logFile })
+      })
     const url = server.url()
     await ensureDatabase(url)
     log.debug('embedded database ready', { dir: paths.pgdata, ms: Math.round(performance.now() - started) })
@@ -115,8 +120,11 @@ export async function openEmbedded(dir: string, log: Logger): Promise<Database> 
   }
 }
 
-/** initdb on first use; refuse a data dir of another major version; stop a server left running. */
-async function prepareCluster(install: PgInstall, paths: EmbeddedPaths, log: Logger): Promise<void> {
+/**
+ * initdb on first use (then returns true); refuses a data dir of another major version; stops a
+ * server left running.
+ */
+async function prepareCluster(install: PgInstall, paths: EmbeddedPaths, log: Logger): Promise<boolean> {
   mkdirSync(join(paths.dataDir, 'pg'), { recursive: true, mode: 0o700 })
   const versionFile = join(paths.pgdata, 'PG_VERSION')
   if (!existsSync(versionFile)) {
@@ -126,7 +134,7 @@ async function prepareCluster(install: PgInstall, paths: EmbeddedPaths, log: Log
       )
     log.info('creating the embedded PostgreSQL cluster', { dir: paths.pgdata })
     await initdb(install, paths.pgdata, paths.logFile)
-    return
+    return true
   }
   const have = readFileSync(versionFile, 'utf8').trim()
   if (have !== install.major)
@@ -144,6 +152,7 @@ async function prepareCluster(install: PgInstall, paths: EmbeddedPaths, log: Log
     // The pid was reused by an unrelated process (after a reboot): the file is stale.
     rmSync(join(paths.pgdata, 'postmaster.pid'), { force: true })
   }
+  return false
 }
 
 /** The owner's handle on its server: starts it, restarts it when it dies, stops it. */

@@ -28,7 +28,11 @@ export function asServerUser(cmd: string[]): string[] {
   return [unshare, '--user', `--map-user=${SERVER_UID}`, `--map-group=${SERVER_UID}`, '--', ...cmd]
 }
 
-/** Creates the cluster in a temporary folder and renames it into place, so a half-made one is never used. */
+/**
+ * Creates the cluster in a temporary folder and renames it into place, so a half-made one is never
+ * used. initdb runs with --no-sync: its own fsync of ~1,000 new files took 2.9 of its 4.1 s here.
+ * The caller syncs the cluster in the background once the server runs (syncInBackground).
+ */
 export async function initdb(install: PgInstall, pgdata: string, logFile: string): Promise<void> {
   const tmp = `${pgdata}.init-${process.pid}`
   rmSync(tmp, { recursive: true, force: true })
@@ -45,6 +49,7 @@ export async function initdb(install: PgInstall, pgdata: string, logFile: string
         '--encoding=UTF8',
         '--locale=C',
         '--no-instructions',
+        '--no-sync',
       ]),
       { stdin: 'ignore', stdout: log, stderr: log },
     )
@@ -55,6 +60,24 @@ export async function initdb(install: PgInstall, pgdata: string, logFile: string
   }
   writeFileSync(join(tmp, 'pg_hba.conf'), PG_HBA)
   renameSync(tmp, pgdata)
+}
+
+/**
+ * `initdb --sync-only`: flushes a new cluster's files to disk, as initdb would have, while the
+ * server already works (it only fsyncs). Until it is done, an OS crash (not a process kill) could
+ * damage the new, still empty cluster; a few seconds here.
+ */
+export function syncInBackground(install: PgInstall, pgdata: string, logFile: string): Promise<number> {
+  const log = openSync(logFile, 'a')
+  try {
+    return Bun.spawn(asServerUser([pgProgram(install, 'initdb'), '--sync-only', '-D', pgdata]), {
+      stdin: 'ignore',
+      stdout: log,
+      stderr: log,
+    }).exited
+  } finally {
+    closeSync(log)
+  }
 }
 
 export interface PostmasterInfo {

@@ -22,9 +22,10 @@ const users: [string, number | undefined][] = asRoot
   : [['this user', undefined]]
 
 const cleanup: (() => void | Promise<void>)[] = []
+// Removing two data dirs with their extracted servers takes ~3 s each on this busy disk.
 afterAll(async () => {
   for (const fn of cleanup.reverse()) await fn()
-})
+}, 60_000)
 
 interface Envelope<T> {
   success: boolean
