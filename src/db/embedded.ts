@@ -88,11 +88,12 @@ function socketDirFor(dataDir: string): string {
 export async function openEmbedded(dir: string, log: Logger): Promise<Database> {
   const paths = embeddedPaths(dir)
   const lock = lockDataDir(paths.dataDir)
+  let server: EmbeddedServer | undefined
   try {
     const started = performance.now()
     const install = await pgInstall(paths.dataDir)
     const created = await prepareCluster(install, paths, log)
-    const server = new EmbeddedServer(install, paths, socketDirFor(paths.dataDir), log)
+    server = new EmbeddedServer(install, paths, socketDirFor(paths.dataDir), log)
     await server.start()
     if (created)
       void syncInBackground(install, paths.pgdata, paths.logFile).then((code) => {
@@ -108,13 +109,15 @@ export async function openEmbedded(dir: string, log: Logger): Promise<Database> 
       embeddedDir: paths.dataDir,
       async close() {
         try {
-          await server.stop()
+          await server?.stop()
         } finally {
           lock.release()
         }
       },
     }
   } catch (err) {
+    // Started but not usable (the database could not be created): no server is left behind.
+    await server?.stop().catch(() => {})
     lock.release()
     throw err
   }
