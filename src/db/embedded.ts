@@ -31,6 +31,7 @@ import {
   syncInBackground,
   tail,
 } from './pg-process'
+import { type ServerUser, serverUser } from './pg-user'
 import type { Database } from './resolve'
 
 /** The database tasklab's tables live in, on the embedded server. */
@@ -92,11 +93,13 @@ export async function openEmbedded(dir: string, log: Logger): Promise<Database> 
   try {
     const started = performance.now()
     const install = await pgInstall(paths.dataDir)
-    const created = await prepareCluster(install, paths, log)
-    server = new EmbeddedServer(install, paths, socketDirFor(paths.dataDir), log)
+    const socketDir = socketDirFor(paths.dataDir)
+    const user = serverUser(install, paths.dataDir, [paths.dataDir, paths.pgdata, socketDir])
+    const created = await prepareCluster(install, user, paths, log)
+    server = new EmbeddedServer(install, user, paths, socketDir, log)
     await server.start()
     if (created)
-      void syncInBackground(install, paths.pgdata, paths.logFile).then((code) => {
+      void syncInBackground(install, user, paths.pgdata, paths.logFile).then((code) => {
         if (code !== 0) log.warn('syncing the new cluster to disk failed', { code, log: paths.logFile })
       })
     const url = server.url()
@@ -127,7 +130,12 @@ export async function openEmbedded(dir: string, log: Logger): Promise<Database> 
  * initdb on first use (then returns true); refuses a data dir of another major version; stops a
  * server left running.
  */
-async function prepareCluster(install: PgInstall, paths: EmbeddedPaths, log: Logger): Promise<boolean> {
+async function prepareCluster(
+  install: PgInstall,
+  user: ServerUser,
+  paths: EmbeddedPaths,
+  log: Logger,
+): Promise<boolean> {
   mkdirSync(join(paths.dataDir, 'pg'), { recursive: true, mode: 0o700 })
   const versionFile = join(paths.pgdata, 'PG_VERSION')
   if (!existsSync(versionFile)) {
@@ -135,8 +143,8 @@ async function prepareCluster(install: PgInstall, paths: EmbeddedPaths, log: Log
       throw new Error(
         `${paths.pgdata} exists but holds no PostgreSQL cluster; move it away and start again (tasklab creates a new one).`,
       )
-    log.info('creating the embedded PostgreSQL cluster', { dir: paths.pgdata })
-    await initdb(install, paths.pgdata, paths.logFile)
+    log.info('creating the embedded PostgreSQL cluster', { dir: paths.pgdata, user: user.how })
+    await initdb(install, user, paths.pgdata, paths.logFile)
     return true
   }
   const have = readFileSync(versionFile, 'utf8').trim()
@@ -167,6 +175,7 @@ class EmbeddedServer {
 
   constructor(
     private readonly install: PgInstall,
+    private readonly user: ServerUser,
     private readonly paths: EmbeddedPaths,
     private readonly socketDir: string,
     private readonly log: Logger,
@@ -188,6 +197,7 @@ class EmbeddedServer {
       try {
         this.pm = await startPostmaster(
           this.install,
+          this.user,
           this.paths.pgdata,
           { port: this.port, socketDir: this.socketDir },
           this.paths.logFile,

@@ -7,39 +7,26 @@ import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import { type PgInstall, pgProgram } from './pg-binaries'
 import { PG_HBA, type Placement, settingsArgs } from './pg-settings'
-
-/**
- * PostgreSQL refuses to run as root, and CI machines and containers run tasklab as root. A user
- * namespace solves both halves: inside it the server is uid 65534 (not root, so it starts), and
- * that uid maps to root outside, so the files root owns appear as the server's own, and a data
- * dir under root's 0700 home stays reachable (a plain `nobody` could not even enter /root).
- */
-const SERVER_UID = 65534
-
-export function asServerUser(cmd: string[]): string[] {
-  if (process.platform === 'win32' || process.getuid?.() !== 0) return cmd
-  const unshare = Bun.which('unshare')
-  if (!unshare)
-    throw new Error(
-      'tasklab runs as root and PostgreSQL refuses to: the embedded server needs the unshare program ' +
-        '(util-linux) to run as an unprivileged user. Install util-linux, run tasklab as a normal user, ' +
-        'or set DATABASE_URL to use your own PostgreSQL.',
-    )
-  return [unshare, '--user', `--map-user=${SERVER_UID}`, `--map-group=${SERVER_UID}`, '--', ...cmd]
-}
+import { type ServerUser, spawnAs } from './pg-user'
 
 /**
  * Creates the cluster in a temporary folder and renames it into place, so a half-made one is never
  * used. initdb runs with --no-sync: its own fsync of ~1,000 new files took 2.9 of its 4.1 s here.
  * The caller syncs the cluster in the background once the server runs (syncInBackground).
  */
-export async function initdb(install: PgInstall, pgdata: string, logFile: string): Promise<void> {
+export async function initdb(
+  install: PgInstall,
+  user: ServerUser,
+  pgdata: string,
+  logFile: string,
+): Promise<void> {
   const tmp = `${pgdata}.init-${process.pid}`
   rmSync(tmp, { recursive: true, force: true })
   const log = openSync(logFile, 'a')
   try {
-    const proc = Bun.spawn(
-      asServerUser([
+    const proc = spawnAs(
+      user,
+      [
         pgProgram(install, 'initdb'),
         '-D',
         tmp,
@@ -50,8 +37,8 @@ export async function initdb(install: PgInstall, pgdata: string, logFile: string
         '--locale=C',
         '--no-instructions',
         '--no-sync',
-      ]),
-      { stdin: 'ignore', stdout: log, stderr: log },
+      ],
+      { stdout: log, stderr: log },
     )
     if ((await proc.exited) !== 0)
       throw new Error(`initdb failed (exit ${proc.exitCode}); its output is in ${logFile}:\n${tail(logFile)}`)
@@ -67,11 +54,15 @@ export async function initdb(install: PgInstall, pgdata: string, logFile: string
  * server already works (it only fsyncs). Until it is done, an OS crash (not a process kill) could
  * damage the new, still empty cluster; a few seconds here.
  */
-export function syncInBackground(install: PgInstall, pgdata: string, logFile: string): Promise<number> {
+export function syncInBackground(
+  install: PgInstall,
+  user: ServerUser,
+  pgdata: string,
+  logFile: string,
+): Promise<number> {
   const log = openSync(logFile, 'a')
   try {
-    return Bun.spawn(asServerUser([pgProgram(install, 'initdb'), '--sync-only', '-D', pgdata]), {
-      stdin: 'ignore',
+    return spawnAs(user, [pgProgram(install, 'initdb'), '--sync-only', '-D', pgdata], {
       stdout: log,
       stderr: log,
     }).exited
@@ -184,6 +175,7 @@ export interface Postmaster {
  */
 export async function startPostmaster(
   install: PgInstall,
+  user: ServerUser,
   pgdata: string,
   placement: Placement,
   logFile: string,
@@ -193,17 +185,13 @@ export async function startPostmaster(
   const before = existsSync(logFile) ? readFileSync(logFile).length : 0
   let proc: Subprocess
   try {
-    proc = Bun.spawn(
-      asServerUser([pgProgram(install, 'postgres'), '-D', pgdata, ...settingsArgs(placement)]),
-      {
-        // Its own process group: Ctrl-C in a terminal signals the whole foreground group, and the
-        // server must outlast tasklab's drain (tasklab stops it afterwards), not shut down under it.
-        detached: true,
-        stdin: 'ignore',
-        stdout: log,
-        stderr: log,
-      },
-    )
+    proc = spawnAs(user, [pgProgram(install, 'postgres'), '-D', pgdata, ...settingsArgs(placement)], {
+      // Its own process group: Ctrl-C in a terminal signals the whole foreground group, and the
+      // server must outlast tasklab's drain (tasklab stops it afterwards), not shut down under it.
+      detached: true,
+      stdout: log,
+      stderr: log,
+    })
   } finally {
     closeSync(log)
   }
