@@ -6,8 +6,8 @@
 // the postmaster.pid file the server keeps in its data directory.
 //
 // Crash policy: when the server exits on its own, tasklab logs it with the end of the server's log
-// and starts it again (on the same port, so joined workers reconnect); after 3 crashes within a
-// minute it gives up and exits 1 with a sentence naming the log file.
+// and starts it again (on the same port, so joined workers reconnect); a fourth crash within a
+// minute ends tasklab: exit 1 with a sentence naming the log file.
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
