@@ -1,9 +1,11 @@
 #!/usr/bin/env bun
 // tasklab's entry point: parse the command line, load the configuration once, run the command.
 import { runChaos } from './chaos/command'
+import { runAdmin } from './cli/admin'
 import { parseArgs } from './cli/args'
 import { COMMAND_HELP, mainHelp } from './cli/help'
 import { runRole } from './cli/run'
+import { runWhy } from './cli/why'
 import { ConfigError, loadConfig } from './config'
 import { connect } from './db/connect'
 import { migrate } from './db/migrate'
@@ -46,6 +48,8 @@ const FLAGS: Record<string, string[]> = {
   'init-handler': ['dir'],
   migrate: COMMON,
   chaos: [...COMMON, 'url', 'token', 'tasks', 'workers', 'concurrency', 'lease-secs'],
+  why: ['url', 'token'],
+  admin: [...COMMON, 'url', 'user'],
   help: [],
 }
 
@@ -79,6 +83,11 @@ async function main(argv: string[]): Promise<number> {
   if (args.command === 'chaos')
     return runChaos(args.positional, args.flags, loadConfig(args.flags), process.env)
   if (args.command === 'init-handler') return initHandler(args.positional, args.flags)
+  if (args.command === 'why') return runWhy(args.positional, args.flags)
+  if (args.command === 'admin') {
+    const config = loadConfig(args.flags)
+    return runAdmin(args.positional, args.flags, config, createLogger(config.log))
+  }
   if (args.positional.length > 0)
     throw new ConfigError(`Unexpected argument "${args.positional[0]}"; see tasklab ${args.command} --help.`)
 
