@@ -7,9 +7,9 @@ import type { Config } from '../config'
 import { isConnectionError } from '../db/connect'
 import { builtinHandlers } from '../handlers'
 import type { Logger } from '../log'
+import { startMaintenance } from '../maintenance/maintenance'
 import { openRuntime, type Runtime } from '../runtime'
 import { VERSION } from '../version'
-import { startMaintenance } from '../worker/maintenance'
 import { Worker } from '../worker/runner'
 
 export type Role = 'start' | 'serve' | 'worker'
@@ -28,6 +28,7 @@ export function createWorker(
     handlers: builtinHandlers({ sandboxDir: c.sandboxDir }),
     idSuffix: c.worker.id,
     concurrency: c.worker.concurrency,
+    prefetch: c.worker.prefetch,
     pollIntervalMs: c.worker.pollIntervalMs,
     leaseMs: c.worker.leaseMs,
     shutdownGraceMs: c.worker.shutdownGraceMs,
