@@ -59,6 +59,7 @@ export class Worker {
   private readonly heartbeat: Heartbeat
   /** Hand-backs in flight; stop() waits for them. */
   private readonly handingBack = new Set<Promise<unknown>>()
+  /** Claimed tasks handed back without starting (counted from the start of the drain). */
   private prefetchedBack = 0
   /** Breaker writes, one after another. */
   private breakerWrites: Promise<void> = Promise.resolve()
@@ -388,6 +389,7 @@ export class Worker {
     const deadline = Date.now() + graceMs
     // A claim in flight still hands us tasks (it committed, or will): they go back through onLate.
     const claimReturned = this.claimer.stop()
+    this.prefetchedBack = 0
     this.giveBack(this.claimer.takeAll())
     const attempts = [...this.executing.values()]
     await settlesBy(Promise.all([claimReturned, ...attempts.map((a) => a.done)]), deadline)
