@@ -64,6 +64,8 @@ export class Worker {
   /** Breaker writes, one after another. */
   private breakerWrites: Promise<void> = Promise.resolve()
   private dbDown = false
+  /** STARTER__WORKER__PREFETCH=0: no claim ahead, and a slot stays taken until its outcome is written. */
+  private readonly strict: boolean
   private stopped: Promise<number> | undefined
   private readonly unsubscribe: (() => unknown)[] = []
 
@@ -89,12 +91,13 @@ export class Worker {
       prefetch: opts.prefetch ?? DEFAULT_PREFETCH,
       leaseMs: opts.leaseMs,
       pollIntervalMs: opts.pollIntervalMs,
-      executing: () => this.executing.size,
+      executing: () => this.occupied(),
       onReady: () => this.pump(),
       onLate: (late) => this.giveBack(late),
       onDatabase,
     })
     const strict = (opts.prefetch ?? DEFAULT_PREFETCH) === 0
+    this.strict = strict
     this.completer = new Completer({
       sql: opts.sql,
       workerId: this.id,
@@ -198,12 +201,21 @@ export class Worker {
     this.claimer.wake('fresh')
   }
 
+  /**
+   * Slots taken. With prefetch, a slot frees the moment its attempt ends. Strict, it frees once the
+   * outcome is written, as before claim-ahead: the table then never shows more tasks running for a
+   * worker than its concurrency.
+   */
+  private occupied(): number {
+    return this.executing.size + (this.strict ? this.completer.size : 0)
+  }
+
   /** Starts tasks from the local queue while slots are free, then lets the claimer refill. */
   private pump(): void {
     if (!this.mode.accepting) return
     const now = new Date()
     const blocked: Claimed[] = []
-    while (this.executing.size < this.opts.concurrency) {
+    while (this.occupied() < this.opts.concurrency) {
       const next = this.claimer.next()
       if (!next) break
       // Paused, or its breaker opened, while it waited here: it goes back instead of starting.
@@ -294,6 +306,7 @@ export class Worker {
     this.breakerWrites = this.breakerWrites.then(async () => {
       for (const { result, task } of batch) await this.types.attemptWritten(task.task_type, result.breaker)
     })
+    if (this.strict) this.pump()
   }
 
   /** Claimed tasks that will not start here go back to the queue, uncounted (hand-back.ts). */
