@@ -179,9 +179,13 @@ export class Worker {
       () => control.unlisten(),
     )
     if (this.opts.notifier) this.unsubscribe.push(this.opts.notifier.onLocalWake(() => this.wake()))
+    // stop() may have been called while we were starting: it drains, and we do not run. What was
+    // subscribed after its clean-up is undone here.
+    if (this.mode.value !== 'starting') {
+      for (const off of this.unsubscribe.splice(0)) await Promise.resolve(off()).catch(() => {})
+      return
+    }
     this.heartbeat.start()
-    // stop() may have been called while we were starting: then it drains, and we do not run.
-    if (this.mode.value !== 'starting') return
     this.mode.to('running')
     this.opts.events.emit('worker:started', {
       workerId: this.id,
