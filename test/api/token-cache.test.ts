@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { closeAllSessions, closeSession, openSession, userOfToken } from '../../src/api/auth/sessions'
 import { TOKEN_CACHE_MS } from '../../src/api/auth/token-cache'
-import { createUser } from '../../src/api/auth/users'
+import { hashToken } from '../../src/api/auth/tokens'
+import { createUser, setPassword } from '../../src/api/auth/users'
 import { connect, type Sql } from '../../src/db/connect'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
 import { waitUntil } from '../helpers/wait'
@@ -59,4 +60,29 @@ test("another process's logout and logout-all reach this cache through NOTIFY, w
     4000,
     10,
   )
+})
+
+test("a password change, here or in another process, ends the other sessions' cached tokens too", async () => {
+  const user = await createUser(db.sql, {
+    username: 'cache_c',
+    email: 'cache_c@x.test',
+    password: 'password-123',
+  })
+  const kept = await openSession(db.sql, user)
+  const mine = await openSession(db.sql, user)
+  const theirs = await openSession(db.sql, user)
+  for (const s of [kept, mine]) expect(await userOfToken(db.sql, s.session_token)).not.toBeNull()
+  expect(await userOfToken(other, theirs.session_token)).not.toBeNull()
+  // Changed through this pool: this pool's cache forgets at once, the other pool's through NOTIFY.
+  expect(
+    await setPassword(db.sql, user.id, 'password-123', 'password-456', hashToken(kept.session_token)),
+  ).toBe(2)
+  expect(await userOfToken(db.sql, mine.session_token)).toBeNull()
+  await waitUntil(
+    async () => (await userOfToken(other, theirs.session_token)) === null,
+    'the password change',
+    4000,
+    10,
+  )
+  expect((await userOfToken(db.sql, kept.session_token))?.id).toBe(user.id)
 })
