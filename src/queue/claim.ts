@@ -50,7 +50,8 @@ const USER_CAP_LOCK = 7_461_730_013
  * whose breaker is open and cooling down, is not read at all, so a task created right after a
  * pause was answered can never start, whatever a worker's cached view says. A half-open breaker
  * (or an open one whose cool-down is over) lets one task through while none of the type runs: the
- * probe. Then, per
+ * probe, one at a time across all workers, as src/queue/remote.ts counts it (one per claim let a
+ * capped claim, which claims in rounds, take a probe per round). Then, per
  * admitted type, tasks_ready_idx (task_type, priority DESC, run_at, id) is read in order and stops
  * after `limit` rows; the per-type winners are merged by (priority DESC, run_at, id), so critical
  * still runs first across types. With 200,000 due tasks of a paused type, the claim of 10 tasks
@@ -112,9 +113,6 @@ function claimOnce(sql: Sql, opts: ClaimOptions, cap: number | undefined): Promi
   return sql<ClaimedTask[]>`
     WITH async AS (SELECT set_config('synchronous_commit', 'off', true)),
     admitted AS (
-      -- A breaker that is not closed admits one probe at a time across all workers, as
-      -- src/queue/remote.ts counts it: a running task of the type is the probe in flight. One per
-      -- claim instead let a capped claim (which loops) take a probe per round, up to its limit.
       SELECT name, CASE WHEN breaker_state = 'closed' THEN ${opts.limit}::int
                         WHEN EXISTS (SELECT 1 FROM tasks p WHERE p.task_type = task_types.name AND p.status = 'running') THEN 0
                         ELSE 1 END AS cap

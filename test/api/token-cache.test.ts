@@ -21,12 +21,11 @@ afterAll(async () => {
   await db.drop()
 })
 
+const newUser = (name: string) =>
+  createUser(db.sql, { username: name, email: `${name}@x.test`, password: 'password-123' })
+
 test('a verified token is answered from the cache; logout evicts it at once', async () => {
-  const user = await createUser(db.sql, {
-    username: 'cache_a',
-    email: 'cache_a@x.test',
-    password: 'password-123',
-  })
+  const user = await newUser('cache_a')
   const { session_token } = await openSession(db.sql, user)
   expect((await userOfToken(db.sql, session_token))?.id).toBe(user.id)
   // A row removed behind tasklab's back (no NOTIFY) is not looked up again: the answer is cached.
@@ -39,11 +38,7 @@ test('a verified token is answered from the cache; logout evicts it at once', as
 })
 
 test("another process's logout and logout-all reach this cache through NOTIFY, well within the cache time", async () => {
-  const user = await createUser(db.sql, {
-    username: 'cache_b',
-    email: 'cache_b@x.test',
-    password: 'password-123',
-  })
+  const user = await newUser('cache_b')
   const one = await openSession(db.sql, user)
   const two = await openSession(db.sql, user)
   expect(await userOfToken(db.sql, one.session_token)).not.toBeNull()
@@ -63,11 +58,7 @@ test("another process's logout and logout-all reach this cache through NOTIFY, w
 })
 
 test("a password change, here or in another process, ends the other sessions' cached tokens too", async () => {
-  const user = await createUser(db.sql, {
-    username: 'cache_c',
-    email: 'cache_c@x.test',
-    password: 'password-123',
-  })
+  const user = await newUser('cache_c')
   const kept = await openSession(db.sql, user)
   const mine = await openSession(db.sql, user)
   const theirs = await openSession(db.sql, user)
