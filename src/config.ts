@@ -29,6 +29,8 @@ export interface Config {
   worker: {
     id: string | undefined
     concurrency: number
+    /** Tasks claimed ahead of free slots, as a multiple of concurrency; 0 claims only for free slots. */
+    prefetch: number
     pollIntervalMs: number
     maxRetries: number
     retryBackoffBaseMs: number
@@ -76,6 +78,23 @@ const positiveInt =
       throw new ConfigError(`${name} must be a whole number from 1 to ${max}; got "${raw}".`)
     return n
   }
+
+/** Like positiveInt, but 0 is allowed (it switches a feature off). */
+const wholeNumber =
+  (max: number): Parser<number> =>
+  (raw, name) => {
+    const n = Number(raw)
+    if (!/^\d+$/.test(raw.trim()) || n > max)
+      throw new ConfigError(`${name} must be a whole number from 0 to ${max}; got "${raw}".`)
+    return n
+  }
+
+/**
+ * Claim-ahead depth, × concurrency (STARTER__WORKER__PREFETCH). 4 is where no-op processing
+ * stopped gaining when measured (see the README's performance section); the time bound in
+ * src/worker/claimer.ts keeps it from holding long tasks away from other workers.
+ */
+export const DEFAULT_PREFETCH = 4
 
 /** Seconds (fractions allowed) in, milliseconds out. */
 const seconds =
@@ -180,6 +199,12 @@ export function loadConfig(flags: Flags = {}, env: Record<string, string | undef
         flag: 'concurrency',
         parse: positiveInt(1000),
         fallback: 4,
+      }),
+      prefetch: read({
+        env: 'STARTER__WORKER__PREFETCH',
+        flag: 'prefetch',
+        parse: wholeNumber(16),
+        fallback: DEFAULT_PREFETCH,
       }),
       pollIntervalMs: read({
         env: 'STARTER__WORKER__POLL_INTERVAL_SECS',
@@ -361,6 +386,10 @@ export const ENVIRONMENT = [
   ['STARTER__WORKER__TOKEN', 'credential remote workers send as Bearer to register task types (none)'],
   ['STARTER__WORKER__ID', 'worker id suffix, as --id'],
   ['STARTER__WORKER__CONCURRENCY', 'tasks run at once per worker (4)'],
+  [
+    'STARTER__WORKER__PREFETCH',
+    `tasks a worker claims ahead, × concurrency; they show as running before they start (${DEFAULT_PREFETCH}; 0 = only for free slots)`,
+  ],
   ['STARTER__WORKER__POLL_INTERVAL_SECS', 'fallback poll; LISTEN/NOTIFY wakes workers at once (5)'],
   ['STARTER__WORKER__MAX_RETRIES', 'default max attempts per task (3)'],
   ['STARTER__WORKER__RETRY_BACKOFF_BASE_SECS', 'default exponential backoff base (2)'],

@@ -28,6 +28,8 @@ function page(body: string, exits: string, database = true): string {
 }
 
 const WORKER_OPTS = `  --concurrency N           tasks at once (STARTER__WORKER__CONCURRENCY, 4)
+  --prefetch N              claim up to N × concurrency ahead; 0 = only for free slots
+                            (STARTER__WORKER__PREFETCH, 4)
   --poll-interval-secs S    fallback poll (STARTER__WORKER__POLL_INTERVAL_SECS, 5)
   --max-retries N           default max attempts (STARTER__WORKER__MAX_RETRIES, 3)
   --retry-backoff-base-secs S  default backoff base (STARTER__WORKER__RETRY_BACKOFF_BASE_SECS, 2)

@@ -33,7 +33,15 @@ test('bun run bench --quick measures every metric for tasklab and both peers', a
     const row = (id: string) => run.rows.find((r) => r.id === id)!
     const measured = (c: Cell | undefined) => !!c && (c.samples.some(Number.isFinite) || c.text !== undefined)
     // The peers' cells may be a text: graphile-worker never re-runs a crashed job within the wait.
-    const shared = ['enqueue_single', 'enqueue_batch', 'process_c10', 'process_c50', 'latency_p50', 'rescue']
+    const shared = [
+      'enqueue_single',
+      'enqueue_batch',
+      'process_c10',
+      'process_c50',
+      'process_c100',
+      'latency_p50',
+      'rescue',
+    ]
     for (const id of shared) {
       expect(measured(row(id).gw)).toBe(true)
       expect(measured(row(id).pgboss)).toBe(true)
@@ -46,6 +54,10 @@ test('bun run bench --quick measures every metric for tasklab and both peers', a
       'latency_p99',
       'rss_idle',
       'rss_drain_peak',
+      'paused_claim',
+      'soak_start',
+      'soak_end',
+      'soak_claim_end',
     ]
     for (const id of own) expect(row(id).tasklab.samples.filter(Number.isFinite).length).toBeGreaterThan(0)
   } finally {

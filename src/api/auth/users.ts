@@ -1,6 +1,7 @@
 // Accounts: validation, password hashing (argon2id through Bun.password) and lookups.
 import type { Sql } from '../../db/connect'
 import { ApiError, badRequest } from '../errors'
+import { forget, SESSIONS_CHANNEL } from './token-cache'
 
 export type Role = 'user' | 'admin'
 
@@ -120,11 +121,17 @@ export async function setPassword(
       throw new ApiError(403, 'WRONG_PASSWORD', 'current_password is not the current password.')
   }
   const hash = await hashPassword(next)
-  return sql.begin(async (tx) => {
+  const ended = (await sql.begin(async (tx) => {
     await tx`UPDATE users SET password_hash = ${hash}, updated_at = now() WHERE id = ${userId}`
-    const ended = await tx`
+    const gone = await tx`
       DELETE FROM sessions WHERE user_id = ${userId} AND token_hash IS DISTINCT FROM ${keepTokenHash ?? null}
       RETURNING 1`
-    return ended.length
-  }) as Promise<number>
+    // Every process that remembers a token of this user (token-cache.ts) forgets it at our commit;
+    // by user, not by hash, so the message stays small however many sessions ended. The session
+    // kept is looked up again on its next request.
+    if (gone.length > 0) await tx`SELECT pg_notify(${SESSIONS_CHANNEL}, ${JSON.stringify({ user: userId })})`
+    return gone.length
+  })) as number
+  if (ended > 0) forget(sql, { user: userId })
+  return ended
 }
