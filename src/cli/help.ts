@@ -1,13 +1,28 @@
-import { ENVIRONMENT } from '../config'
+import { allSettings, type Group, type Setting } from '../config'
 import { VERSION } from '../version'
 
+/** Help text and defaults are Markdown in the settings table; the terminal gets them plain. */
+const plain = (markdown: string) => markdown.replaceAll('`', '')
+
+/** One setting as two lines: the flag and what it does, then its variable and default. */
+function optionLines(s: Setting<unknown>): string {
+  const flag = `  --${s.flag}${s.kind.arg ? ` ${s.kind.arg}` : ''}`
+  const pad = ' '.repeat(30)
+  const head = flag.length < 30 ? flag.padEnd(30) + plain(s.help) : `${flag}\n${pad}${plain(s.help)}`
+  return `${head}\n${pad}(${s.env}; default ${plain(s.shown)})`
+}
+
+/** The options of one --help section, generated from the settings table in src/config.ts. */
+export function options(group: Group): string {
+  return allSettings()
+    .filter((s) => s.group === group)
+    .map(optionLines)
+    .join('\n')
+}
+
 const COMMON = `Common options:
-  --database-url URL        PostgreSQL to use (env DATABASE_URL)
-  --data-dir DIR            data directory (env STARTER__DATA_DIR)
-  --pool-size N             database connections per process (STARTER__DATABASE__POOL_SIZE, 10)
-  --log-level LEVEL         debug, info, warn, error
-  --log-format FORMAT       auto, pretty, json
-  -h, --help                this help;  -v, --version  the version`
+${options('common')}
+  -h, --help                  this help;  -v, --version  the version`
 
 const DATABASE = `Database:
   With --database-url or DATABASE_URL, any PostgreSQL 14 or newer (created if missing, migrated
@@ -27,19 +42,8 @@ function page(body: string, exits: string, database = true): string {
   return `${body}\n\n${COMMON}${database ? `\n\n${DATABASE}` : ''}\n\nExit codes:\n${exits}`
 }
 
-const WORKER_OPTS = `  --concurrency N           tasks at once (STARTER__WORKER__CONCURRENCY, 4)
-  --poll-interval-secs S    fallback poll (STARTER__WORKER__POLL_INTERVAL_SECS, 5)
-  --max-retries N           default max attempts (STARTER__WORKER__MAX_RETRIES, 3)
-  --retry-backoff-base-secs S  default backoff base (STARTER__WORKER__RETRY_BACKOFF_BASE_SECS, 2)
-  --lease-secs S            lease before a silent worker's task is rescued (30)
-  --shutdown-grace-secs S   how long SIGTERM waits for running tasks (10)
-  --timeout-secs S          default per-attempt timeout (300)
-  --sandbox-dir DIR         the only folder file_cleanup may touch`
-
-const SERVER_OPTS = `  --host HOST               bind address (STARTER__SERVER__HOST, 127.0.0.1)
-  --port PORT               port (STARTER__SERVER__PORT, 3000)
-  --worker-token T          credential remote workers use to register types (STARTER__WORKER__TOKEN)
-  --chaos                   enable fault injection (STARTER__CHAOS__ENABLED)`
+const WORKER_OPTS = options('worker')
+const SERVER_OPTS = options('server')
 
 export const COMMAND_HELP: Record<string, string> = {
   start: page(
@@ -60,6 +64,8 @@ Examples:
 
 Usage: tasklab serve [options]
 ${SERVER_OPTS}
+Worker settings serve uses too (the retry defaults of new tasks, the lease its rescue loop reads):
+${WORKER_OPTS}
 
 Examples:
   tasklab serve --database-url postgres://postgres@127.0.0.1:5432/tasklab
@@ -71,7 +77,6 @@ Examples:
 Needs DATABASE_URL or --database-url: the embedded database cannot be shared between processes.
 
 Usage: tasklab worker [--id N] [options]
-  --id N                    a name for this worker (its full id adds host and pid)
 ${WORKER_OPTS}
 
 Examples:
@@ -147,7 +152,9 @@ ${COMMON}
 ${DATABASE}
 
 Environment (flags override these, these override defaults):
-${ENVIRONMENT.map(([k, v]) => `  ${k.padEnd(42)} ${v}`).join('\n')}
+${allSettings()
+  .map((s) => `  ${s.env.padEnd(42)} ${plain(s.help)} (default ${plain(s.shown)})`)
+  .join('\n')}
 
 Exit codes: 0 success, 1 runtime failure, 2 bad command line or configuration, 130 second signal
 (tasklab help CMD lists them per command).
