@@ -13,8 +13,8 @@ import { LiveFeed } from './events/feed'
 import { eventsPlugin } from './events/plugin'
 import { healthPlugin } from './health/plugin'
 import { parseJsonBody } from './http/body'
-import { classify, errorBody, internal } from './http/on-error'
-import { methodsFor } from './http/routes'
+import { classify, errorBody, internal, methodNotAllowed } from './http/on-error'
+import { routeTable } from './http/routes'
 import { corsHeaders, requestIdOf, securityHeaders } from './http/security'
 import { metricsPlugin } from './metrics/plugin'
 import { panel } from './panel'
@@ -27,8 +27,8 @@ export const API_PREFIX = '/api/v1'
 export function createApp(deps: ApiDeps, feed = new LiveFeed(deps.sql, deps.log)) {
   const { config, log } = deps
   const limit = config.server.bodyLimitBytes
-  let allowed: (path: string) => string[] = () => []
   let routes: () => readonly { method: string; path: string; hooks: unknown }[] = () => []
+  const table = routeTable(() => routes())
 
   const api = new Elysia({ prefix: API_PREFIX, normalize: 'typebox' })
     .use(authPlugin(deps))
@@ -61,11 +61,18 @@ export function createApp(deps: ApiDeps, feed = new LiveFeed(deps.sql, deps.log)
     .onError(({ code, error, request, set, path }) => {
       const requestId = String(set.headers['x-request-id'] ?? requestIdOf(request))
       const ctx = { code, error, path, method: request.method, requestId }
-      const e = classify(ctx, allowed) ?? internal(log, ctx)
+      const e = classify(ctx, table.allowed) ?? internal(log, ctx)
       set.status = e.status
       Object.assign(set.headers, e.headers ?? {})
       set.headers['content-type'] = 'application/json; charset=utf-8'
       return errorBody(e.code, e.message, e.details)
+    })
+    // A parameter route reached for a path that a more specific route owns (DELETE /tasks/stats
+    // matched DELETE /tasks/:id) is the wrong method for that path, as the Allow header says;
+    // checked before validation, which would call "stats" a malformed id.
+    .onTransform({ as: 'global' }, ({ request, route, path }) => {
+      if (route.includes(':') && table.shadowed(path, route))
+        throw methodNotAllowed(request.method, path, table.allowed(path))
     })
     .onStop(() => feed.stop())
     .onAfterHandle(({ path, response }) => {
@@ -110,7 +117,6 @@ export function createApp(deps: ApiDeps, feed = new LiveFeed(deps.sql, deps.log)
       throw new NotFoundError()
     })
   routes = () => app.routes
-  allowed = methodsFor(routes)
   return app
 }
 

@@ -6,7 +6,13 @@ import { QueueError } from '../../queue/errors'
 import type { TaskTypeRow } from '../../queue/registry'
 import { readTypes, TYPE_NAME, upsertTypes } from '../../queue/registry'
 import { parseRetryStrategy } from '../../queue/retry'
-import { patchType, type TypeOverview, type TypePatch, typesOverview } from '../../queue/type-admin'
+import {
+  patchType,
+  type TypeOverview,
+  type TypePatch,
+  typeOverview,
+  typesOverview,
+} from '../../queue/type-admin'
 import { authenticate, isWorkerToken, requireAdmin } from '../auth/guard'
 import type { ApiDeps } from '../deps'
 import { doc } from '../docs'
@@ -56,6 +62,23 @@ export function typesPlugin(deps: ApiDeps) {
       async () => ok((await typesOverview(sql)).map((r: TypeOverview) => typeView(r, r.live_workers))),
       {
         detail: doc('types', 'Registered types with live workers, breaker state and paused flag (public)'),
+      },
+    )
+    .get(
+      '/:type',
+      async ({ params }) => {
+        const row = await typeOverview(sql, params.type)
+        return ok(typeView(row, row.live_workers))
+      },
+      {
+        params: t.Object({ type: t.String({ maxLength: 63 }) }),
+        detail: doc(
+          'types',
+          'One type with its live workers, breaker and settings (public; 404 when unknown)',
+          {
+            errors: [404],
+          },
+        ),
       },
     )
     .post(
