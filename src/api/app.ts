@@ -7,7 +7,7 @@ import { VERSION } from '../version'
 import { authPlugin } from './auth/plugin'
 import { chaosPlugin } from './chaos/plugin'
 import type { ApiDeps } from './deps'
-import { ENVELOPES, withJsonBodies } from './docs'
+import { hoistNamed, TAGS, withJsonBodies } from './docs'
 import { docsAssets, SWAGGER_SCRIPT, SWAGGER_STYLE } from './docs-assets'
 import { LiveFeed } from './events/feed'
 import { eventsPlugin } from './events/plugin'
@@ -76,7 +76,8 @@ export function createApp(deps: ApiDeps, feed = new LiveFeed(deps.sql, deps.log)
     })
     .onStop(() => feed.stop())
     .onAfterHandle(({ path, response }) => {
-      if (path === `${API_PREFIX}/openapi.json`) return withJsonBodies(response, routes()) as never
+      if (path === `${API_PREFIX}/openapi.json`)
+        return hoistNamed(withJsonBodies(response, routes())) as never
     })
     .use(
       openapi({
@@ -97,14 +98,13 @@ export function createApp(deps: ApiDeps, feed = new LiveFeed(deps.sql, deps.log)
             version: VERSION,
             description: 'A PostgreSQL task queue: tasks, types, workers, health, metrics and live events.',
           },
-          tags: ['auth', 'tasks', 'dead-letter', 'types', 'workers', 'health', 'metrics', 'events'].map(
-            (name) => ({ name }),
-          ),
+          tags: TAGS,
+          // Relative: the document is served by the tasklab it describes, at whatever address.
+          servers: [{ url: '/', description: 'this tasklab' }],
           components: {
             securitySchemes: {
               bearer: { type: 'http', scheme: 'bearer', description: 'session_token from POST /auth/login' },
             },
-            schemas: ENVELOPES as never,
           },
         },
       }),

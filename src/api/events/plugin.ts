@@ -7,7 +7,7 @@ import { type TaskStats, taskStats } from '../../queue/queries'
 import type { Scope } from '../../queue/task'
 import { authenticate } from '../auth/guard'
 import type { ApiDeps } from '../deps'
-import { doc } from '../docs'
+import { textRoute } from '../docs'
 import type { FeedEvent, LiveFeed } from './feed'
 
 export const COUNTS_INTERVAL_MS = 1000
@@ -132,17 +132,11 @@ export function eventsPlugin(deps: ApiDeps, feed: LiveFeed) {
           }),
         ),
       }),
-      detail: {
-        ...doc('events', 'Server-sent events: `transitions` (coalesced, ≤ 4/s) and `counts` (every second)', {
-          auth: true,
-        }),
-        responses: {
-          200: {
-            description: 'text/event-stream',
-            content: { 'text/event-stream': { schema: { type: 'string' } } },
-          },
-        },
-      },
+      detail: textRoute(
+        'events',
+        'Server-sent events: `transitions` (coalesced, ≤ 4/s) and `counts` (every second)',
+        { mediaType: 'text/event-stream', description: 'the event stream', auth: true },
+      ),
     },
   )
 }

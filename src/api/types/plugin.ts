@@ -1,6 +1,7 @@
 // /tasks/types: the registry. GET is public (what can I enqueue, who runs it, is it healthy?);
 // POST is an idempotent upsert for admins and for workers holding the worker credential; PATCH is
 // the admin's control of pause, breaker, timeout and default retry strategy.
+import { Type as T } from '@sinclair/typebox'
 import { Elysia, t } from 'elysia'
 import { QueueError } from '../../queue/errors'
 import type { TaskTypeRow } from '../../queue/registry'
@@ -14,11 +15,12 @@ import {
   typesOverview,
 } from '../../queue/type-admin'
 import { authenticate, isWorkerToken, requireAdmin } from '../auth/guard'
+import { Ok, route } from '../contract'
 import type { ApiDeps } from '../deps'
-import { doc } from '../docs'
 import { ok } from '../envelope'
 import { badRequest } from '../errors'
 import { RetryStrategy } from '../tasks/schemas'
+import { TaskType } from './schemas'
 
 /** A type as the API shows it: the seed's fields, plus live workers, breaker and settings. */
 export function typeView(row: TaskTypeRow, liveWorkers?: string[]) {
@@ -61,7 +63,9 @@ export function typesPlugin(deps: ApiDeps) {
       '',
       async () => ok((await typesOverview(sql)).map((r: TypeOverview) => typeView(r, r.live_workers))),
       {
-        detail: doc('types', 'Registered types with live workers, breaker state and paused flag (public)'),
+        ...route('types', 'Registered types with live workers, breaker state and paused flag (public)', {
+          answer: Ok(T.Array(TaskType)),
+        }),
       },
     )
     .get(
@@ -72,13 +76,10 @@ export function typesPlugin(deps: ApiDeps) {
       },
       {
         params: t.Object({ type: t.String({ maxLength: 63 }) }),
-        detail: doc(
-          'types',
-          'One type with its live workers, breaker and settings (public; 404 when unknown)',
-          {
-            errors: [404],
-          },
-        ),
+        ...route('types', 'One type with its live workers, breaker and settings (public; 404 when unknown)', {
+          answer: Ok(TaskType),
+          errors: [404],
+        }),
       },
     )
     .post(
@@ -109,9 +110,11 @@ export function typesPlugin(deps: ApiDeps) {
           payload_schema: t.Optional(t.Record(t.String(), t.Unknown())),
           example_payload: t.Optional(t.Record(t.String(), t.Unknown())),
         }),
-        detail: doc('types', 'Register or update a type (admin or worker credential); idempotent', {
-          auth: true,
+        ...route('types', 'Register or update a type (admin or worker credential); idempotent', {
+          answer: Ok(TaskType),
           status: 201,
+          also: [200],
+          auth: true,
           errors: [403],
         }),
       },
@@ -166,10 +169,14 @@ export function typesPlugin(deps: ApiDeps) {
             }),
           ),
         }),
-        detail: doc(
+        ...route(
           'types',
           'Pause/resume, breaker thresholds or reset, timeout, default retry strategy (admin)',
-          { auth: true, errors: [403, 404] },
+          {
+            answer: Ok(TaskType),
+            auth: true,
+            errors: [403, 404],
+          },
         ),
       },
     )
