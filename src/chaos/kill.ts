@@ -3,7 +3,7 @@
 // Nothing is cleaned up: its running tasks stay `running` until their leases expire and rescue
 // takes them, exactly as after a real kill -9.
 import type { Sql } from '../db/connect'
-import { CONTROL_CHANNEL, type ControlMessage } from '../queue/notify'
+import { sendControl } from '../queue/notify'
 import { LIVE_WORKER, type WorkerRow } from '../queue/workers'
 import { ChaosError } from './errors'
 
@@ -16,7 +16,6 @@ export async function killWorker(sql: Sql, id: string): Promise<WorkerRow> {
       'WORKER_NOT_FOUND',
       `No live worker with id "${id.slice(0, 100)}"; GET /api/v1/workers lists them.`,
     )
-  const msg: ControlMessage = { kind: 'kill', worker: id }
-  await sql`SELECT pg_notify(${CONTROL_CHANNEL}, ${JSON.stringify(msg)})`
+  await sendControl(sql, { kind: 'kill', worker: id })
   return worker
 }

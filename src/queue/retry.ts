@@ -1,37 +1,10 @@
-// Retry strategies: the seed's JSON (`{"type": "exponential"|"linear"|"fixed", ...}`) with exactly
-// its fields and formulas. `attempt` is the number of attempts made so far (1 after the first
-// failure), as in the seed's `calculate_next_retry(new_attempt)`.
+// Retry strategies on the engine's side: the default for new tasks and the check of untrusted JSON.
+// The shape and the delay formulas are in src/shared/retry.ts, which the panel imports too.
+import type { RetryStrategy } from '../shared/retry'
 
-export type RetryStrategy =
-  | {
-      type: 'exponential'
-      base_delay_ms: number
-      multiplier: number
-      max_delay_ms: number
-      max_attempts: number
-    }
-  | {
-      type: 'linear'
-      base_delay_ms: number
-      increment_ms: number
-      max_delay_ms: number
-      max_attempts: number
-    }
-  | { type: 'fixed'; interval_ms: number; max_attempts: number }
+export { type RetryStrategy, retryDelayMs } from '../shared/retry'
 
 const MAX_DELAY_MS = 7 * 24 * 3600 * 1000
-
-/** Delay before the next attempt, in ms. */
-export function retryDelayMs(s: RetryStrategy, attempt: number): number {
-  switch (s.type) {
-    case 'exponential':
-      return Math.min(Math.floor(s.base_delay_ms * s.multiplier ** attempt), s.max_delay_ms)
-    case 'linear':
-      return Math.min(s.base_delay_ms + s.increment_ms * attempt, s.max_delay_ms)
-    case 'fixed':
-      return s.interval_ms
-  }
-}
 
 /** The default for new tasks, from STARTER__WORKER__RETRY_BACKOFF_BASE_SECS and _MAX_RETRIES. */
 export function defaultRetryStrategy(baseMs: number, maxAttempts: number): RetryStrategy {
