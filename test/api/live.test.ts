@@ -1,9 +1,10 @@
-// With a real worker in the process: /workers, live workers per type, /metrics (counters from the
-// event bus, histograms from the task_events feed, gauges from the database) and /events (SSE).
+// With a real worker in the process: /workers, live workers per type, /metrics (counters and
+// histograms from the task_events feed, gauges from the database) and /events (SSE).
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { FeedEvent } from '../../src/api/events/feed'
 import { coalesce } from '../../src/api/events/plugin'
 import { builtinHandlers } from '../../src/handlers'
+import { insertTask } from '../helpers/factory'
 import { waitUntil } from '../helpers/wait'
 import { testWorker } from '../helpers/worker'
 import { type Harness, harness } from './harness'
@@ -107,6 +108,32 @@ describe('metrics', () => {
     expect(text).toContain('tasklab_database_up 1')
     const res = await h.app.handle(new Request('http://localhost/api/v1/metrics'))
     expect(res.headers.get('content-type')).toStartWith('text/plain; version=0.0.4')
+  })
+
+  test('counters include transitions made by other processes (read from task_events)', async () => {
+    const count = (text: string, metric: string) =>
+      Number(new RegExp(`^${metric} (\\d+)$`, 'm').exec(text)?.[1] ?? 0)
+    const before = (await h.call('GET', '/api/v1/metrics')).text
+    // Another worker process, as the database sees it: no event reaches this process's bus.
+    // (Inserted as running, so the worker in this process cannot claim it first.)
+    const task = await insertTask(h.db.sql, {
+      task_type: 'email',
+      status: 'running',
+      locked_by: 'elsewhere',
+      current_attempt: 1,
+    })
+    await h.db.sql`UPDATE tasks SET status = 'failed', locked_by = NULL, lease_expires_at = NULL,
+      completed_at = now() WHERE id = ${task.id}`
+    const after = await waitUntil(async () => {
+      const t = (await h.call('GET', '/api/v1/metrics')).text
+      return count(t, 'tasklab_tasks_failed_total\\{task_type="email"\\}') > 0 ? t : null
+    }, 'the failure in the counters')
+    expect(count(after, 'tasklab_tasks_failed_total\\{task_type="email"\\}')).toBe(
+      count(before, 'tasklab_tasks_failed_total\\{task_type="email"\\}') + 1,
+    )
+    expect(count(after, 'tasklab_tasks_claimed_total')).toBeGreaterThan(
+      count(before, 'tasklab_tasks_claimed_total'),
+    )
   })
 })
 

@@ -1,4 +1,4 @@
-// GET /metrics: Prometheus text format. Public like /health (bind to 127.0.0.1, the default, or put
+// GET /metrics: Prometheus text format, everything derived from the database (collector.ts). Public like /health (bind to 127.0.0.1, the default, or put
 // it behind your proxy): it shows counts and type names, never payloads or users.
 import { Elysia } from 'elysia'
 import type { ApiDeps } from '../deps'
@@ -7,7 +7,7 @@ import type { LiveFeed } from '../events/feed'
 import { MetricsCollector } from './collector'
 
 export function metricsPlugin(deps: ApiDeps, feed: LiveFeed) {
-  const collector = new MetricsCollector(deps.events, feed)
+  const collector = new MetricsCollector(feed)
   return new Elysia({ name: 'tasklab-metrics' }).get(
     '/metrics',
     async ({ set }) => {
