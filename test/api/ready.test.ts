@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import postgres from 'postgres'
 import { TEST_DB_EMBEDDED, TEST_SERVER_URL } from '../helpers/db'
-import { waitUntil } from '../helpers/wait'
+import { waitFor } from '../helpers/wait'
 import { type Harness, harness } from './harness'
 
 let h: Harness
@@ -28,14 +28,13 @@ test.skipIf(TEST_DB_EMBEDDED)(
     await admin.unsafe(`ALTER DATABASE ${h.db.name} ALLOW_CONNECTIONS false`)
     await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${h.db.name} AND pid <> pg_backend_pid()`
 
-    const down = await waitUntil(
+    const down = await waitFor(
+      'ready to answer 503',
       async () => {
         const r = await h.call('GET', '/api/v1/health/ready')
         return r.status === 503 ? r : null
       },
-      'ready to answer 503',
-      15_000,
-      50,
+      { timeoutMs: 15_000, intervalMs: 50 },
     )
     expect(down.body).toMatchObject({ success: false, error: { code: 'DATABASE_UNAVAILABLE' } })
     const detail = await h.call('GET', '/api/v1/health')
@@ -51,11 +50,10 @@ test.skipIf(TEST_DB_EMBEDDED)(
     expect(metrics.text).toContain('tasklab_database_up 0')
 
     await admin.unsafe(`ALTER DATABASE ${h.db.name} ALLOW_CONNECTIONS true`)
-    await waitUntil(
-      async () => (await h.call('GET', '/api/v1/health/ready')).status === 200,
+    await waitFor(
       'ready to answer 200 again',
-      15_000,
-      50,
+      async () => (await h.call('GET', '/api/v1/health/ready')).status === 200,
+      { timeoutMs: 15_000, intervalMs: 50 },
     )
     expect((await h.call('GET', '/api/v1/health')).body.data.database).toBe('up')
   },

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path'
 import type { Subprocess } from 'bun'
 import type { Sql } from '../../src/db/connect'
 import { TASKLAB_BIN } from './binary'
+import { waitFor } from './wait'
 
 /** `bun src/main.ts`, with the bun that runs the tests (PATH may not have one). */
 export const SRC_COMMAND = [process.execPath, resolve('src/main.ts')]
@@ -95,23 +96,8 @@ export function tail(text: string, lines = 30): string {
   return text.split('\n').slice(-lines).join('\n')
 }
 
-/** Polls `check` until it returns a value other than undefined/false, or throws `what` at the deadline. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  opts: { timeoutMs: number; intervalMs?: number; detail?: () => string | Promise<string> },
-): Promise<T> {
-  const deadline = Date.now() + opts.timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value !== undefined && value !== false) return value
-    if (Date.now() >= deadline) {
-      const detail = opts.detail ? `\n${await opts.detail()}` : ''
-      throw new Error(`timed out after ${opts.timeoutMs} ms waiting for ${what}${detail}`)
-    }
-    await Bun.sleep(opts.intervalMs ?? 100)
-  }
-}
+// The polling helper lives in wait.ts; the process tests import it from here too.
+export { waitFor } from './wait'
 
 /** Waits until the worker process `pid` has registered itself; returns its worker id. */
 export async function workerRegistered(sql: Sql, child: Child, timeoutMs = 20_000): Promise<string> {
