@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { chaosCommand } from '../../web/lib/chaos-command'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
-import { type Child, spawnTasklab, tail, tempDir, waitFor } from '../helpers/proc'
+import { type Child, runToEnd, spawnTasklab, tail, tempDir, waitFor } from '../helpers/proc'
 
 let db: TestDatabase
 let dir: string
@@ -49,16 +49,10 @@ test('the printed command runs a flood against a running tasklab --chaos', async
 
   // The page's command as a user pastes it into a shell, with a small task count appended.
   const command = `${chaosCommand(origin).replace(/^tasklab /, '')} --tasks 10`
-  const chaos = Bun.spawn(['sh', '-c', `exec "$0" "$1" ${command}`, process.execPath, 'src/main.ts'], {
-    env: { ...process.env, TASKLAB_TOKEN: token },
-    stdout: 'pipe',
-    stderr: 'pipe',
-  })
-  const [code, out, err] = await Promise.all([
-    chaos.exited,
-    new Response(chaos.stdout).text(),
-    new Response(chaos.stderr).text(),
-  ])
+  const { code, out, err } = await runToEnd(
+    ['sh', '-c', `exec "$0" "$1" ${command}`, process.execPath, 'src/main.ts'],
+    { env: { ...process.env, TASKLAB_TOKEN: token } },
+  )
   expect({ code, err: code === 0 ? '' : err }).toEqual({ code: 0, err: '' })
   expect(out).toContain('flood')
 }, 60_000)

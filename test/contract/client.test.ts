@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { mkdir, symlink, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
-import { type Child, spawnTasklab, tail, tempDir, waitFor } from '../helpers/proc'
+import { type Child, runToEnd, serverUrl, spawnTasklab, tempDir } from '../helpers/proc'
 
 let db: TestDatabase
 let dir: string
@@ -71,11 +71,7 @@ test('a client generated from /openapi.json typechecks and runs a task round tri
   server = spawnTasklab(['start', '--port', '0'], {
     env: { DATABASE_URL: db.url, STARTER__DATA_DIR: dir, STARTER__LOG__LEVEL: 'warn' },
   })
-  const base = await waitFor(
-    'the server',
-    () => /control panel: (http:\/\/\S+?)\/?\s/.exec(server.output())?.[1],
-    { timeoutMs: 20_000, detail: () => tail(server.output()) },
-  )
+  const base = await serverUrl(server)
   const project = join(dir, 'client')
   await mkdir(project)
   await symlink(resolve('node_modules'), join(project, 'node_modules'))
@@ -97,30 +93,18 @@ test('a client generated from /openapi.json typechecks and runs a task round tri
       include: ['client.ts', 'schema.d.ts'],
     }),
   )
-  const run = async (cmd: string[], env: Record<string, string> = {}) => {
-    const p = Bun.spawn(cmd, {
-      cwd: project,
-      env: { ...process.env, ...env },
-      stdout: 'pipe',
-      stderr: 'pipe',
-    })
-    const [code, out, err] = await Promise.all([
-      p.exited,
-      new Response(p.stdout).text(),
-      new Response(p.stderr).text(),
-    ])
-    return { code, out: out.trim(), err }
-  }
+  const run = (cmd: string[], env: Record<string, string> = {}) =>
+    runToEnd(cmd, { cwd: project, env: { ...process.env, ...env } })
   const bin = (name: string) => resolve('node_modules/.bin', name)
 
   const gen = await run([bin('openapi-typescript'), 'openapi.json', '-o', 'schema.d.ts'])
   expect({ code: gen.code, err: gen.code ? gen.err : '' }).toEqual({ code: 0, err: '' })
   const tsc = await run([bin('tsc'), '--noEmit', '-p', '.'])
-  expect({ code: tsc.code, out: tsc.out }).toEqual({ code: 0, out: '' })
+  expect({ code: tsc.code, out: tsc.out.trim() }).toEqual({ code: 0, out: '' })
 
   const client = await run([process.execPath, 'client.ts'], { BASE_URL: base })
   expect({ code: client.code, err: client.code ? client.err : '' }).toEqual({ code: 0, err: '' })
-  expect(JSON.parse(client.out)).toEqual({
+  expect(JSON.parse(client.out.trim())).toEqual({
     role: 'user',
     breaker: 'closed',
     status: 'completed',

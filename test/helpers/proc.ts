@@ -99,6 +99,28 @@ export function tail(text: string, lines = 30): string {
 // The polling helper lives in wait.ts; the process tests import it from here too.
 export { waitFor } from './wait'
 
+/** The base URL a server prints in its banner (`control panel: http://…/`), once it is up. */
+export function serverUrl(child: Child, timeoutMs = 20_000): Promise<string> {
+  return waitFor('the server banner', () => /control panel: (http:\/\/\S+?)\/?\s/.exec(child.output())?.[1], {
+    timeoutMs,
+    detail: () => tail(child.output()),
+  })
+}
+
+/** Runs a command to its end: exit code, stdout and stderr. */
+export async function runToEnd(
+  cmd: string[],
+  opts: { cwd?: string; env?: Record<string, string | undefined> } = {},
+): Promise<{ code: number; out: string; err: string }> {
+  const p = Bun.spawn(cmd, { cwd: opts.cwd, env: opts.env ?? process.env, stdout: 'pipe', stderr: 'pipe' })
+  const [code, out, err] = await Promise.all([
+    p.exited,
+    new Response(p.stdout).text(),
+    new Response(p.stderr).text(),
+  ])
+  return { code, out, err }
+}
+
 /** Waits until the worker process `pid` has registered itself; returns its worker id. */
 export async function workerRegistered(sql: Sql, child: Child, timeoutMs = 20_000): Promise<string> {
   return waitFor(

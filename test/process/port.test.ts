@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import postgres from 'postgres'
 import { createTestDatabase, TEST_SERVER_URL, type TestDatabase, urlFor } from '../helpers/db'
-import { type Child, spawnTasklab, tail, tempDir, waitFor } from '../helpers/proc'
+import { type Child, serverUrl, spawnTasklab, tempDir } from '../helpers/proc'
 
 let db: TestDatabase
 let dir: string
@@ -29,14 +29,7 @@ const serve = (port: string) => {
 
 test('a second server on a port in use exits 1 with a sentence; the first keeps serving', async () => {
   const first = serve('0')
-  const url = await waitFor(
-    'the first server',
-    () => /control panel: (http:\/\/\S+?)\/?\s/.exec(first.output())?.[1],
-    {
-      timeoutMs: 20_000,
-      detail: () => tail(first.output()),
-    },
-  )
+  const url = await serverUrl(first)
   const port = new URL(url).port
   const second = serve(port)
   expect(await second.waitExit(20_000)).toBe(1)
@@ -48,14 +41,7 @@ test('a second server on a port in use exits 1 with a sentence; the first keeps 
 
 test('start on a port in use fails before it creates or migrates a database', async () => {
   const first = serve('0')
-  const url = await waitFor(
-    'the first server',
-    () => /control panel: (http:\/\/\S+?)\/?\s/.exec(first.output())?.[1],
-    {
-      timeoutMs: 20_000,
-      detail: () => tail(first.output()),
-    },
-  )
+  const url = await serverUrl(first)
   const name = `tasklab_t_port_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 6)}`
   const second = spawnTasklab(['start', '--port', new URL(url).port], {
     env: { DATABASE_URL: urlFor(name), STARTER__DATA_DIR: dir, STARTER__LOG__LEVEL: 'info' },
