@@ -342,8 +342,8 @@ export const SETTINGS = {
       kind: boolean,
       fallback: false,
       shown: '`false`',
-      help: 'enable fault injection (admin only)',
-      group: 'server',
+      help: 'enable fault injection (admin only); workers too, to obey the rules',
+      group: 'worker',
     }),
   },
   log: {

@@ -71,3 +71,19 @@ describe('misspellings', () => {
     expect(closest('bogus', Object.keys(COMMAND_HELP))).toBeUndefined()
   })
 })
+
+test('each command accepts the flags it did before the table', () => {
+  // The chaos lab spawns `worker --chaos`; serve takes the worker settings for its rescue loop.
+  expect(settingFlags('worker')).toContain('chaos')
+  expect(settingFlags('serve')).toEqual(
+    expect.arrayContaining(['chaos', 'lease-secs', 'max-retries', 'port']),
+  )
+  expect(settingFlags('migrate')).toEqual([
+    'database-url',
+    'data-dir',
+    'pool-size',
+    'log-level',
+    'log-format',
+  ])
+  expect(settingFlags('worker')).not.toContain('port')
+})
