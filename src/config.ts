@@ -10,6 +10,7 @@
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { closest } from './cli/suggest'
+import { parseRange } from './handlers/outbound'
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -23,7 +24,7 @@ export type Env = Record<string, string | undefined>
 export type Flags = Record<string, string | boolean | undefined>
 
 /** The commands that read configuration; a setting's flag is accepted by the ones it lists. */
-export type Command = 'start' | 'serve' | 'worker' | 'migrate' | 'chaos'
+export type Command = 'start' | 'serve' | 'worker' | 'migrate' | 'chaos' | 'init-handler'
 
 /** How a value is read: the parser, the placeholder in --help (`N`) and what it accepts, for the docs. */
 export interface Kind<T> {
@@ -47,12 +48,16 @@ export interface Setting<T> {
   group: Group
 }
 
-export type Group = 'common' | 'server' | 'worker'
+export type Group = 'common' | 'server' | 'worker' | 'handlers' | 'retention'
 export const GROUP_COMMANDS: Record<Group, readonly Command[]> = {
   common: ['start', 'serve', 'worker', 'migrate', 'chaos'],
   server: ['start', 'serve'],
   // serve takes the worker settings too: its maintenance loop rescues by the lease.
   worker: ['start', 'serve', 'worker'],
+  // Handler modules run where tasks run: start's in-process worker and tasklab worker.
+  handlers: ['start', 'worker'],
+  // Every process runs the retention pass (src/queue/retention.ts), so each takes its settings.
+  retention: ['start', 'serve', 'worker'],
 }
 
 // ---- kinds of values ----
@@ -155,6 +160,50 @@ const workerId: Kind<string> = {
   },
 }
 
+const DAY_SECS = 86_400
+/** The longest retention accepted (10 years); the database's CHECK on per-type overrides agrees. */
+export const MAX_RETENTION_SECS = 3650 * DAY_SECS
+
+/** Whole seconds from 0 (keep for ever) to 10 years; the same rule for per-type overrides. */
+export function retentionSecs(raw: string, name: string): number {
+  const n = Number(raw)
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n > MAX_RETENTION_SECS)
+    throw new ConfigError(
+      `${name} must be a whole number of seconds from 0 (keep for ever) to ${MAX_RETENTION_SECS} (10 years); got "${raw}".`,
+    )
+  return n
+}
+
+/** Whole seconds, kept as seconds (not milliseconds like `seconds`). */
+const retention: Kind<number> = {
+  arg: 'S',
+  accepts: `whole seconds 0–${MAX_RETENTION_SECS} (0: keep for ever)`,
+  parse: retentionSecs,
+}
+
+/** "127.0.0.1, localhost, 10.0.0.0/8": host names, addresses and CIDR ranges. */
+const hostList: Kind<readonly string[]> = {
+  arg: 'LIST',
+  accepts: 'comma list of host names, addresses, CIDR ranges',
+  parse(raw, name) {
+    const items = raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '')
+    for (const item of items) {
+      if (/^[A-Za-z0-9.-]{1,253}$/.test(item) && !/^[\d./]+$/.test(item)) continue
+      try {
+        parseRange(item)
+      } catch (err) {
+        throw new ConfigError(
+          `${name} must be a comma list of host names, addresses or CIDR ranges such as 127.0.0.1,localhost,10.0.0.0/8; ${(err as Error).message}.`,
+        )
+      }
+    }
+    return items
+  },
+}
+
 const setting = <T>(s: Setting<T>): Setting<T> => s
 /** A setting with no default: undefined unless set. */
 const optional = <T>(s: Omit<Setting<T | undefined>, 'fallback'>): Setting<T | undefined> => ({
@@ -213,7 +262,7 @@ export const SETTINGS = {
       // A 1,000-task batch of 1 MiB payloads would be absurd; 8 MiB fits a batch of ordinary tasks.
       fallback: 8 * 1024 * 1024,
       shown: '8 MiB',
-      help: 'largest request body',
+      help: 'largest body of `POST /tasks` and `/tasks/batch`; auth routes take 16 KiB, other routes 256 KiB',
       group: 'server',
     }),
     corsOrigin: optional({
@@ -229,7 +278,28 @@ export const SETTINGS = {
       flag: 'worker-token',
       kind: secret,
       shown: 'none',
-      help: 'credential remote workers send as Bearer to register task types',
+      help: 'credential remote workers send as Bearer to register types and speak the HTTP worker protocol (docs/http-workers.md)',
+      group: 'server',
+    }),
+    /** Seconds a quiet connection stays open (the event stream is exempt). */
+    idleTimeoutSecs: setting({
+      env: 'STARTER__SERVER__IDLE_TIMEOUT_SECS',
+      flag: 'idle-timeout-secs',
+      kind: positiveInt(255),
+      // Bun's default is 10 s; 0 (never) for every connection let idle sockets pile up (issue 12).
+      fallback: 30,
+      shown: '`30`',
+      help: 'close a quiet connection after this many seconds; not event streams',
+      group: 'server',
+    }),
+    /** Requests in flight per client address before 429 (open event streams count). */
+    maxConnectionsPerAddress: setting({
+      env: 'STARTER__SERVER__MAX_CONNECTIONS_PER_ADDRESS',
+      flag: 'max-connections-per-address',
+      kind: positiveInt(100_000),
+      fallback: 256,
+      shown: '`256`',
+      help: 'requests in flight per client address (event streams count), then 429',
       group: 'server',
     }),
   },
@@ -314,6 +384,15 @@ export const SETTINGS = {
       help: 'append one JSON line per execution (`task_id`, `attempt`, `worker`, `at`) for duplicate counts',
       group: 'worker',
     }),
+    /** Running tasks per user (created_by) across all workers; undefined: no cap. */
+    maxRunningPerUser: optional({
+      env: 'STARTER__WORKER__MAX_RUNNING_PER_USER',
+      flag: 'max-running-per-user',
+      kind: positiveInt(1_000_000),
+      shown: 'none: no cap',
+      help: 'most tasks of one user (`created_by`) running at once over all workers, enforced in the claim',
+      group: 'worker',
+    }),
   },
   database: {
     poolSize: setting({
@@ -335,6 +414,27 @@ export const SETTINGS = {
     help: 'the only folder `file_cleanup` may delete in',
     group: 'worker',
   }),
+  /** Private hosts/ranges the webhook handler may call anyway (local testing); empty by default. */
+  webhook: {
+    allowHosts: setting({
+      env: 'STARTER__WEBHOOK__ALLOW_HOSTS',
+      flag: 'webhook-allow-hosts',
+      kind: hostList,
+      fallback: [],
+      shown: 'none: public addresses only',
+      help: 'private hosts/ranges `webhook` may call anyway, e.g. `127.0.0.1,localhost,10.0.0.0/8`',
+      group: 'worker',
+    }),
+  },
+  /** A handler module file or a folder of them (--handlers); loaded by start and worker. */
+  handlersPath: optional({
+    env: 'STARTER__HANDLERS__PATH',
+    flag: 'handlers',
+    kind: text('PATH'),
+    shown: 'none',
+    help: 'your handler module (.ts/.js) or a folder of them; `start` reloads a changed module (docs/handlers.md)',
+    group: 'handlers',
+  }),
   chaos: {
     enabled: setting({
       env: 'STARTER__CHAOS__ENABLED',
@@ -344,6 +444,37 @@ export const SETTINGS = {
       shown: '`false`',
       help: 'enable fault injection (admin only); workers too, to obey the rules',
       group: 'worker',
+    }),
+  },
+  /** How long finished tasks are kept, in seconds; 0 keeps them for ever (src/queue/retention.ts). */
+  retention: {
+    completedSecs: setting({
+      env: 'STARTER__RETENTION__COMPLETED_SECS',
+      flag: 'retention-completed-secs',
+      kind: retention,
+      fallback: 7 * DAY_SECS,
+      shown: '`604800` (7 d)',
+      help: 'delete completed tasks this long after they finish; `0` keeps them',
+      group: 'retention',
+    }),
+    cancelledSecs: setting({
+      env: 'STARTER__RETENTION__CANCELLED_SECS',
+      flag: 'retention-cancelled-secs',
+      kind: retention,
+      fallback: 7 * DAY_SECS,
+      shown: '`604800` (7 d)',
+      help: 'delete cancelled tasks this long after they end; `0` keeps them',
+      group: 'retention',
+    }),
+    // Failures are kept longer: they are what someone comes back to investigate.
+    failedSecs: setting({
+      env: 'STARTER__RETENTION__FAILED_SECS',
+      flag: 'retention-failed-secs',
+      kind: retention,
+      fallback: 30 * DAY_SECS,
+      shown: '`2592000` (30 d)',
+      help: 'delete failed tasks (the dead letter queue) this long after they fail; `0` keeps them',
+      group: 'retention',
     }),
   },
   log: {

@@ -10,6 +10,7 @@ import { type Command, type Config, ConfigError, loadConfig, settingFlags, unkno
 import { connect } from './db/connect'
 import { migrate } from './db/migrate'
 import { resolveDatabase } from './db/resolve'
+import { initHandler } from './handlers/modules/init'
 import { createLogger } from './log'
 import { VERSION } from './version'
 
@@ -20,6 +21,7 @@ const COMMAND_FLAGS: Record<Command, string[]> = {
   worker: [],
   migrate: [],
   chaos: ['url', 'token', 'tasks', 'workers', 'concurrency', 'lease-secs'],
+  'init-handler': ['dir'],
 }
 const FLAGS: Record<string, string[]> = {
   ...Object.fromEntries(
@@ -59,6 +61,7 @@ async function main(argv: string[]): Promise<number> {
   for (const warning of unknownVariables(process.env)) process.stderr.write(`tasklab: warning: ${warning}\n`)
   if (args.command === 'chaos')
     return runChaos(args.positional, args.flags, loadConfig(args.flags), process.env)
+  if (args.command === 'init-handler') return initHandler(args.positional, args.flags)
   if (args.positional.length > 0)
     throw new ConfigError(`Unexpected argument "${args.positional[0]}"; see tasklab ${args.command} --help.`)
 

@@ -5,6 +5,7 @@ import { connect, type Sql } from './db/connect'
 import { migrate } from './db/migrate'
 import { type Database, poolSizeFor, resolveDatabase } from './db/resolve'
 import type { Logger } from './log'
+import { setClaimPolicy } from './queue/claim'
 import type { EnqueueDefaults } from './queue/enqueue'
 import { QueueEventBus } from './queue/events'
 import { Notifier } from './queue/notify'
@@ -35,6 +36,7 @@ export async function openRuntime(config: Config, log: Logger, role: string): Pr
     applicationName: `tasklab-${role}`,
   })
   const applied = await migrate(sql)
+  setClaimPolicy(sql, { maxRunningPerUser: config.worker.maxRunningPerUser })
   for (const m of applied) log.info('applied migration', { migration: m.name })
   const events = new QueueEventBus()
   logTransitions(events, log)

@@ -11,6 +11,7 @@ import { CreateTask } from './views/create-task'
 import { DeadLetter } from './views/dead-letter'
 import { Login } from './views/login'
 import { Overview } from './views/overview'
+import { Storage } from './views/storage'
 import { TaskDetail } from './views/task-detail'
 import { Tasks } from './views/tasks'
 import { Types } from './views/types'
@@ -142,9 +143,12 @@ function Shell(props: { user: User; chaos: boolean | undefined; onLogout: () => 
   }, [])
 
   const failed = live.counts?.failed
-  const nav = props.chaos
-    ? [...NAV, { href: '/chaos', label: 'Chaos', match: (p: string) => p === '/chaos' }]
-    : NAV
+  const admin = props.user.role === 'admin'
+  const nav = [
+    ...NAV,
+    ...(admin ? [{ href: '/storage', label: 'Storage', match: (p: string) => p === '/storage' }] : []),
+    ...(props.chaos ? [{ href: '/chaos', label: 'Chaos', match: (p: string) => p === '/chaos' }] : []),
+  ]
   const conn = { connecting: 'Connecting…', live: 'Live', polling: 'Polling every 2 s', offline: 'Offline' }[
     live.conn
   ]
@@ -235,6 +239,7 @@ function Route(props: { path: string; query: URLSearchParams; user: User; chaos:
   if (path === '/dead-letter') return <DeadLetter />
   if (path === '/types') return <Types admin={user.role === 'admin'} />
   if (path === '/workers') return <Workers />
+  if (path === '/storage') return <Storage query={query} />
   if (path === '/chaos' && props.chaos) return <Chaos />
   if (path === '/chaos' && props.chaos === undefined)
     return <div class="page muted">Checking whether chaos is enabled…</div>

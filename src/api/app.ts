@@ -4,6 +4,7 @@
 import { openapi } from '@elysiajs/openapi'
 import { Elysia, NotFoundError } from 'elysia'
 import { VERSION } from '../version'
+import { credentialGate } from './auth/guard'
 import { authPlugin } from './auth/plugin'
 import { chaosPlugin } from './chaos/plugin'
 import type { ApiDeps } from './deps'
@@ -13,20 +14,28 @@ import { LiveFeed } from './events/feed'
 import { eventsPlugin } from './events/plugin'
 import { healthPlugin } from './health/plugin'
 import { parseJsonBody } from './http/body'
+import { ConnectionLimiter, releaseAfterResponse } from './http/connections'
+import { bodyRule, hasBody } from './http/limits'
 import { classify, errorBody, internal, methodNotAllowed } from './http/on-error'
 import { routeTable } from './http/routes'
 import { corsHeaders, requestIdOf, securityHeaders } from './http/security'
 import { metricsPlugin } from './metrics/plugin'
 import { panel } from './panel'
+import { storagePlugin } from './storage/plugin'
 import { tasksPlugin } from './tasks/plugin'
 import { typesPlugin } from './types/plugin'
 import { workersPlugin } from './workers/plugin'
 
 export const API_PREFIX = '/api/v1'
+/** Idle timeout of a worker's long-poll claim: its wait_ms (at most 30 s) and some slack. */
+const LONG_POLL_IDLE_SECS = 45
 
 export function createApp(deps: ApiDeps, feed = new LiveFeed(deps.sql, deps.log)) {
   const { config, log } = deps
   const limit = config.server.bodyLimitBytes
+  const gate = credentialGate(deps.sql, config.server.workerToken)
+  const perAddress = config.server.maxConnectionsPerAddress
+  const connections = new ConnectionLimiter(perAddress, Math.max(4096, perAddress * 4))
   let routes: () => readonly { method: string; path: string; hooks: unknown }[] = () => []
   const table = routeTable(() => routes())
 
@@ -39,11 +48,12 @@ export function createApp(deps: ApiDeps, feed = new LiveFeed(deps.sql, deps.log)
     .use(metricsPlugin(deps, feed))
     .use(eventsPlugin(deps, feed))
     .use(chaosPlugin(deps)) // no routes unless --chaos
+    .use(storagePlugin(deps))
 
   // Elysia's default normalisation "fixes" wrong types instead of refusing them (a string payload
   // became {"0": "n", ...}; an array body became {}); 'typebox' validates, then drops unknown keys.
   const app = new Elysia({ name: 'tasklab', normalize: 'typebox' })
-    .onRequest(({ request, set }) => {
+    .onRequest(({ request, set, server }) => {
       const id = requestIdOf(request)
       Object.assign(
         set.headers,
@@ -56,8 +66,20 @@ export function createApp(deps: ApiDeps, feed = new LiveFeed(deps.sql, deps.log)
         request.headers.get('access-control-request-method')
       )
         return new Response(null, { status: 204, headers: set.headers as Record<string, string> })
+      // app.handle (tests) has no server and no client address: nothing to count.
+      const address = server?.requestIP(request)?.address
+      if (address) connections.admit(request, address)
+      // The worker protocol's long poll waits up to 30 s in silence; the idle timeout must not cut it.
+      if (request.url.endsWith(`${API_PREFIX}/workers/claim`)) server?.timeout(request, LONG_POLL_IDLE_SECS)
     })
-    .onParse(({ request, contentType }) => parseJsonBody(request, contentType ?? '', limit))
+    // Route first, then the credential, then the body, read only up to the route's own limit.
+    .onParse(async ({ request, contentType, route }) => {
+      const rule = bodyRule(request.method, route, limit)
+      if (!rule) return {}
+      if (!rule.public && hasBody(request)) await gate(request.headers.get('authorization'))
+      return parseJsonBody(request, contentType ?? '', rule.limit)
+    })
+    .onAfterResponse(({ request }) => releaseAfterResponse(request))
     .onError(({ code, error, request, set, path }) => {
       const requestId = String(set.headers['x-request-id'] ?? requestIdOf(request))
       const ctx = { code, error, path, method: request.method, requestId }

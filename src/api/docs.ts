@@ -16,6 +16,10 @@ export const TAGS: { name: string; description: string }[] = [
   { name: 'metrics', description: 'Prometheus text format (public)' },
   { name: 'events', description: 'A server-sent event stream of transitions and counts' },
   { name: 'chaos', description: 'Fault injection, only when tasklab runs with --chaos (admin)' },
+  {
+    name: 'storage',
+    description: 'Table sizes, dead rows, retention and the oldest open transaction (admin)',
+  },
 ]
 
 const errorRef = (description: string): OpenAPIV3.ResponseObject => ({

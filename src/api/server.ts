@@ -1,6 +1,8 @@
 // The HTTP server: the API (and the control panel) on one port. On first start with no admin it
 // creates one and returns a one-time login link for the banner.
 import { createServer as createNetServer } from 'node:net'
+import type { Config } from '../config'
+import { closeWakeups } from '../queue/wakeups'
 import type { Runtime } from '../runtime'
 import { createApp } from './app'
 import { bootstrapAdmin } from './auth/sessions'
@@ -41,6 +43,15 @@ export async function assertPortFree(hostname: string, port: number): Promise<vo
   })
 }
 
+/**
+ * Bun's own body cap is lifted: every route reads at most its own limit (src/api/http/limits.ts)
+ * and answers 413 in the JSON envelope, where Bun's cap answered a bare 413. Quiet connections
+ * close after the idle timeout; the event stream turns it off for itself.
+ */
+export function listenLimits(config: Config): { maxRequestBodySize: number; idleTimeout: number } {
+  return { maxRequestBodySize: Number.MAX_SAFE_INTEGER, idleTimeout: config.server.idleTimeoutSecs }
+}
+
 export async function startServer(rt: Runtime): Promise<Server> {
   const feed = new LiveFeed(rt.sql, rt.log)
   const { host: hostname, port } = rt.config.server
@@ -52,11 +63,7 @@ export async function startServer(rt: Runtime): Promise<Server> {
       // Elysia turns SO_REUSEPORT on, which lets a second tasklab on the same port start silently
       // and take half of the requests; a port already in use must be an error the user sees.
       reusePort: false,
-      // Bun's own cap is a backstop at twice ours: bodies between the two get our JSON 413 (checked
-      // on Content-Length and while streaming), larger ones are cut by Bun before reaching us.
-      maxRequestBodySize: rt.config.server.bodyLimitBytes * 2,
-      // Server-sent event streams stay open; Bun's default 10 s idle timeout would cut quiet ones.
-      idleTimeout: 0,
+      ...listenLimits(rt.config),
     })
   } catch (err) {
     if ((err as { code?: string }).code === 'EADDRINUSE') throw portInUse(hostname, port)
@@ -76,6 +83,8 @@ export async function startServer(rt: Runtime): Promise<Server> {
     loginLink: admin ? `${url}/?login=${admin.token}` : undefined,
     stop: async () => {
       feed.stop()
+      // Long-polling claims answer now (an empty list) instead of holding the stop for wait_ms.
+      closeWakeups()
       await app.stop()
     },
   }

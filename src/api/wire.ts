@@ -3,6 +3,7 @@
 // these with `import type`; they carry no code.
 import type { Static, TSchema } from '@sinclair/typebox'
 import type { Session as SessionSchema, User as UserSchema } from './auth/schemas'
+import type { Storage as StorageSchema } from './storage/schemas'
 import type {
   StoredRetryStrategy,
   TaskEvent as TaskEventSchema,
@@ -10,7 +11,7 @@ import type {
   TaskStats as TaskStatsSchema,
 } from './tasks/schemas'
 import type { TaskType as TaskTypeSchema } from './types/schemas'
-import type { Worker as WorkerSchema } from './workers/schemas'
+import type { ClaimedTask as ClaimedTaskSchema, Worker as WorkerSchema } from './workers/schemas'
 
 type Jsonify<T> = T extends Date
   ? string
@@ -28,6 +29,8 @@ export type TaskEvent = Wire<typeof TaskEventSchema>
 export type TaskStats = Wire<typeof TaskStatsSchema>
 export type TaskType = Wire<typeof TaskTypeSchema>
 export type Worker = Wire<typeof WorkerSchema>
+export type ClaimedTask = Wire<typeof ClaimedTaskSchema>
+export type Storage = Wire<typeof StorageSchema>
 export type User = Wire<typeof UserSchema>
 export type Session = Wire<typeof SessionSchema>
 export type RetryStrategy = Wire<typeof StoredRetryStrategy>

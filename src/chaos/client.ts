@@ -1,6 +1,6 @@
 // The scenarios' only way into tasklab: its public HTTP API (CONTRACT §3 and §5), so a scenario runs
 // the same against a spawned cluster and against someone's running instance.
-import type { Task, TaskEvent, TaskType, Worker } from '../api/wire'
+import type { Storage, Task, TaskEvent, TaskType, Worker } from '../api/wire'
 
 export class ApiCallError extends Error {
   override name = 'ApiCallError'
@@ -19,6 +19,8 @@ export type ApiTaskEvent = TaskEvent
 export type ApiTaskType = TaskType
 export type ApiBreaker = TaskType['breaker']
 export type ApiWorker = Worker
+
+export type ApiStorage = Storage
 
 export class ApiClient {
   readonly base: string
@@ -168,6 +170,12 @@ export class ApiClient {
 
   async faults(): Promise<{ id: string; task_type: string; kind: string }[]> {
     return (await this.call<{ id: string; task_type: string; kind: string }[]>('GET', '/chaos/faults')).data
+  }
+
+  /** GET /storage: tables, dead rows and the oldest open transaction (admin). */
+  async storage(longTransactionSecs?: number): Promise<ApiStorage> {
+    const q = longTransactionSecs === undefined ? '' : `?long_transaction_secs=${longTransactionSecs}`
+    return (await this.call<ApiStorage>('GET', `/storage${q}`)).data
   }
 
   async killWorker(id: string): Promise<void> {

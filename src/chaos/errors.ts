@@ -5,12 +5,14 @@ export type ChaosErrorCode =
   | 'TASK_TYPE_NOT_REGISTERED'
   | 'FAULT_NOT_FOUND'
   | 'WORKER_NOT_FOUND'
+  | 'WORKER_REMOTE'
 
 const STATUS: Record<ChaosErrorCode, number> = {
   VALIDATION_ERROR: 400,
   TASK_TYPE_NOT_REGISTERED: 400,
   FAULT_NOT_FOUND: 404,
   WORKER_NOT_FOUND: 404,
+  WORKER_REMOTE: 409,
 }
 
 export class ChaosError extends Error {

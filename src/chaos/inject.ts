@@ -9,8 +9,8 @@
 import type { Sql } from '../db/connect'
 import { PermanentError, RetryableError, sleep } from '../handlers/contract'
 import type { Logger } from '../log'
+import type { ClaimedTask as Task } from '../queue/claim'
 import type { ControlMessage } from '../queue/notify'
-import type { Task } from '../queue/task'
 import { activeFaults, type FaultRule } from './rules'
 
 export const REFRESH_MS = 2000

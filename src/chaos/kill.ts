@@ -16,6 +16,12 @@ export async function killWorker(sql: Sql, id: string): Promise<WorkerRow> {
       'WORKER_NOT_FOUND',
       `No live worker with id "${id.slice(0, 100)}"; GET /api/v1/workers lists them.`,
     )
+  // A remote (HTTP) worker is a process tasklab does not run, perhaps on a machine it cannot reach.
+  if (worker.kind === 'remote')
+    throw new ChaosError(
+      'WORKER_REMOTE',
+      `Worker "${id.slice(0, 100)}" is a remote worker speaking the HTTP protocol: tasklab cannot signal a process it does not run. Kill it where it runs (kill -9); its tasks come back when their leases expire.`,
+    )
   await sendControl(sql, { kind: 'kill', worker: id })
   return worker
 }

@@ -44,6 +44,9 @@ function page(body: string, exits: string, database = true): string {
 
 const WORKER_OPTS = options('worker')
 const SERVER_OPTS = options('server')
+const HANDLERS_OPTS = options('handlers')
+/** Every process runs the retention pass, so start, serve and worker all take these. */
+const RETENTION_OPTS = options('retention')
 
 export const COMMAND_HELP: Record<string, string> = {
   start: page(
@@ -52,6 +55,8 @@ export const COMMAND_HELP: Record<string, string> = {
 Usage: tasklab [start] [options]
 ${SERVER_OPTS}
 ${WORKER_OPTS}
+${HANDLERS_OPTS}
+${RETENTION_OPTS}
 
 Examples:
   tasklab                                   # embedded database, http://127.0.0.1:3000
@@ -66,6 +71,7 @@ Usage: tasklab serve [options]
 ${SERVER_OPTS}
 Worker settings serve uses too (the retry defaults of new tasks, the lease its rescue loop reads):
 ${WORKER_OPTS}
+${RETENTION_OPTS}
 
 Examples:
   tasklab serve --database-url postgres://postgres@127.0.0.1:5432/tasklab
@@ -78,11 +84,14 @@ Needs DATABASE_URL or --database-url: the embedded database cannot be shared bet
 
 Usage: tasklab worker [--id N] [options]
 ${WORKER_OPTS}
+${HANDLERS_OPTS}
+${RETENTION_OPTS}
 
 Examples:
   export DATABASE_URL=postgres://postgres@db.internal:5432/tasklab
   tasklab worker --id 1
-  STARTER__WORKER__CONCURRENCY=8 tasklab worker --id 2 --lease-secs 60`,
+  STARTER__WORKER__CONCURRENCY=8 tasklab worker --id 2 --lease-secs 60
+  tasklab worker --id 3 --webhook-allow-hosts 127.0.0.1,localhost   # webhooks may call this machine`,
     `  0    stopped by SIGTERM or SIGINT after draining (running tasks finished or handed back)
   1    runtime failure (database unreachable at start)
   2    bad option or environment variable, or no database URL (use tasklab start for the embedded one)
@@ -99,7 +108,9 @@ Scenarios:
   poison       a tenth of the tasks fail permanently; exactly those land in the dead letter queue
   breaker      a type fails until its breaker opens; its tasks wait; fault lifted; it closes; all complete
   hang         a quarter of the attempts hang past their timeout; they time out and retry; none stuck
-  all          every scenario in turn
+  bloat        a transaction left open during a flood: GET /storage names it, dead rows pile up, VACUUM
+               reclaims them once it ends; prints dead rows and idle-claim cost before/during/after
+  all          every scenario above in turn, except bloat
 Options:
   --url URL                 a running tasklab started with --chaos (purely through its HTTP API)
   --token T                 an admin session token for --url
@@ -110,7 +121,7 @@ Options:
   --concurrency N           tasks per worker with --spawn (8)
   --lease-secs S            lease of spawned workers (2), so rescues come within ~3 s
   --json                    print the report as JSON
-  --database-url URL        with --url: the instance's database, for db-restart
+  --database-url URL        with --url: the instance's database, for db-restart and bloat
 
 Examples:
   tasklab chaos all --spawn --tasks 300 --workers 3
@@ -120,6 +131,22 @@ Examples:
   2    bad scenario, option or environment variable`,
     false,
   ),
+  'init-handler': `tasklab init-handler — write an example handler module and the typed handler contract.
+
+Usage: tasklab init-handler <type> [--dir DIR]
+  --dir DIR                 where to write (the current folder)
+Writes DIR/<type>.ts (a complete handler: retries, honours its signal, reports a permanent error)
+and DIR/tasklab-handler.d.ts (the types of a handler and its ctx, so an editor completes them).
+An existing <type>.ts is never overwritten.
+
+Examples:
+  tasklab init-handler resize_image --dir ./handlers
+  tasklab start --handlers ./handlers
+
+Exit codes:
+  0    written
+  1    the files could not be written
+  2    bad type name (or a built-in one), <type>.ts exists already, or a bad option`,
   migrate: page(
     `tasklab migrate — apply the database migrations and exit (start, serve and worker also migrate at start).
 
@@ -144,6 +171,7 @@ Commands:
   serve        API + control panel only
   worker       a worker only; many may run against one PostgreSQL
   migrate      apply migrations and exit
+  init-handler write an example handler module (TypeScript) and its typed contract
   chaos        run a chaos scenario against tasklab and check its invariants
   help CMD     help for one command
 

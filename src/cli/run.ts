@@ -5,8 +5,10 @@ import { assertPortFree, type Server, startServer } from '../api/server'
 import { createChaosHooks } from '../chaos/inject'
 import type { Config } from '../config'
 import { isConnectionError } from '../db/connect'
-import { builtinHandlers } from '../handlers'
+import { BUILTIN_TYPES, builtinHandlers } from '../handlers'
+import { HandlerModules } from '../handlers/modules/live'
 import type { Logger } from '../log'
+import { upsertTypes } from '../queue/registry'
 import { openRuntime, type Runtime } from '../runtime'
 import { VERSION } from '../version'
 import { startMaintenance } from '../worker/maintenance'
@@ -25,7 +27,7 @@ export function createWorker(
     sql: rt.sql,
     events: rt.events,
     log: rt.log,
-    handlers: builtinHandlers({ sandboxDir: c.sandboxDir }),
+    handlers: builtinHandlers({ sandboxDir: c.sandboxDir, webhookAllowHosts: c.webhook.allowHosts }),
     idSuffix: c.worker.id,
     concurrency: c.worker.concurrency,
     pollIntervalMs: c.worker.pollIntervalMs,
@@ -41,6 +43,13 @@ export function createWorker(
 
 export async function runRole(role: Role, config: Config, log: Logger): Promise<void> {
   survivePoolReconnects(log)
+  // Before anything opens: a module that does not load is a bad command line (exit 2).
+  const modules =
+    config.handlersPath && role !== 'serve'
+      ? new HandlerModules(config.handlersPath, new Set(BUILTIN_TYPES), log)
+      : undefined
+  const moduleHandlers = modules ? await modules.load() : []
+  let stopWatching: (() => void) | undefined
   let rt: Runtime | undefined
   let stopMaintenance: (() => void) | undefined
   let server: Server | undefined
@@ -55,12 +64,22 @@ export async function runRole(role: Role, config: Config, log: Logger): Promise<
       events: r.events,
       notifier: r.notifier,
       leaseMs: config.worker.leaseMs,
+      retention: config.retention,
+      defaultTimeoutMs: config.worker.defaultTimeoutMs,
     })
     if (role !== 'worker') server = await startServer(r)
     if (role !== 'serve') {
-      worker = createWorker(r)
+      worker = createWorker(r, {
+        handlers: [...builtinHandlers({ sandboxDir: config.sandboxDir }), ...moduleHandlers],
+      })
       await worker.start()
     }
+    // A dev tool reloads edited handler code without a restart; the registry follows its schema.
+    if (role === 'start' && modules)
+      stopWatching = modules.watch(async (defs) => {
+        await upsertTypes(r.sql, defs)
+        await r.notifier.control({ kind: 'types' })
+      })
     banner(r, role, server, worker)
   })()
 
@@ -75,6 +94,7 @@ export async function runRole(role: Role, config: Config, log: Logger): Promise<
     stopping = true
     log.info(`${signal} received: draining`, { grace_ms: config.worker.shutdownGraceMs })
     await startup.catch(() => {})
+    stopWatching?.()
     await server?.stop()
     await worker?.stop()
     stopMaintenance?.()

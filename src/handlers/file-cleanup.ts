@@ -9,6 +9,11 @@ import { defineHandler, PermanentError } from './contract'
  * before the check, and links met while walking are removed as links, never followed, so nothing
  * outside the sandbox can be reached.
  */
+function inside(root: string, path: string): boolean {
+  const rel = relative(root, path)
+  return !(rel.startsWith('..') || isAbsolute(rel) || rel.split(sep)[0] === '..')
+}
+
 export function fileCleanup(sandboxDir: string) {
   return defineHandler({
     type: 'file_cleanup',
@@ -22,18 +27,24 @@ export function fileCleanup(sandboxDir: string) {
     async run(p, ctx) {
       await mkdir(sandboxDir, { recursive: true })
       const root = await realpath(sandboxDir)
-      const wanted = isAbsolute(p.file_path) ? p.file_path : resolve(root, p.file_path)
+      const given = resolve(sandboxDir)
+      // The sandbox check comes first and looks only at the path as written: running realpath on
+      // a path outside the sandbox told which paths exist there ("does not exist" vs "outside"),
+      // and made the check depend on where TMPDIR points (issue 12, item 9).
+      const wanted = isAbsolute(p.file_path) ? resolve(p.file_path) : resolve(root, p.file_path)
+      const outside = () =>
+        new PermanentError(
+          `Invalid payload: payload.file_path: ${p.file_path} is outside the sandbox folder ${root}`,
+        )
+      if (!inside(given, wanted) && !inside(root, wanted)) throw outside()
       let target: string
       try {
         target = await realpath(wanted)
       } catch {
         throw new PermanentError(`Invalid payload: payload.file_path: ${p.file_path} does not exist`)
       }
-      const rel = relative(root, target)
-      if (rel.startsWith('..') || isAbsolute(rel) || rel.split(sep)[0] === '..')
-        throw new PermanentError(
-          `Invalid payload: payload.file_path: ${p.file_path} is outside the sandbox folder ${root}`,
-        )
+      // Inside as written, but a link in the sandbox may still point out of it.
+      if (!inside(root, target)) throw outside()
 
       const cutoff = Date.now() - p.max_age_hours * 3_600_000
       const deleted: string[] = []

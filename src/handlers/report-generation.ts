@@ -23,6 +23,13 @@ export const reportGeneration = defineHandler({
     if (end < start)
       throw new PermanentError('Invalid payload: payload.end_date: must not be before start_date')
     const until = new Date(end.getTime() + 86_400_000)
+    // A plain user's report covers their own tasks, as GET /tasks/stats does; an admin's (and a
+    // task created by no account) covers every task.
+    const [creator] = ctx.createdBy
+      ? await ctx.sql<{ role: string }[]>`SELECT role FROM users WHERE id = ${ctx.createdBy}`
+      : [{ role: 'admin' }]
+    if (!creator) throw new PermanentError('The account that created this report no longer exists')
+    const owner = creator.role === 'admin' ? null : ctx.createdBy
     const rows = await ctx.sql<
       { task_type: string; status: string; n: number; avg_ms: number | null; p95_ms: number | null }[]
     >`
@@ -30,6 +37,7 @@ export const reportGeneration = defineHandler({
         round(avg(extract(epoch FROM completed_at - started_at) * 1000))::float8 AS avg_ms,
         round((percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - started_at) * 1000))::numeric)::float8 AS p95_ms
       FROM tasks WHERE created_at >= ${start} AND created_at < ${until}
+        ${owner ? ctx.sql`AND created_by = ${owner}` : ctx.sql``}
       GROUP BY task_type, status ORDER BY task_type, status`
     const byStatus: Record<string, number> = {}
     const byType: Record<string, Record<string, number>> = {}
@@ -43,6 +51,7 @@ export const reportGeneration = defineHandler({
       .map((r) => ({ task_type: r.task_type, avg_ms: r.avg_ms, p95_ms: r.p95_ms }))
     return {
       report_type: p.report_type,
+      scope: owner ? 'own tasks' : 'all tasks',
       range: { start_date: p.start_date, end_date: p.end_date },
       total: rows.reduce((a, r) => a + r.n, 0),
       by_status: byStatus,

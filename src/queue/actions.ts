@@ -109,7 +109,7 @@ export async function deleteTasks(sql: Sql, ids: string[], scope: Scope): Promis
       WHERE id = ANY(${ids}::uuid[]) AND status = ANY(${[...DELETABLE]}::task_status[]) AND ${inScope(sql, scope)}
       RETURNING id
     ), history AS (
-      DELETE FROM task_events WHERE task_id IN (SELECT id FROM gone)
+      DELETE FROM task_event_log WHERE task_id IN (SELECT id FROM gone)
     )
     SELECT id FROM gone`
   return rows.map((r) => r.id)

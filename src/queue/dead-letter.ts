@@ -32,7 +32,7 @@ export async function retryDeadLetter(
 export async function deleteDeadLetter(sql: Sql, sel: Selection, scope: Scope): Promise<string[]> {
   const rows = await sql<{ id: string }[]>`
     WITH gone AS (DELETE FROM tasks WHERE ${selected(sql, sel, scope)} RETURNING id),
-    history AS (DELETE FROM task_events WHERE task_id IN (SELECT id FROM gone))
+    history AS (DELETE FROM task_event_log WHERE task_id IN (SELECT id FROM gone))
     SELECT id FROM gone`
   return rows.map((r) => r.id)
 }

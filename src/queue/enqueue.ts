@@ -1,12 +1,19 @@
-// Enqueue: validation of what callers send, then one INSERT that also checks the type is
-// registered and active and resolves the retry strategy (task's, else the type's, else the
-// configured default) — one round trip per task, one per batch.
+// Enqueue: validation of what callers send, then one INSERT (src/queue/insert.ts) that also checks
+// the type is registered and active and resolves the retry strategy (task's, else the type's, else
+// the configured default) — single enqueues share statements (src/queue/coalesce.ts), a batch is
+// one statement.
 import type { Sql, TransactionSql } from '../db/connect'
 import { insertCoalesced } from './coalesce'
+import { parseIsoDateTime } from './dates'
 import { QueueError } from './errors'
+import { uuidv7 } from './ids'
+import { type EnqueueDefaults, insertRows, type Row } from './insert'
+import { checkPayloads } from './payload-check'
 import { parseRetryStrategy, type RetryStrategy } from './retry'
 import { isPriority, type Priority } from './states'
 import type { Task } from './task'
+
+export type { EnqueueDefaults, Row } from './insert'
 
 export const PAYLOAD_LIMIT_BYTES = 1024 * 1024
 export const METADATA_LIMIT_BYTES = 64 * 1024
@@ -24,36 +31,12 @@ export interface NewTask {
   idempotency_key?: unknown
 }
 
-export interface EnqueueDefaults {
-  maxAttempts: number
-  retryStrategy: RetryStrategy
-}
-
-/** A validated row, ready for INSERT. */
-export interface Row {
-  /** Set by coalesced single enqueues (to find each caller's task); batches let the database pick. */
-  id?: string
-  task_type: string
-  status: 'pending' | 'scheduled'
-  priority: Priority
-  payload: unknown
-  metadata: Record<string, unknown>
-  retry_strategy: RetryStrategy | null
-  max_attempts: number | null
-  scheduled_at: string | null
-  timeout_ms: number | null
-  idempotency_key: string | null
-  created_by: string | null
-}
-
 const invalid = (field: string, message: string, index?: number): never => {
   const at = index === undefined ? field : `tasks[${index}].${field}`
   throw new QueueError('VALIDATION_ERROR', index === undefined ? message : `tasks[${index}]: ${message}`, {
     field: at,
   })
 }
-
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/
 
 export function validateNewTask(
   input: NewTask,
@@ -108,14 +91,15 @@ export function validateNewTask(
   }
 
   let scheduledAt: string | null = null
-  let status: Row['status'] = 'pending'
   if (input.scheduled_at !== undefined && input.scheduled_at !== null) {
     const s = input.scheduled_at
-    const when = typeof s === 'string' && ISO_DATE.test(s) ? new Date(s) : null
-    if (!when || Number.isNaN(when.getTime()) || when.getUTCFullYear() > 9999)
-      bad('scheduled_at', 'scheduled_at must be an ISO 8601 date-time such as 2030-01-31T12:00:00Z.')
+    const when = typeof s === 'string' ? parseIsoDateTime(s) : null
+    if (!when)
+      bad(
+        'scheduled_at',
+        'scheduled_at must be an ISO 8601 date-time on a real calendar day, such as 2030-01-31T12:00:00Z.',
+      )
     scheduledAt = when!.toISOString()
-    if (when!.getTime() > now.getTime()) status = 'scheduled'
   }
 
   let timeoutMs: number | null = null
@@ -138,8 +122,8 @@ export function validateNewTask(
   }
 
   return {
+    id: uuidv7(),
     task_type: input.task_type,
-    status,
     priority: priority as Priority,
     payload,
     metadata: metadata as Record<string, unknown>,
@@ -155,33 +139,6 @@ export function validateNewTask(
 function jsonSize(v: unknown): number {
   return Buffer.byteLength(JSON.stringify(v) ?? '')
 }
-
-// The strategy and max_attempts are resolved in SQL because the type's default lives in its row:
-// the stored strategy always carries the task's real max_attempts, so there is one truth.
-export const INSERT_FROM_ROWS = (sql: Sql | TransactionSql, rows: Row[], defaults: EnqueueDefaults) => sql<
-  Task[]
->`
-  WITH input AS (
-    SELECT * FROM jsonb_to_recordset(${sql.json(rows.map((r, ord) => ({ ...r, ord })) as never)}) AS r(
-      ord integer, id uuid, task_type text, status task_status, priority task_priority, payload jsonb, metadata jsonb,
-      retry_strategy jsonb, max_attempts integer, scheduled_at timestamptz, timeout_ms integer,
-      idempotency_key text, created_by uuid)
-  ), resolved AS (
-    SELECT i.*, coalesce(i.retry_strategy, tt.retry_strategy, ${sql.json(defaults.retryStrategy as never)}::jsonb) AS strategy
-    FROM input i JOIN task_types tt ON tt.name = i.task_type AND tt.is_active
-  ), final AS (
-    SELECT r.*, coalesce(r.max_attempts, (r.strategy->>'max_attempts')::integer, ${defaults.maxAttempts}) AS attempts
-    FROM resolved r
-  )
-  INSERT INTO tasks (id, task_type, status, priority, payload, metadata, retry_strategy, max_attempts,
-                     scheduled_at, run_at, timeout_ms, idempotency_key, created_by)
-  SELECT coalesce(id, gen_random_uuid()), task_type, status, priority, payload, metadata,
-         strategy || jsonb_build_object('max_attempts', attempts), attempts,
-         scheduled_at, coalesce(scheduled_at, now()), timeout_ms, idempotency_key, created_by
-  FROM final ORDER BY ord
-  ON CONFLICT ((coalesce(created_by, '00000000-0000-0000-0000-000000000000'::uuid)), idempotency_key)
-    WHERE idempotency_key IS NOT NULL DO NOTHING
-  RETURNING *`
 
 async function findByKeys(
   sql: Sql | TransactionSql,
@@ -224,6 +181,7 @@ export async function enqueue(
   opts: { createdBy: string | null; defaults: EnqueueDefaults },
 ): Promise<EnqueueResult> {
   const row = validateNewTask(input, opts.createdBy, new Date(), opts.defaults.maxAttempts)
+  await checkPayloads(sql, [row], false)
   const task = await insertCoalesced(sql, row, opts.defaults)
   if (task) return { task, created: true }
   if (row.idempotency_key) {
@@ -254,27 +212,25 @@ export async function enqueueBatch(
     throw new QueueError('VALIDATION_ERROR', 'Two tasks in the batch share an idempotency_key.', {
       field: 'tasks',
     })
+  await checkPayloads(sql, rows, true)
 
   return sql.begin(async (tx) => {
     const missing = await unregisteredTypes(tx, [...new Set(rows.map((r) => r.task_type))])
     if (missing.length > 0) throw notRegistered(missing)
-    const inserted = await INSERT_FROM_ROWS(tx, rows, opts.defaults)
+    const inserted = await insertRows(tx, rows, opts.defaults)
     if (inserted.length === rows.length) return inserted.map((task) => ({ task, created: true }))
     // Some keys matched earlier tasks: answer in input order, old ones marked created: false.
-    const byKey = new Map(inserted.filter((t) => t.idempotency_key).map((t) => [t.idempotency_key!, t]))
+    const made = new Map(inserted.map((t) => [t.id, t]))
     const old = await findByKeys(
       tx,
       opts.createdBy,
-      keys.filter((k) => !byKey.has(k)),
+      rows.filter((r) => r.idempotency_key !== null && !made.has(r.id)).map((r) => r.idempotency_key!),
     )
     const oldByKey = new Map(old.map((t) => [t.idempotency_key!, t]))
-    const fresh = inserted.filter((t) => !t.idempotency_key)
-    let next = 0
     return rows.map((r) => {
-      if (r.idempotency_key === null) return { task: fresh[next++]!, created: true }
-      const made = byKey.get(r.idempotency_key)
-      if (made) return { task: made, created: true }
-      const found = oldByKey.get(r.idempotency_key)
+      const task = made.get(r.id)
+      if (task) return { task, created: true }
+      const found = r.idempotency_key === null ? undefined : oldByKey.get(r.idempotency_key)
       // A type deactivated between the check and the insert: refuse the whole batch.
       if (!found) throw notRegistered([r.task_type])
       return { task: found, created: false }

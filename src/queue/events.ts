@@ -1,5 +1,5 @@
 // The typed event map that observability hangs off: the logger, the metrics and the tests all
-// listen to these, and the API streams what the database records in task_events.
+// listen to these, and the API streams what the database records (the task_events view).
 import { EventEmitter } from 'node:events'
 import type { BreakerState } from './breaker'
 import type { TaskStatus } from './states'

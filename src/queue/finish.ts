@@ -2,7 +2,8 @@
 // concurrency 50 writes 50 completions in one round trip. Every row is guarded by
 // `status = 'running' AND locked_by = $worker`: a late or duplicate report from a worker that
 // lost its lease (the task was rescued and maybe already re-run) changes nothing.
-import type { Sql } from '../db/connect'
+import { isConnectionError, type Sql } from '../db/connect'
+import { cleanText, errorText } from './outcome-text'
 import { retryDelayMs } from './retry'
 import type { Task } from './task'
 
@@ -21,6 +22,7 @@ export function failureOutcome(
   permanent: boolean,
   now = Date.now(),
 ): Outcome {
+  error = cleanText(error)
   if (permanent || task.current_attempt >= task.max_attempts) return { id: task.id, status: 'failed', error }
   const delay = retryDelayMs(task.retry_strategy, task.current_attempt)
   return { id: task.id, status: 'retrying', error, runAt: new Date(now + delay) }
@@ -39,7 +41,7 @@ function toRow(o: Outcome): OutcomeRow {
     id: o.id,
     status: o.status,
     result: o.status === 'completed' ? (o.result ?? null) : null,
-    error: 'error' in o ? o.error.slice(0, 10_000) : null,
+    error: 'error' in o ? cleanText(o.error) : null,
     run_at: o.status === 'retrying' ? o.runAt.toISOString() : null,
   }
 }
@@ -56,26 +58,99 @@ function toRow(o: Outcome): OutcomeRow {
  * statement (SET LOCAL would cost a round trip); `true` scopes it to that statement's transaction.
  */
 
-/** Returns the ids whose outcome was written; the others had been taken from this worker. */
+/**
+ * The channel on which each outcome write names the tasks it completed (comma-separated ids, at
+ * most FEED_IDS_PER_NOTIFY per message: NOTIFY payloads stop at 8,000 bytes). A completion is not
+ * stored in task_event_log (migrations/0004_lean_history.sql), so this is how the API's live feed
+ * and latency histograms learn of it: one NOTIFY per flush, in the flush's own statement.
+ */
+export const FEED_CHANNEL = 'tasklab_feed'
+export const FEED_IDS_PER_NOTIFY = 200
+
+/**
+ * Returns the ids whose outcome was written; the others had been taken from this worker.
+ * Throws only for errors that pass (the database unreachable, a deadlock, a cancelled statement):
+ * the caller keeps the outcomes and tries again. An outcome PostgreSQL refuses (a value it cannot
+ * store) never throws: the batch is then written task by task, so one bad outcome never holds back
+ * the others, and a task whose outcome still cannot be written is failed with an error saying why.
+ */
 export async function finishTasks(sql: Sql, workerId: string, outcomes: Outcome[]): Promise<Set<string>> {
   if (outcomes.length === 0) return new Set()
+  try {
+    return await writeOutcomes(sql, workerId, outcomes)
+  } catch (err) {
+    if (!isRefusal(err)) throw err
+    if (outcomes.length === 1) return writeRefused(sql, workerId, outcomes[0]!, err)
+  }
+  const written = new Set<string>()
+  for (const o of outcomes) {
+    let ids: Set<string>
+    try {
+      ids = await writeOutcomes(sql, workerId, [o])
+    } catch (err) {
+      if (!isRefusal(err)) throw err
+      ids = await writeRefused(sql, workerId, o, err)
+    }
+    for (const id of ids) written.add(id)
+  }
+  return written
+}
+
+/**
+ * A value the statement cannot take, as opposed to a condition that passes: PostgreSQL's data
+ * exceptions (22: NUL, bad Unicode escapes, bad dates), integrity (23) and program limits (54:
+ * jsonb too large), or an error thrown before anything was sent (a circular value, an invalid
+ * Date) which carries no SQLSTATE.
+ */
+export function isRefusal(err: unknown): boolean {
+  if (isConnectionError(err)) return false
+  const code = (err as { code?: unknown })?.code
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return true
+  return /^(22|23|54)/.test(code)
+}
+
+/**
+ * The outcome PostgreSQL refused, replaced by a failure naming the reason. Should even that be
+ * refused, the task is left to its lease: not reported as written, it is rescued like a lost one.
+ */
+async function writeRefused(sql: Sql, workerId: string, o: Outcome, err: unknown): Promise<Set<string>> {
+  const code = (err as { code?: string })?.code
+  const error = `The outcome (${o.status}) could not be stored: ${errorText(err).slice(0, 300)}${code ? ` (${code})` : ''}`
+  try {
+    return await writeOutcomes(sql, workerId, [{ id: o.id, status: 'failed', error }])
+  } catch (again) {
+    if (!isRefusal(again)) throw again
+    return new Set()
+  }
+}
+
+async function writeOutcomes(sql: Sql, workerId: string, outcomes: Outcome[]): Promise<Set<string>> {
+  // last_worker stays set on a completion (the rebuilt history names the worker from it); any
+  // other end of the attempt stores the claim and clears it (the trigger of 0004).
   const rows = await sql<{ id: string }[]>`
-    UPDATE tasks t SET
-      status = v.status,
-      result = CASE WHEN v.status = 'completed' THEN v.result ELSE t.result END,
-      last_error = coalesce(v.error, t.last_error),
-      run_at = coalesce(v.run_at, CASE WHEN v.status = 'pending' THEN now() ELSE t.run_at END),
-      current_attempt = t.current_attempt - CASE WHEN v.status = 'pending' THEN 1 ELSE 0 END,
-      completed_at = CASE WHEN v.status IN ('completed', 'failed', 'cancelled') THEN now() END,
-      started_at = CASE WHEN v.status = 'pending' THEN NULL ELSE t.started_at END,
-      locked_by = NULL,
-      lease_expires_at = NULL,
-      updated_at = now()
-    FROM jsonb_to_recordset(${sql.json(outcomes.map(toRow) as never)})
-      AS v(id uuid, status task_status, result jsonb, error text, run_at timestamptz),
-      (SELECT set_config('synchronous_commit', 'off', true)) async
-    WHERE t.id = v.id AND t.status = 'running' AND t.locked_by = ${workerId}
-    RETURNING t.id`
+    WITH done AS (
+      UPDATE tasks t SET
+        status = v.status,
+        result = CASE WHEN v.status = 'completed' THEN v.result ELSE t.result END,
+        last_error = coalesce(v.error, t.last_error),
+        run_at = coalesce(v.run_at, CASE WHEN v.status = 'pending' THEN now() ELSE t.run_at END),
+        current_attempt = t.current_attempt - CASE WHEN v.status = 'pending' THEN 1 ELSE 0 END,
+        completed_at = CASE WHEN v.status IN ('completed', 'failed', 'cancelled') THEN now() END,
+        started_at = CASE WHEN v.status = 'pending' THEN NULL ELSE t.started_at END,
+        locked_by = NULL,
+        lease_expires_at = NULL,
+        updated_at = now()
+      FROM jsonb_to_recordset(${sql.json(outcomes.map(toRow) as never)})
+        AS v(id uuid, status task_status, result jsonb, error text, run_at timestamptz),
+        (SELECT set_config('synchronous_commit', 'off', true)) async
+      WHERE t.id = v.id AND t.status = 'running' AND t.locked_by = ${workerId}
+      RETURNING t.id, t.status
+    ), feed AS (
+      SELECT pg_notify(${FEED_CHANNEL}, string_agg(id::text, ',')) FROM (
+        SELECT id, (row_number() OVER () - 1) / ${FEED_IDS_PER_NOTIFY} AS chunk FROM done WHERE status = 'completed'
+      ) c GROUP BY chunk
+    )
+    SELECT id FROM done WHERE (SELECT count(*) FROM feed) >= 0`
   return new Set(rows.map((r) => r.id))
 }
 

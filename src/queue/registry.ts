@@ -1,5 +1,6 @@
 // The task type registry and its breakers. Workers upsert their types at start (which never resets
-// an admin's settings: pause, thresholds, timeout, default strategy); the API lists and patches.
+// an admin's settings: active flag, pause, thresholds, timeout, default strategy); the API lists
+// and patches.
 import type { Sql } from '../db/connect'
 import {
   type Breaker,
@@ -10,6 +11,8 @@ import {
   toHalfOpen,
 } from './breaker'
 import { QueueError } from './errors'
+import { compilePayloadSchema } from './json-schema'
+import { forgetSchemas } from './payload-check'
 import type { RetryStrategy } from './retry'
 
 export interface TypeDefinition {
@@ -35,6 +38,10 @@ export interface TaskTypeRow {
   breaker_failure_threshold: number
   breaker_success_threshold: number
   breaker_cooldown_ms: number
+  /** Per-type retention overrides (migrations/0008_retention.sql); null = the configured default. */
+  retention_completed_secs?: number | null
+  retention_cancelled_secs?: number | null
+  retention_failed_secs?: number | null
   created_at: Date
   updated_at: Date
 }
@@ -66,6 +73,17 @@ export async function upsertTypes(sql: Sql, defs: TypeDefinition[]): Promise<Tas
         `Task type name "${d.name.slice(0, 80)}" must be 1-63 lowercase letters, digits or underscores, starting with a letter.`,
         { field: 'task_type' },
       )
+  for (const d of defs)
+    if (d.payload_schema !== undefined && d.payload_schema !== null)
+      try {
+        compilePayloadSchema(d.payload_schema)
+      } catch (err) {
+        throw new QueueError(
+          'VALIDATION_ERROR',
+          `The payload_schema of task type "${d.name}" is ${err instanceof Error ? err.message : String(err)}.`,
+          { field: 'payload_schema' },
+        )
+      }
   if (defs.length === 0) return []
   const rows = defs.map((d) => ({
     name: d.name,
@@ -73,7 +91,7 @@ export async function upsertTypes(sql: Sql, defs: TypeDefinition[]): Promise<Tas
     payload_schema: d.payload_schema ?? null,
     example_payload: d.example_payload ?? null,
   }))
-  return sql<TaskTypeRow[]>`
+  const written = await sql<TaskTypeRow[]>`
     INSERT INTO task_types (name, description, payload_schema, example_payload)
     SELECT name, description, payload_schema, example_payload
     FROM jsonb_to_recordset(${sql.json(rows as never)})
@@ -83,9 +101,11 @@ export async function upsertTypes(sql: Sql, defs: TypeDefinition[]): Promise<Tas
       description = CASE WHEN excluded.description = '' THEN task_types.description ELSE excluded.description END,
       payload_schema = coalesce(excluded.payload_schema, task_types.payload_schema),
       example_payload = coalesce(excluded.example_payload, task_types.example_payload),
-      is_active = true,
       updated_at = now()
     RETURNING *`
+  // After the commit: an enqueue in between would otherwise cache the old schema again.
+  forgetSchemas(defs.map((d) => d.name))
+  return written
 }
 
 export async function readTypes(sql: Sql, names?: readonly string[]): Promise<TaskTypeRow[]> {

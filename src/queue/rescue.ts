@@ -1,5 +1,5 @@
 import type { Sql } from '../db/connect'
-import { failureOutcome } from './finish'
+import { failureOutcome, isRefusal } from './finish'
 import { TERMINAL } from './states'
 import type { Task } from './task'
 
@@ -41,25 +41,23 @@ export async function rescueExpired(sql: Sql, limit = 500): Promise<Rescued[]> {
     if (expired.length === 0) return []
     await tx`SELECT set_config('tasklab.actor', 'rescue', true)`
     const now = Date.now()
-    const rows = expired.map((t) => {
-      const o = t.cancel_requested
-        ? { id: t.id, status: 'cancelled', error: WORKER_LOST }
-        : failureOutcome(t, WORKER_LOST, false, now)
-      return {
-        id: t.id,
-        status: o.status,
-        error: WORKER_LOST,
-        run_at: o.status === 'retrying' ? (o as { runAt: Date }).runAt.toISOString() : null,
-      }
-    })
-    const done = await tx<{ id: string; status: Rescued['status'] }[]>`
-      UPDATE tasks t SET
-        status = v.status, last_error = v.error, run_at = coalesce(v.run_at, t.run_at),
-        completed_at = CASE WHEN v.status = ANY(${[...TERMINAL]}::task_status[]) THEN now() END,
-        locked_by = NULL, lease_expires_at = NULL, updated_at = now()
-      FROM jsonb_to_recordset(${tx.json(rows as never)}) AS v(id uuid, status task_status, error text, run_at timestamptz)
-      WHERE t.id = v.id AND t.status = 'running' AND t.lease_expires_at < now()
-      RETURNING t.id, t.status`
+    const rows = expired.map((t) => rescueRow(t, now))
+    // One statement for the batch; should a row still be refused, each row gets its own savepoint
+    // so that one bad task never holds back the rescue of the others (issue 12, item 2).
+    const attempt = (rs: RescueRow[]) =>
+      tx
+        .savepoint((sp) => rescueRows(sp as unknown as Sql, rs))
+        .catch((e: unknown) => {
+          // A deadlock or lost connection is retried with the whole rescue at its next tick.
+          if (!isRefusal(e)) throw e
+          return null
+        })
+    let done = await attempt(rows)
+    if (!done) {
+      done = []
+      for (const row of rows)
+        done.push(...((await attempt([row])) ?? (await attempt([unschedulable(row.id)])) ?? []))
+    }
     const byId = new Map(expired.map((e) => [e.id, e]))
     return done.map((d) => {
       const e = byId.get(d.id)!
@@ -72,4 +70,41 @@ export async function rescueExpired(sql: Sql, limit = 500): Promise<Rescued[]> {
       }
     })
   }) as Promise<Rescued[]>
+}
+
+interface RescueRow {
+  id: string
+  status: Rescued['status']
+  error: string
+  run_at: string | null
+}
+
+/** What follows a lost attempt; a strategy that cannot be computed fails the task, alone. */
+function rescueRow(
+  t: Pick<Task, 'id' | 'current_attempt' | 'max_attempts' | 'retry_strategy' | 'cancel_requested'>,
+  now: number,
+): RescueRow {
+  if (t.cancel_requested) return { id: t.id, status: 'cancelled', error: WORKER_LOST, run_at: null }
+  try {
+    const o = failureOutcome(t, WORKER_LOST, false, now)
+    const runAt = o.status === 'retrying' ? o.runAt.toISOString() : null
+    return { id: t.id, status: o.status as Rescued['status'], error: WORKER_LOST, run_at: runAt }
+  } catch {
+    return unschedulable(t.id)
+  }
+}
+
+function unschedulable(id: string): RescueRow {
+  return { id, status: 'failed', error: `${WORKER_LOST}; the retry could not be scheduled`, run_at: null }
+}
+
+function rescueRows(sql: Sql, rows: RescueRow[]): Promise<{ id: string; status: Rescued['status'] }[]> {
+  return sql<{ id: string; status: Rescued['status'] }[]>`
+    UPDATE tasks t SET
+      status = v.status, last_error = v.error, run_at = coalesce(v.run_at, t.run_at),
+      completed_at = CASE WHEN v.status = ANY(${[...TERMINAL]}::task_status[]) THEN now() END,
+      locked_by = NULL, lease_expires_at = NULL, updated_at = now()
+    FROM jsonb_to_recordset(${sql.json(rows as never)}) AS v(id uuid, status task_status, error text, run_at timestamptz)
+    WHERE t.id = v.id AND t.status = 'running' AND t.lease_expires_at < now()
+    RETURNING t.id, t.status`
 }

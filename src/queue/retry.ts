@@ -63,5 +63,14 @@ export function parseRetryStrategy(
       return { ok: false, error: 'retry_strategy.multiplier must be from 1 to 100.' }
     out[field] = v
   }
+  // Valid numbers that still make no sense: a zero base turns every exponential delay into 0 (and
+  // into NaN once the power overflows), and a cap below the first delay makes the formula moot.
+  if (type === 'exponential' && out.base_delay_ms === 0)
+    return {
+      ok: false,
+      error: 'retry_strategy.base_delay_ms must be at least 1 for an exponential strategy.',
+    }
+  if (type !== 'fixed' && (out.max_delay_ms as number) < (out.base_delay_ms as number))
+    return { ok: false, error: 'retry_strategy.max_delay_ms must not be less than base_delay_ms.' }
   return { ok: true, value: out as RetryStrategy }
 }

@@ -26,6 +26,8 @@ export interface Task {
   timeout_ms: number | null
   idempotency_key: string | null
   cancel_requested: boolean
+  /** The worker of the current or last completed attempt, whose claim is kept on the row. */
+  last_worker: string | null
 }
 
 export interface TaskEvent {

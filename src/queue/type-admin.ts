@@ -42,6 +42,10 @@ export interface TypePatch {
   breaker_cooldown_ms?: number
   /** 'closed' resets the breaker by hand. */
   breaker_state?: 'closed'
+  /** Seconds; 0 keeps for ever, null returns to the configured default. */
+  retention_completed_secs?: number | null
+  retention_cancelled_secs?: number | null
+  retention_failed_secs?: number | null
 }
 
 export async function patchType(sql: Sql, name: string, p: TypePatch): Promise<TaskTypeRow> {
@@ -60,6 +64,9 @@ export async function patchType(sql: Sql, name: string, p: TypePatch): Promise<T
       breaker_failures = CASE WHEN ${p.breaker_state === 'closed'} THEN 0 ELSE breaker_failures END,
       breaker_successes = CASE WHEN ${p.breaker_state === 'closed'} THEN 0 ELSE breaker_successes END,
       breaker_opened_at = CASE WHEN ${p.breaker_state === 'closed'} THEN NULL ELSE breaker_opened_at END,
+      retention_completed_secs = CASE WHEN ${has('retention_completed_secs')} THEN ${p.retention_completed_secs ?? null}::int ELSE retention_completed_secs END,
+      retention_cancelled_secs = CASE WHEN ${has('retention_cancelled_secs')} THEN ${p.retention_cancelled_secs ?? null}::int ELSE retention_cancelled_secs END,
+      retention_failed_secs = CASE WHEN ${has('retention_failed_secs')} THEN ${p.retention_failed_secs ?? null}::int ELSE retention_failed_secs END,
       updated_at = now()
     WHERE name = ${name}
     RETURNING *`

@@ -10,6 +10,8 @@ export interface WorkerRow {
   started_at: Date
   heartbeat_at: Date
   stopped_at: Date | null
+  /** 'remote': a worker speaking the HTTP protocol (src/queue/remote.ts). */
+  kind: 'process' | 'remote'
 }
 
 export async function registerWorker(

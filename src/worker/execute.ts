@@ -1,8 +1,9 @@
 // One attempt of one task: validate the payload, run the handler under an AbortSignal that fires on
 // timeout, cancellation, shutdown or a lost lease, and turn whatever happened into an outcome.
 import { type HandlerContext, PermanentError, type TaskHandler, validatePayload } from '../handlers/contract'
+import type { ClaimedTask as Task } from '../queue/claim'
 import { failureOutcome, type Outcome } from '../queue/finish'
-import type { Task } from '../queue/task'
+import { cleanResult, errorText } from '../queue/outcome-text'
 
 /** Why an attempt's signal fired. The reason decides the outcome. */
 export class AbortReason extends Error {
@@ -65,14 +66,24 @@ export function startAttempt(task: Task, opts: RunOptions): Attempt {
         return handler.run(payload, { ...opts.context, signal: controller.signal })
       }
       // The race frees the slot when the signal fires even if a handler ignores it.
-      const result = await Promise.race([run(), abortPromise(controller.signal)])
+      const result = cleanResult(await Promise.race([run(), abortPromise(controller.signal)]))
+      // A result PostgreSQL cannot hold (circular, NaN, too large) would be the same on every
+      // attempt: a permanent failure, not counted against the breaker (like a bad payload).
+      if (!result.ok)
+        return { outcome: failureOutcome(task, result.error, true), breaker: null, durationMs: elapsed() }
       return {
-        outcome: { id: task.id, status: 'completed', result: result ?? null },
+        outcome: { id: task.id, status: 'completed', result: result.value },
         breaker: 'success',
         durationMs: elapsed(),
       }
     } catch (err) {
-      return { ...classify(task, err, controller.signal), durationMs: elapsed() }
+      try {
+        return { ...classify(task, err, controller.signal), durationMs: elapsed() }
+      } catch (again) {
+        // An attempt must always settle with an outcome, or its slot and lease are held for ever.
+        const error = `The attempt's error could not be handled: ${errorText(again)}`
+        return { outcome: { id: task.id, status: 'failed', error }, breaker: null, durationMs: elapsed() }
+      }
     } finally {
       clearTimeout(timer)
     }
@@ -95,6 +106,6 @@ function classify(task: Task, err: unknown, signal: AbortSignal): Omit<AttemptRe
     }
   }
   const permanent = err instanceof PermanentError
-  const message = err instanceof Error ? err.message || err.name : String(err)
+  const message = errorText(err)
   return { outcome: failureOutcome(task, message, permanent), breaker: permanent ? null : 'failure' }
 }

@@ -7,7 +7,9 @@ import { isConnectionError } from '../db/connect'
 import type { Logger } from '../log'
 import type { QueueEventBus } from '../queue/events'
 import type { Notifier } from '../queue/notify'
+import { failOverdueRemote } from '../queue/remote'
 import { rescueExpired } from '../queue/rescue'
+import { type RetentionSettings, scheduleRetention } from '../queue/retention'
 import { pruneWorkers } from '../queue/workers'
 
 export function startMaintenance(opts: {
@@ -16,6 +18,10 @@ export function startMaintenance(opts: {
   events: QueueEventBus
   notifier: Notifier
   leaseMs: number
+  /** Deletes expired finished tasks on its own timer, so a long purge never delays a rescue. */
+  retention?: RetentionSettings
+  /** Remote (HTTP) workers' attempts past their timeout are failed here; no process times them. */
+  defaultTimeoutMs?: number
 }): () => void {
   const intervalMs = Math.max(100, Math.min(1000, Math.floor(opts.leaseMs / 3)))
   let busy = false
@@ -24,6 +30,20 @@ export function startMaintenance(opts: {
     if (busy) return
     busy = true
     try {
+      const overdue =
+        opts.defaultTimeoutMs === undefined ? [] : await failOverdueRemote(opts.sql, opts.defaultTimeoutMs)
+      for (const o of overdue) {
+        opts.log.warn('remote task timed out', { task: o.id, worker: o.worker, status: o.outcome.status })
+        opts.events.emit('task:transition', {
+          id: o.id,
+          taskType: o.task_type,
+          from: 'running',
+          to: o.outcome.status,
+          attempt: o.attempt,
+          workerId: o.worker,
+          error: 'error' in o.outcome ? o.outcome.error : undefined,
+        })
+      }
       const rescued = await rescueExpired(opts.sql)
       for (const r of rescued) {
         opts.log.warn('task rescued from a lost worker', { task: r.id, worker: r.worker, status: r.status })
@@ -37,7 +57,7 @@ export function startMaintenance(opts: {
           error: 'worker lost',
         })
       }
-      if (rescued.length > 0) opts.notifier.poke()
+      if (rescued.length + overdue.length > 0) opts.notifier.poke()
       if (++ticks % 3600 === 0) await pruneWorkers(opts.sql)
     } catch (err) {
       if (!isConnectionError(err)) opts.log.error('maintenance failed', { error: err })
@@ -46,5 +66,9 @@ export function startMaintenance(opts: {
     }
   }
   const timer = setInterval(() => void tick(), intervalMs)
-  return () => clearInterval(timer)
+  const stopRetention = opts.retention ? scheduleRetention({ ...opts, settings: opts.retention }) : () => {}
+  return () => {
+    clearInterval(timer)
+    stopRetention()
+  }
 }

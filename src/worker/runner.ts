@@ -9,6 +9,7 @@ import { isConnectionError } from '../db/connect'
 import type { TaskHandler } from '../handlers/contract'
 import type { Logger } from '../log'
 import { admits, type Breaker, isPristine, probeAt } from '../queue/breaker'
+import type { ClaimedTask as Task } from '../queue/claim'
 import { claimTasks, nextRunAt } from '../queue/claim'
 import type { QueueEventBus } from '../queue/events'
 import { finishTasks, type Outcome } from '../queue/finish'
@@ -21,7 +22,6 @@ import {
   type TaskTypeRow,
   upsertTypes,
 } from '../queue/registry'
-import type { Task } from '../queue/task'
 import { registerWorker, stopWorker } from '../queue/workers'
 import { AbortReason, type Attempt, type AttemptResult, startAttempt } from './execute'
 import { Heartbeat } from './heartbeat'

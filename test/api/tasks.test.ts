@@ -189,7 +189,8 @@ describe('reading', () => {
     expect(page2.body.data).toHaveLength(1)
     const high = await h.call('GET', '/api/v1/tasks?priority=high&task_type=data_processing', { token })
     expect(high.body.meta.total).toBe(3)
-    const q = await h.call('GET', '/api/v1/tasks?q=a-77', { token })
+    // Ids are time-ordered (UUIDv7: `…a-7…` is a plain id substring now), so search with a quote.
+    const q = await h.call('GET', `/api/v1/tasks?q=${encodeURIComponent('"a-77')}`, { token })
     expect(q.body.data.map((t: Task) => t.metadata)).toEqual([{ order: 'A-77' }])
     const err = await h.call('GET', `/api/v1/tasks?q=${encodeURIComponent('boom 1')}`, { token })
     expect(err.body.meta.total).toBe(1)

@@ -108,3 +108,23 @@ test('the detail view says what happens next', () => {
   )
   expect(whatNext({ ...base, status: 'failed' }, now)).toContain('dead letter')
 })
+
+test('a type without an example starts the create form from its schema', async () => {
+  const { skeleton, startingPayload } = await import('../../web/lib/schema')
+  const schema = {
+    type: 'object',
+    required: ['text', 'mode', 'count', 'opts', 'tags'],
+    properties: {
+      text: { type: 'string' },
+      mode: { enum: ['fast', 'slow'] },
+      count: { type: 'integer', minimum: 1 },
+      opts: { type: 'object', required: ['dry'], properties: { dry: { type: 'boolean' } } },
+      tags: { type: 'array', items: { type: 'string' } },
+      optional: { type: 'string' },
+    },
+  }
+  expect(skeleton(schema)).toEqual({ text: '', mode: 'fast', count: 1, opts: { dry: false }, tags: [] })
+  expect(startingPayload(null, schema)).toEqual(skeleton(schema))
+  expect(startingPayload({}, schema)).toEqual(skeleton(schema))
+  expect(startingPayload({ text: 'hi' }, schema)).toEqual({ text: 'hi' })
+})

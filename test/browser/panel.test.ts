@@ -235,11 +235,12 @@ test('a failing email lands in the dead letter queue and is retried from the dea
   expect(await page.locator('.attempt').first().textContent()).toContain('Email service error')
   await page.screenshot({ path: `${SHOTS}/task-detail.png` })
 
-  // A second kind of failure, permanent this time (a bad payload), so the view has two groups.
+  // A second kind of failure, permanent this time, so the view has two groups. The payload passes
+  // the schema checked at creation; the handler refuses it (min of no numbers).
   const bad = await api<Task[]>('POST', '/tasks/batch', {
     tasks: Array.from({ length: 3 }, () => ({
       task_type: 'data_processing',
-      payload: { operation: 'median', data: [1] },
+      payload: { operation: 'min', data: [] },
     })),
   })
   await waitFor(
@@ -294,6 +295,30 @@ test('filters the list by status through the URL', async () => {
   await page.locator('.chip.s-failed').click()
   await page.waitForURL(/status=completed%2Cfailed|status=completed,failed/)
 }, 30_000)
+
+test("the create form starts a custom type's payload from its schema", async () => {
+  // As an HTTP worker in another language registers it: a schema, no example.
+  await api('POST', '/tasks/types', {
+    task_type: 'panel_custom',
+    description: 'registered with a schema only',
+    payload_schema: {
+      type: 'object',
+      required: ['sku', 'size', 'quantity'],
+      properties: {
+        sku: { type: 'string' },
+        size: { enum: ['s', 'm', 'l'] },
+        quantity: { type: 'integer', minimum: 1 },
+        note: { type: 'string' },
+      },
+    },
+  })
+  await page.reload()
+  await nav('New task')
+  await page.locator('select[name=task_type]').selectOption('panel_custom')
+  const payload = JSON.parse(await page.locator('textarea[name=payload]').inputValue())
+  expect(payload).toEqual({ sku: '', size: 's', quantity: 1 })
+  expect(await page.locator('.schema').textContent()).toContain('s | m | l')
+})
 
 test('pausing a type makes its tasks wait until it is resumed', async () => {
   await nav('Task types')

@@ -145,4 +145,13 @@ describe('chaos on', () => {
       await sub.unlisten()
     }
   })
+
+  test('kill: a remote (HTTP) worker is refused with a sentence saying why', async () => {
+    await h.db.sql`
+      INSERT INTO workers (id, host, pid, concurrency, lease_ms, task_types, kind)
+      VALUES ('py-remote', 'h', 0, 1, 30000, '{email}', 'remote')`
+    const r = await h.call('POST', '/api/v1/chaos/workers/py-remote/kill', { token: admin })
+    expect([r.status, r.body.error.code]).toEqual([409, 'WORKER_REMOTE'])
+    expect(r.body.error.message).toContain('kill -9')
+  })
 })

@@ -80,10 +80,31 @@ test('over real HTTP: security headers, 405, and a body over the limit is a JSON
   const r = await fetch(`${base}/api/v1/tasks`, { method: 'PUT' })
   expect(r.status).toBe(405)
   expect(r.headers.get('x-frame-options')).toBe('DENY')
-  const big = await fetch(`${base}/api/v1/tasks`, {
+  const body = `{"x":"${'a'.repeat(9 * 1024 * 1024)}"}`
+  // Without a credential the body is not even read (issue 12): 401.
+  const anonymous = await fetch(`${base}/api/v1/tasks`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: `{"x":"${'a'.repeat(9 * 1024 * 1024)}"}`,
+    body,
+  })
+  expect(anonymous.status).toBe(401)
+  const account = { username: 'big_sender', email: 'big@example.com', password: 'big-sender-password' }
+  const json = { 'content-type': 'application/json' }
+  await fetch(`${base}/api/v1/auth/register`, {
+    method: 'POST',
+    headers: json,
+    body: JSON.stringify(account),
+  })
+  const login = await fetch(`${base}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: json,
+    body: JSON.stringify(account),
+  })
+  const token = ((await login.json()) as { data: { session_token: string } }).data.session_token
+  const big = await fetch(`${base}/api/v1/tasks`, {
+    method: 'POST',
+    headers: { ...json, authorization: `Bearer ${token}` },
+    body,
   })
   expect(big.status).toBe(413)
   expect(((await big.json()) as { error: { code: string } }).error.code).toBe('PAYLOAD_TOO_LARGE')

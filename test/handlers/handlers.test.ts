@@ -25,7 +25,10 @@ beforeAll(async () => {
   db = await createTestDatabase()
   sandbox = await mkdtemp(join(tmpdir(), 'tasklab-sandbox-'))
   outside = await mkdtemp(join(tmpdir(), 'tasklab-outside-'))
-  handlers = new Map(builtinHandlers({ sandboxDir: sandbox }).map((h) => [h.type, h]))
+  // The webhook tests call a loopback server of their own: allowed explicitly, as a user would.
+  handlers = new Map(
+    builtinHandlers({ sandboxDir: sandbox, webhookAllowHosts: ['127.0.0.1'] }).map((h) => [h.type, h]),
+  )
   server = Bun.serve({
     port: 0,
     hostname: '127.0.0.1',

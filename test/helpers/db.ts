@@ -84,10 +84,20 @@ export async function createTestDatabase(opts: { max?: number } = {}): Promise<T
   if (TEST_DB_EMBEDDED) return createEmbeddedTestDatabase(opts)
   const admin = postgres(TEST_SERVER_URL, { max: 2, onnotice: () => {} })
   try {
-    templateReady ??= ensureTemplate(admin)
-    await templateReady
     const name = `tasklab_t_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
-    await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE}`)
+    // A checkout with other migrations, testing against the same server, drops our template as
+    // stale (dropLeftovers) whenever it starts a test file: build it again and retry.
+    for (let attempt = 1; ; attempt++) {
+      templateReady ??= ensureTemplate(admin)
+      await templateReady
+      try {
+        await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE}`)
+        break
+      } catch (err) {
+        if ((err as { code?: string }).code !== '3D000' || attempt >= 5) throw err
+        templateReady = undefined
+      }
+    }
     const url = urlFor(name)
     const sql = connect(url, { max: opts.max ?? 10, applicationName: 'tasklab-test' })
     return {

@@ -3,6 +3,7 @@ import { claimTasks, nextRunAt } from '../../src/queue/claim'
 import { extendLeases, failureOutcome, finishTasks } from '../../src/queue/finish'
 import { rescueExpired } from '../../src/queue/rescue'
 import type { Task } from '../../src/queue/task'
+import { patchType } from '../../src/queue/type-admin'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
 import { insertTask, registerTypes } from '../helpers/factory'
 
@@ -39,7 +40,10 @@ describe('claim', () => {
     await insertTask(db.sql, { task_type: 'beta' })
     const got = await claim(3)
     expect(got).toHaveLength(3)
-    for (const t of got) {
+    expect(got.every((t) => t.task_type === 'alpha' && t.current_attempt === 1)).toBe(true)
+    // The claim answers the columns an attempt needs; the row holds the rest.
+    const rows = await db.sql<Task[]>`SELECT * FROM tasks WHERE id = ANY(${got.map((t) => t.id)}::uuid[])`
+    for (const t of rows) {
       expect(t).toMatchObject({ task_type: 'alpha', status: 'running', locked_by: 'w1', current_attempt: 1 })
       expect(t.lease_expires_at!.getTime()).toBeGreaterThan(Date.now() + 20_000)
     }
@@ -94,6 +98,109 @@ describe('claim', () => {
       run_at: new Date(Date.now() + 60_000),
     })
     expect(await claim(5)).toHaveLength(0)
+  })
+})
+
+describe('claim reads only claimable work', () => {
+  beforeEach(async () => {
+    await db.sql`UPDATE task_types SET paused = false, is_active = true, breaker_state = 'closed',
+      breaker_opened_at = NULL, breaker_cooldown_ms = 30000`
+  })
+
+  test('a task created right after a pause answer never starts, whatever the worker believes', async () => {
+    await patchType(db.sql, 'alpha', { paused: true })
+    await insertTask(db.sql, { task_type: 'alpha' })
+    // The worker still lists alpha (its cache predates the pause): the claim's SQL refuses it.
+    expect(await claim(10, 'w1', ['alpha', 'beta'])).toEqual([])
+    await patchType(db.sql, 'alpha', { paused: false })
+    expect(await claim(10, 'w1', ['alpha', 'beta'])).toHaveLength(1)
+  })
+
+  test('an inactive type and an open breaker cooling down are not claimed; after the cool-down, one probe per claim', async () => {
+    await db.sql`UPDATE task_types SET is_active = false WHERE name = 'beta'`
+    await insertTask(db.sql, { task_type: 'beta' })
+    expect(await claim(10, 'w1', ['beta'])).toEqual([])
+    await db.sql`UPDATE task_types SET breaker_state = 'open', breaker_opened_at = now() WHERE name = 'alpha'`
+    for (let i = 0; i < 3; i++) await insertTask(db.sql, { task_type: 'alpha' })
+    expect(await claim(10)).toEqual([])
+    await db.sql`UPDATE task_types SET breaker_opened_at = now() - interval '31 seconds' WHERE name = 'alpha'`
+    expect(await claim(10)).toHaveLength(1)
+    await db.sql`UPDATE task_types SET breaker_state = 'half_open' WHERE name = 'alpha'`
+    expect(await claim(10)).toHaveLength(1)
+  })
+
+  test('priority order holds across types: the per-type reads are merged', async () => {
+    const t0 = Date.now() - 10_000
+    await insertTask(db.sql, { task_type: 'alpha', priority: 'low', run_at: new Date(t0) })
+    await insertTask(db.sql, { task_type: 'beta', priority: 'critical', run_at: new Date(t0 + 1) })
+    await insertTask(db.sql, { task_type: 'alpha', priority: 'high', run_at: new Date(t0 + 2) })
+    await insertTask(db.sql, { task_type: 'beta', priority: 'normal', run_at: new Date(t0 + 3) })
+    const got = await claim(3, 'w1', ['alpha', 'beta'])
+    expect(got.map((t) => [t.task_type, t.priority])).toEqual([
+      ['beta', 'critical'],
+      ['alpha', 'high'],
+      ['beta', 'normal'],
+    ])
+    // The row of alpha's low task, locked in its range but not picked, is claimable at once.
+    expect((await claim(3, 'w2', ['alpha', 'beta'])).map((t) => t.priority)).toEqual(['low'])
+  })
+
+  test('the ready index leads with task_type, so a paused backlog is never read', async () => {
+    const plan = await db.sql.unsafe(`EXPLAIN (FORMAT JSON) SELECT id FROM tasks
+      WHERE task_type = 'beta' AND status IN ('pending', 'scheduled', 'retrying') AND run_at <= now()
+      ORDER BY priority DESC, run_at, id LIMIT 10`)
+    expect(JSON.stringify(plan)).toContain('tasks_ready_idx')
+    const [def] = await db.sql`SELECT pg_get_indexdef('tasks_ready_idx'::regclass) AS d`
+    expect(def!.d).toContain('(task_type, priority DESC, run_at, id)')
+  })
+})
+
+describe('per-user running cap', () => {
+  const users: string[] = []
+  beforeAll(async () => {
+    for (const name of ['cap_u1', 'cap_u2'])
+      users.push(
+        (
+          await db.sql<{ id: string }[]>`
+            INSERT INTO users (username, email, password_hash) VALUES (${name}, ${`${name}@x.test`}, 'x') RETURNING id`
+        )[0]!.id,
+      )
+  })
+  const capped = (limit: number, workerId = 'w1') =>
+    claimTasks(db.sql, { workerId, types: ['alpha'], limit, leaseMs: 30_000, maxRunningPerUser: 2 })
+
+  test("one user's backlog cannot take every slot: each user runs at most the cap", async () => {
+    const t0 = Date.now() - 10_000
+    // u1's ten tasks are all older than u2's three: without a cap u1 would take every slot.
+    for (let i = 0; i < 10; i++)
+      await insertTask(db.sql, { task_type: 'alpha', created_by: users[0]!, run_at: new Date(t0 + i) })
+    for (let i = 0; i < 3; i++)
+      await insertTask(db.sql, { task_type: 'alpha', created_by: users[1]!, run_at: new Date(t0 + 100 + i) })
+    await insertTask(db.sql, { task_type: 'alpha', run_at: new Date(t0 + 200) })
+    const first = await capped(10)
+    const per = (ts: { created_by: string | null }[], u: string | null) =>
+      ts.filter((t) => t.created_by === u).length
+    expect([per(first, users[0]!), per(first, users[1]!), per(first, null)]).toEqual([2, 2, 1])
+    // Across workers too: the running rows count, not what one claim took.
+    expect(await capped(10, 'w2')).toEqual([])
+    const mine = first.find((t) => t.created_by === users[0])!
+    await finishTasks(db.sql, 'w1', [{ id: mine.id, status: 'completed', result: null }])
+    const next = await capped(10, 'w2')
+    expect(next.map((t) => t.created_by)).toEqual([users[0]!])
+  })
+
+  test('workers claiming at once never pass the cap', async () => {
+    for (let i = 0; i < 40; i++) await insertTask(db.sql, { task_type: 'alpha', created_by: users[i % 2]! })
+    const got = (await Promise.all(Array.from({ length: 6 }, (_, i) => capped(5, `w${i}`)))).flat()
+    expect(got).toHaveLength(4)
+    const [row] = await db.sql<{ n: number }[]>`
+      SELECT max(n)::int AS n FROM (SELECT count(*) AS n FROM tasks WHERE status = 'running' GROUP BY created_by) c`
+    expect(row!.n).toBe(2)
+  })
+
+  test('without a cap (the default) one user may take every slot', async () => {
+    for (let i = 0; i < 6; i++) await insertTask(db.sql, { task_type: 'alpha', created_by: users[0]! })
+    expect(await claim(6)).toHaveLength(6)
   })
 })
 

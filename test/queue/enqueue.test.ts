@@ -31,6 +31,34 @@ describe('enqueue', () => {
     expect(task.retry_strategy).toEqual(defaults.retryStrategy)
   })
 
+  test('the answer, built from what was sent, is the row as stored; ids are time-ordered', async () => {
+    const sent = {
+      task_type: 'alpha',
+      payload: { nested: { list: [1, 'two', null] }, n: 1.5 },
+      metadata: { order: 'A-1' },
+      priority: 'high',
+      max_attempts: 2,
+      timeout_ms: 1234,
+      idempotency_key: 'answer-1',
+      scheduled_at: new Date(Date.now() + 60_000).toISOString(),
+    }
+    const { task } = await enqueue(db.sql, sent, opts)
+    const [stored] = await db.sql`SELECT * FROM tasks WHERE id = ${task.id}`
+    expect(task).toEqual(stored as typeof task)
+    const batch = await enqueueBatch(db.sql, [{ task_type: 'alpha' }, { task_type: 'beta' }], opts)
+    const [a, b] = batch.map((r) => r.task.id)
+    expect(a! < b!).toBe(true)
+    expect(task.id < a!).toBe(true)
+    // Rows inserted without an id get a UUIDv7 from the column default (PostgreSQL 14+).
+    const [row] = await db.sql<{ id: string; ms: string }[]>`
+      INSERT INTO tasks (task_type, retry_strategy) VALUES ('alpha', '{}') RETURNING id::text,
+        (extract(epoch FROM now()) * 1000)::bigint::text AS ms`
+    expect(row!.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7/)
+    expect(
+      Math.abs(Number.parseInt(row!.id.replace(/-/g, '').slice(0, 12), 16) - Number(row!.ms)),
+    ).toBeLessThan(60_000)
+  })
+
   test('a future scheduled_at makes it scheduled; a past one pending', async () => {
     const future = new Date(Date.now() + 60_000).toISOString()
     const s = await enqueue(db.sql, { task_type: 'alpha', scheduled_at: future }, opts)

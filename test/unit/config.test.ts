@@ -43,6 +43,15 @@ describe('config', () => {
     expect(c.dataDir).toBe('/data/tasklab')
   })
 
+  test('the per-user running cap is off by default, set by env or flag, and refuses 0', () => {
+    expect(loadConfig({}, {}).worker.maxRunningPerUser).toBeUndefined()
+    expect(loadConfig({}, { STARTER__WORKER__MAX_RUNNING_PER_USER: '3' }).worker.maxRunningPerUser).toBe(3)
+    expect(loadConfig({ 'max-running-per-user': '5' }, {}).worker.maxRunningPerUser).toBe(5)
+    expect(() => loadConfig({}, { STARTER__WORKER__MAX_RUNNING_PER_USER: '0' })).toThrow(
+      /STARTER__WORKER__MAX_RUNNING_PER_USER/,
+    )
+  })
+
   test('flags override environment variables', () => {
     const c = loadConfig(
       { concurrency: '2', port: '0', chaos: true },

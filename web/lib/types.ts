@@ -29,6 +29,13 @@ export interface JsonSchema {
   properties?: Record<string, JsonSchema & { description?: string }>
   required?: string[]
   description?: string
+  enum?: unknown[]
+  const?: unknown
+  default?: unknown
+  examples?: unknown[]
+  minimum?: number
+  items?: JsonSchema
+  anyOf?: JsonSchema[]
 }
 
 /** GET /workers. */

@@ -6,6 +6,7 @@ import { api } from '../lib/api'
 import { fromLocalInput, json, toLocalInput } from '../lib/format'
 import { bump } from '../lib/live'
 import { navigate } from '../lib/router'
+import { startingPayload } from '../lib/schema'
 import type { JsonSchema, Priority, RetryStrategy, Task, TaskType } from '../lib/types'
 import { PRIORITIES } from '../lib/types'
 import { useApi } from '../lib/use-api'
@@ -57,7 +58,7 @@ export function CreateTask(props: { query: URLSearchParams }) {
   const pick = (name: string, keepPayload = false) => {
     setType(name)
     const t = active.find((x) => x.task_type === name)
-    if (!keepPayload) setPayload(json(t?.example_payload ?? {}))
+    if (!keepPayload) setPayload(json(t ? startingPayload(t.example_payload, t.payload_schema) : {}))
   }
 
   // First type by default, or everything from the task being cloned.
@@ -165,8 +166,14 @@ export function CreateTask(props: { query: URLSearchParams }) {
           </label>
           <div class="row-between">
             <SchemaHint schema={current?.payload_schema ?? null} />
-            {current?.example_payload !== undefined && (
-              <button type="button" class="link" onClick={() => setPayload(json(current.example_payload))}>
+            {current && (
+              <button
+                type="button"
+                class="link"
+                onClick={() =>
+                  setPayload(json(startingPayload(current.example_payload, current.payload_schema)))
+                }
+              >
                 reset to example
               </button>
             )}
@@ -300,9 +307,9 @@ export function CreateTask(props: { query: URLSearchParams }) {
   )
 }
 
-/** "string", "array", or the allowed values of a union of constants ("sum | avg | min"). */
-function fieldType(v: JsonSchema & { anyOf?: { const?: unknown }[] }): string {
-  const consts = v.anyOf?.map((o) => o.const).filter((c) => c !== undefined)
+/** "string", "array", or the allowed values of an enum or a union of constants ("sum | avg | min"). */
+function fieldType(v: JsonSchema): string {
+  const consts = v.enum ?? v.anyOf?.map((o) => o.const).filter((c) => c !== undefined)
   if (consts?.length) return consts.map(String).join(' | ')
   return v.type ?? ''
 }

@@ -44,14 +44,21 @@ export function Workers() {
               const n = w.running_tasks
               return (
                 <tr key={w.id} data-worker={w.id} class={ok ? '' : 'dim'}>
-                  <td class="mono">{w.id}</td>
+                  <td class="mono">
+                    {w.id}{' '}
+                    {w.kind === 'remote' && (
+                      <span class="badge" title="a remote worker speaking the HTTP worker protocol">
+                        HTTP
+                      </span>
+                    )}
+                  </td>
                   <td>
                     <span class={`alive ${ok ? 'yes' : 'no'}`}>
                       {ok ? 'alive' : w.stopped_at ? 'stopped' : 'lost'}
                     </span>
                   </td>
                   <td>{w.host}</td>
-                  <td class="num">{w.pid}</td>
+                  <td class="num">{w.kind === 'remote' ? '—' : w.pid}</td>
                   <td title={dateTime(w.started_at)}>
                     {ok ? duration(now - new Date(w.started_at).getTime()) : '—'}
                   </td>

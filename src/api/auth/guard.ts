@@ -42,3 +42,24 @@ export function isWorkerToken(
   const b = Buffer.from(configured)
   return a.length === b.length && crypto.timingSafeEqual(a, b)
 }
+
+/**
+ * Checks that a request carries a credential that works (a live session or the worker token)
+ * before its body is read; the route still decides what that caller may do. A session seen
+ * valid in the last second is not looked up again, so a client posting tasks in a loop costs
+ * one extra lookup a second, not one per request.
+ */
+export function credentialGate(sql: Sql, workerToken: string | undefined) {
+  const seen = new Map<string, number>()
+  return async (authorization: string | null | undefined): Promise<void> => {
+    if (isWorkerToken(workerToken, authorization)) return
+    const token = bearer(authorization)
+    if (!token) throw unauthorized()
+    const at = seen.get(token)
+    if (at !== undefined && Date.now() - at < 1000) return
+    if (!(await userOfToken(sql, token)))
+      throw unauthorized('The session token is invalid, expired or logged out; log in again.')
+    if (seen.size > 10_000) seen.clear()
+    seen.set(token, Date.now())
+  }
+}

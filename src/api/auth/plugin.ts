@@ -7,20 +7,20 @@ import type { ApiDeps } from '../deps'
 import { ok } from '../envelope'
 import { ApiError, badRequest } from '../errors'
 import { authenticate } from './guard'
-import { ACCOUNT_RULE, ADDRESS_RULE, FailureLimiter } from './rate-limit'
-import { Session, SessionsClosed, User } from './schemas'
+import { ACCOUNT_RULE, LoginThrottle, SlowDown } from './rate-limit'
+import { PasswordChanged, Session, SessionsClosed, User } from './schemas'
 import { closeAllSessions, closeSession, exchangeLoginLink, openSession, refreshSession } from './sessions'
-import { bearer } from './tokens'
+import { bearer, hashToken } from './tokens'
 import { checkPassword, createUser, findByLogin, publicUser, setPassword } from './users'
 
 const Str = (max: number, description?: string) => t.String({ minLength: 1, maxLength: max, description })
 
-function tooMany(ms: number): ApiError {
+function tooMany(ms: number, what = 'failed logins'): ApiError {
   const s = Math.ceil(ms / 1000)
   return new ApiError(
     429,
     'TOO_MANY_ATTEMPTS',
-    `Too many failed logins; try again in ${s} seconds.`,
+    `Too many ${what}; try again in ${s} second${s === 1 ? '' : 's'}.`,
     { retry_after_s: s },
     { 'retry-after': String(s) },
   )
@@ -28,8 +28,14 @@ function tooMany(ms: number): ApiError {
 
 export function authPlugin(deps: ApiDeps) {
   const { sql } = deps
-  const perAccount = new FailureLimiter(ACCOUNT_RULE)
-  const perAddress = new FailureLimiter(ADDRESS_RULE)
+  const logins = new LoginThrottle()
+  // Wrong current passwords, per account: a stolen session must not become a way to guess the
+  // password at full speed.
+  const passwordChecks = new SlowDown(ACCOUNT_RULE)
+  const addressOf = (
+    request: Request,
+    server: { requestIP(r: Request): { address: string } | null } | null,
+  ) => server?.requestIP(request)?.address ?? 'local'
 
   return new Elysia({ name: 'tasklab-auth', prefix: '/auth' })
     .post(
@@ -53,17 +59,17 @@ export function authPlugin(deps: ApiDeps) {
       async ({ body, request, server }) => {
         const login = body.username ?? body.email
         if (!login) throw badRequest('username', 'Send username or email, and password.')
-        const address = server?.requestIP(request)?.address ?? 'local'
-        const account = `account:${login.toLowerCase()}`
-        const wait = Math.max(perAccount.blockedFor(account), perAddress.blockedFor(`address:${address}`))
+        const address = addressOf(request, server)
+        const { key, row } = await findByLogin(sql, login)
+        // Keyed on the account itself, so every spelling of a login shares one count.
+        const account = row ? `user:${row.id}` : `login:${key}`
+        const wait = logins.waitFor(account, address)
         if (wait > 0) throw tooMany(wait)
-        const row = await findByLogin(sql, login)
         if (!(await checkPassword(row, body.password))) {
-          perAccount.fail(account)
-          perAddress.fail(`address:${address}`)
+          logins.failed(account, address)
           throw new ApiError(401, 'INVALID_CREDENTIALS', 'The username/email or password is wrong.')
         }
-        perAccount.clear(account)
+        logins.succeeded(account, address)
         return ok(await openSession(sql, publicUser(row!)), 'Logged in.')
       },
       {
@@ -123,15 +129,33 @@ export function authPlugin(deps: ApiDeps) {
       '/password',
       async ({ headers, body }) => {
         const caller = await authenticate(sql, headers.authorization)
-        await setPassword(sql, caller.user.id, body.current_password, body.new_password)
-        return ok(null, 'Password changed.')
+        const wait = passwordChecks.waitFor(caller.user.id)
+        if (wait > 0) throw tooMany(wait, 'wrong current passwords')
+        const token = bearer(headers.authorization)!
+        let ended: number
+        try {
+          ended = await setPassword(
+            sql,
+            caller.user.id,
+            body.current_password,
+            body.new_password,
+            hashToken(token),
+          )
+        } catch (err) {
+          if (err instanceof ApiError && err.code === 'WRONG_PASSWORD') passwordChecks.fail(caller.user.id)
+          throw err
+        }
+        return ok(
+          { other_sessions_closed: ended },
+          `Password changed; ${ended} other session(s) ended, including their live event streams.`,
+        )
       },
       {
         body: t.Object({ current_password: t.Optional(Str(128)), new_password: Str(128) }),
         ...route('auth', 'Set or change the password (current_password not needed when none is set yet)', {
-          answer: Ok(T.Null()),
+          answer: Ok(PasswordChanged),
           auth: true,
-          errors: [403],
+          errors: [403, 429],
         }),
       },
     )

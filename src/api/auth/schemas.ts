@@ -23,3 +23,7 @@ export const Session = Named(
 )
 
 export const SessionsClosed = T.Object({ sessions_closed: T.Integer() })
+
+export const PasswordChanged = T.Object({
+  other_sessions_closed: T.Integer({ description: "this account's other sessions, ended by the change" }),
+})

@@ -2,6 +2,7 @@
 // admin gets a one-time "login link" token of the same kind, exchanged once for a session.
 import type { Sql } from '../../db/connect'
 import { ApiError, unauthorized } from '../errors'
+import { cachedUser, forget, rememberUser, SESSIONS_CHANNEL } from './token-cache'
 import { hashToken, LOGIN_LINK_TTL_MS, newToken, SESSION_TTL_MS } from './tokens'
 import { createUser, NO_PASSWORD, type User } from './users'
 
@@ -26,38 +27,53 @@ export async function openSession(
 }
 
 /**
- * The user behind a session token, or null. last_used_at is written at most once a minute per
- * session, so reads do not turn every request into a write.
+ * The user behind a session token, or null. A verified token is remembered for 5 s
+ * (token-cache.ts); last_used_at is written at most once a minute per session, so reads do not
+ * turn every request into a write.
  */
 export async function userOfToken(sql: Sql, token: string): Promise<User | null> {
-  const [row] = await sql<(User & { last_used_at: Date })[]>`
-    SELECT u.id, u.username, u.email, u.role, u.created_at, s.last_used_at
+  const hash = hashToken(token)
+  const hit = cachedUser(sql, hash)
+  if ('user' in hit) return hit.user
+  const [row] = await sql<(User & { last_used_at: Date; expires_at: Date })[]>`
+    SELECT u.id, u.username, u.email, u.role, u.created_at, s.last_used_at, s.expires_at
     FROM sessions s JOIN users u ON u.id = s.user_id
-    WHERE s.token_hash = ${hashToken(token)} AND s.kind = 'session' AND s.expires_at > now()`
+    WHERE s.token_hash = ${hash} AND s.kind = 'session' AND s.expires_at > now()`
   if (!row) return null
   if (Date.now() - row.last_used_at.getTime() > 60_000)
-    await sql`UPDATE sessions SET last_used_at = now() WHERE token_hash = ${hashToken(token)}`
-  const { last_used_at: _, ...user } = row
+    await sql`UPDATE sessions SET last_used_at = now() WHERE token_hash = ${hash}`
+  const { last_used_at: _, expires_at, ...user } = row
+  rememberUser(sql, hash, user, expires_at, hit.epoch)
   return user
 }
 
 export async function closeSession(sql: Sql, token: string): Promise<void> {
-  await sql`DELETE FROM sessions WHERE token_hash = ${hashToken(token)}`
+  const ended = { hashes: [hashToken(token)] }
+  await sql`
+    WITH gone AS (DELETE FROM sessions WHERE token_hash = ${ended.hashes[0]!})
+    SELECT pg_notify(${SESSIONS_CHANNEL}, ${JSON.stringify(ended)})`
+  forget(sql, ended)
 }
 
 export async function closeAllSessions(sql: Sql, userId: string): Promise<number> {
-  const rows = await sql`DELETE FROM sessions WHERE user_id = ${userId} AND kind = 'session' RETURNING 1`
-  return rows.length
+  const [row] = await sql<{ n: number }[]>`
+    WITH gone AS (DELETE FROM sessions WHERE user_id = ${userId} AND kind = 'session' RETURNING 1)
+    SELECT (SELECT count(*)::int FROM gone) AS n, pg_notify(${SESSIONS_CHANNEL}, ${JSON.stringify({ user: userId })})`
+  forget(sql, { user: userId })
+  return row!.n
 }
 
 /** A fresh token with a fresh expiry; the old token stops working in the same transaction. */
 export async function refreshSession(sql: Sql, token: string, user: User): Promise<Session> {
-  return sql.begin(async (tx) => {
-    const gone =
-      await tx`DELETE FROM sessions WHERE token_hash = ${hashToken(token)} AND kind = 'session' RETURNING 1`
+  const hash = hashToken(token)
+  const session = (await sql.begin(async (tx) => {
+    const gone = await tx`DELETE FROM sessions WHERE token_hash = ${hash} AND kind = 'session' RETURNING 1`
     if (gone.length === 0) throw unauthorized('The session has expired or was logged out.')
+    await tx`SELECT pg_notify(${SESSIONS_CHANNEL}, ${JSON.stringify({ hashes: [hash] })})`
     return openSession(tx as unknown as Sql, user)
-  }) as Promise<Session>
+  })) as Session
+  forget(sql, { hashes: [hash] })
+  return session
 }
 
 /** Exchanges a one-time login link token for a session; the link is spent either way. */

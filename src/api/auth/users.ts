@@ -65,13 +65,22 @@ export async function createUser(
   }
 }
 
-/** By username or email, case-insensitively (both are unique in lower case). */
-export async function findByLogin(sql: Sql, login: string): Promise<UserRow | undefined> {
-  const [row] = await sql<UserRow[]>`
-    SELECT id, username, email, role, created_at, password_hash FROM users
-    WHERE lower(username) = lower(${login}) OR lower(email) = lower(${login})
-    LIMIT 1`
-  return row
+/**
+ * By username or email, case-insensitively (both are unique in lower case). `key` is the login as
+ * PostgreSQL lowers it, so that the failed-login count of an unknown login agrees with the lookup.
+ */
+export async function findByLogin(
+  sql: Sql,
+  login: string,
+): Promise<{ key: string; row: UserRow | undefined }> {
+  const [found] = await sql<(Partial<UserRow> & { login_key: string })[]>`
+    SELECT lower(${login}) AS login_key, u.* FROM (SELECT 1) one LEFT JOIN LATERAL (
+      SELECT id, username, email, role, created_at, password_hash FROM users
+      WHERE lower(username) = lower(${login}) OR lower(email) = lower(${login})
+      LIMIT 1
+    ) u ON true`
+  const { login_key, ...row } = found!
+  return { key: login_key, row: row.id ? (row as UserRow) : undefined }
 }
 
 // Verifying against this when the account does not exist keeps the answer time the same, so
@@ -87,12 +96,18 @@ export async function checkPassword(row: UserRow | undefined, password: string):
   return Bun.password.verify(password, row.password_hash).catch(() => false)
 }
 
+/**
+ * Sets a new password and ends every other session of the account (a password change is how a
+ * user throws out whoever else holds a session); `keepTokenHash` is the session that asked.
+ * Returns how many sessions were ended.
+ */
 export async function setPassword(
   sql: Sql,
   userId: string,
   current: string | undefined,
   next: string,
-): Promise<void> {
+  keepTokenHash?: string,
+): Promise<number> {
   validatePassword(next, 'new_password')
   const [row] = await sql<
     UserRow[]
@@ -104,5 +119,12 @@ export async function setPassword(
     if (!(await checkPassword(row, current)))
       throw new ApiError(403, 'WRONG_PASSWORD', 'current_password is not the current password.')
   }
-  await sql`UPDATE users SET password_hash = ${await hashPassword(next)}, updated_at = now() WHERE id = ${userId}`
+  const hash = await hashPassword(next)
+  return sql.begin(async (tx) => {
+    await tx`UPDATE users SET password_hash = ${hash}, updated_at = now() WHERE id = ${userId}`
+    const ended = await tx`
+      DELETE FROM sessions WHERE user_id = ${userId} AND token_hash IS DISTINCT FROM ${keepTokenHash ?? null}
+      RETURNING 1`
+    return ended.length
+  }) as Promise<number>
 }

@@ -1,16 +1,23 @@
-// The live tail of task_events, shared by the SSE stream and the metrics. Transitions are written
-// by whichever process made them (API, any worker, rescue), so the API reads them from the table
-// by id cursor instead of listening to its own in-process bus. One indexed range read per 250 ms
-// (PK range, usually empty) is the whole cost; the panel sees a transition within ~¼ s.
+// The live tail of every task's transitions, shared by the SSE stream and the metrics.
+// Transitions are made by whichever process made them (API, any worker, rescue), so the API reads
+// them from the database instead of listening to its own in-process bus. Since the happy path is
+// kept on the task row (migrations/0004_lean_history.sql), one tick (every 250 ms) gathers:
+// - stored transitions (failures, rescues, cancels, retries, hand-backs): task_event_log by id;
+// - creations: tasks by created_at (tasks_status_idx, one short range per status);
+// - claims of tasks still running: running rows by started_at (tasks_running_idx, ≤ the slots);
+// - completions: the ids each outcome flush NOTIFYs on FEED_CHANNEL (one message per flush),
+//   rebuilt with their claim from the row.
+// A claim seen while running is not sent again with its completion or its stored record.
 //
-// Identity values are handed out before commit, so a transaction that commits late with a lower id
-// than one already read is skipped by the cursor. The stream is for display and the counts it
-// sends each second come straight from the tasks table, so a rare skip is corrected within a second.
+// Identity values and timestamps are taken before commit, so a transaction that commits late
+// behind a cursor already read is skipped. The stream is for display and the counts it sends each
+// second come straight from the tasks table, so a rare skip is corrected within a second.
 import type { Sql } from '../../db/connect'
 import type { Logger } from '../../log'
+import { FEED_CHANNEL } from '../../queue/finish'
 import type { TaskEvent } from '../../queue/task'
 
-/** A task_events row, plus from the task row (when it still exists) its owner and timings. */
+/** A transition, plus from the task row (when it still exists) its owner and timings. */
 export interface FeedEvent extends TaskEvent {
   created_by: string | null
   run_at: Date | null
@@ -20,11 +27,28 @@ export interface FeedEvent extends TaskEvent {
 
 export const FEED_INTERVAL_MS = 250
 const BATCH = 2000
+/** Completed ids waiting for the next tick; past this, a burst is shown by the counts alone. */
+const MAX_PENDING_IDS = 50_000
+/** Claims already sent, kept until their attempt ends (or this long, for a lost notification). */
+const CLAIM_MEMORY_MS = 10 * 60_000
+
+interface Cursors {
+  log: string
+  created: string
+  started: string
+}
+
+type Row = FeedEvent & { part: 'log' | 'created' | 'started' | 'done'; seq: string; cursor: string | null }
 
 export class LiveFeed {
+  /** Stored transitions read up to this task_event_log id; null until the first tick. */
   private cursor: string | null = null
+  private cursors: Cursors | null = null
   private timer: Timer | undefined
   private busy = false
+  private completed: string[] = []
+  private unlisten: (() => Promise<void>) | undefined
+  private readonly claimsSent = new Map<string, number>()
   private readonly listeners = new Set<(batch: FeedEvent[]) => void>()
   private readonly closers = new Set<() => void>()
 
@@ -38,12 +62,25 @@ export class LiveFeed {
     if (this.timer) return
     this.timer = setInterval(() => void this.tick(), this.intervalMs)
     this.timer.unref?.()
+    this.sql
+      .listen(FEED_CHANNEL, (payload) => {
+        if (this.completed.length < MAX_PENDING_IDS) this.completed.push(...payload.split(','))
+      })
+      .then(
+        (l) => {
+          if (this.timer) this.unlisten = () => l.unlisten()
+          else void l.unlisten().catch(() => {})
+        },
+        (err) => this.log.warn('live feed could not listen for completions', { error: err }),
+      )
     void this.tick()
   }
 
   stop(): void {
     clearInterval(this.timer)
     this.timer = undefined
+    void this.unlisten?.().catch(() => {})
+    this.unlisten = undefined
     // Open SSE streams never finish on their own: without this, a panel left open made the
     // server's graceful stop wait forever (SIGTERM hung until a second signal).
     for (const fn of [...this.closers]) fn()
@@ -65,33 +102,99 @@ export class LiveFeed {
   async tick(): Promise<void> {
     if (this.busy) return
     this.busy = true
+    const ids = this.completed.splice(0)
     try {
-      if (this.cursor === null) {
-        const [row] = await this.sql<
-          { max: string }[]
-        >`SELECT coalesce(max(id), 0)::text AS max FROM task_events`
-        this.cursor = row!.max
+      if (this.cursors === null) {
+        const [row] = await this.sql<{ log: string; now: string }[]>`
+          SELECT coalesce(max(id), 0)::text AS log, now()::text AS now FROM task_event_log`
+        this.cursors = { log: row!.log, created: row!.now, started: row!.now }
+        this.cursor = row!.log
         return
       }
-      const rows = await this.sql<FeedEvent[]>`
-        SELECT e.id::text AS id, e.task_id, e.task_type, e.at, e.from_status, e.to_status, e.attempt,
-               e.worker_id, e.error, e.actor, t.created_by, t.run_at, t.started_at, t.current_attempt
-        FROM task_events e LEFT JOIN tasks t ON t.id = e.task_id
-        WHERE e.id > ${this.cursor}::bigint
-        ORDER BY e.id LIMIT ${BATCH}`
+      const rows = await this.read(this.cursors, ids)
       if (rows.length === 0) return
-      this.cursor = rows[rows.length - 1]!.id
+      const batch: FeedEvent[] = []
+      const now = Date.now()
+      for (const r of rows) {
+        if (r.part === 'log') this.cursors.log = r.cursor!
+        else if (r.part === 'created') this.cursors.created = r.cursor!
+        else if (r.part === 'started') this.cursors.started = r.cursor!
+        if (!this.fresh(r, now)) continue
+        const { part: _p, seq: _s, cursor: _c, ...event } = r
+        batch.push(event)
+      }
+      this.cursor = this.cursors.log
+      this.forgetOldClaims(now)
+      if (batch.length === 0) return
       for (const fn of this.listeners) {
         try {
-          fn(rows)
+          fn(batch)
         } catch (err) {
           this.log.error('live feed listener failed', { error: err })
         }
       }
     } catch {
-      // The database is away: /health/ready says so; the stream resumes from the cursor.
+      // The database is away: /health/ready says so; the stream resumes from the cursors.
     } finally {
       this.busy = false
     }
+  }
+
+  /** A claim (and a scheduled task's step through pending) is sent once, however it comes back. */
+  private fresh(r: Row, now: number): boolean {
+    const claim = r.to_status === 'running' || (r.from_status === 'scheduled' && r.to_status === 'pending')
+    if (!claim || r.part === 'created') return true
+    const key = `${r.task_id}:${r.to_status}:${r.attempt}`
+    if (r.part === 'started') {
+      this.claimsSent.set(key, now)
+      return true
+    }
+    return !this.claimsSent.delete(key)
+  }
+
+  private forgetOldClaims(now: number): void {
+    if (this.claimsSent.size < 10_000) return
+    for (const [key, at] of this.claimsSent) if (now - at > CLAIM_MEMORY_MS) this.claimsSent.delete(key)
+  }
+
+  private read(c: Cursors, completedIds: string[]): Promise<Row[]> {
+    const sql = this.sql
+    const ids = [...new Set(completedIds.filter((id) => /^[0-9a-f-]{36}$/i.test(id)))]
+    return sql<Row[]>`
+      WITH stored AS (
+        SELECT * FROM task_event_log WHERE id > ${c.log}::bigint ORDER BY id LIMIT ${BATCH}
+      ), created AS (
+        -- The cursors are text: a timestamptz parameter goes through a JS Date and loses the
+        -- microseconds, and the row at the cursor would be read again each tick.
+        SELECT t, t.created_at FROM tasks t
+        WHERE t.status = ANY(enum_range(NULL::task_status)) AND t.created_at > ${c.created}::text::timestamptz
+        ORDER BY t.created_at LIMIT ${BATCH}
+      ), started AS (
+        SELECT t, t.started_at FROM tasks t
+        WHERE t.status = 'running' AND t.last_worker IS NOT NULL AND t.started_at > ${c.started}::text::timestamptz
+      ), done AS (
+        SELECT t FROM tasks t
+        WHERE t.id = ANY(${ids}::uuid[]) AND t.status = 'completed' AND t.last_worker IS NOT NULL
+      )
+      SELECT * FROM (
+        SELECT 'log' AS part, s.id::text AS seq, s.id::text AS id, s.task_id, s.task_type, s.at,
+               s.from_status, s.to_status, s.attempt, s.worker_id, s.error, s.actor,
+               t.created_by, t.run_at, t.started_at, t.current_attempt,
+               (SELECT max(id) FROM stored)::text AS cursor
+        FROM stored s LEFT JOIN tasks t ON t.id = s.task_id
+        UNION ALL
+        SELECT p.part, r.seq::text, (p.t).id || ':' || r.seq, (p.t).id, (p.t).task_type, r.at,
+               r.from_status, r.to_status, r.attempt, r.worker_id, NULL, r.actor,
+               (p.t).created_by, (p.t).run_at, (p.t).started_at, (p.t).current_attempt, p.cursor
+        FROM (
+          SELECT 'created' AS part, c.t, (SELECT max(created_at) FROM created)::text AS cursor FROM created c
+          UNION ALL
+          SELECT 'started', s.t, (SELECT max(started_at) FROM started)::text FROM started s
+          UNION ALL
+          SELECT 'done', d.t, NULL FROM done d
+        ) p CROSS JOIN LATERAL tasklab_row_events(p.t) r
+        WHERE (p.part = 'created') = (r.from_status IS NULL)
+      ) x
+      ORDER BY at, seq::numeric`
   }
 }

@@ -6,11 +6,19 @@ import { Elysia, t } from 'elysia'
 import { type TaskStats, taskStats } from '../../queue/queries'
 import type { Scope } from '../../queue/task'
 import { authenticate } from '../auth/guard'
+import { userOfToken } from '../auth/sessions'
+import { bearer } from '../auth/tokens'
 import type { ApiDeps } from '../deps'
 import { textRoute } from '../docs'
+import { keepOpen } from '../http/connections'
 import type { FeedEvent, LiveFeed } from './feed'
 
 export const COUNTS_INTERVAL_MS = 1000
+/**
+ * How often an open stream checks that its session still exists: a password change or logout-all
+ * ends every other session, and a stream must end with it, within seconds (issue 12, item 8).
+ */
+export const SESSION_CHECK_MS = 2000
 
 export interface Transition {
   id: string
@@ -67,10 +75,14 @@ export function eventsPlugin(deps: ApiDeps, feed: LiveFeed) {
 
   return new Elysia({ name: 'tasklab-events' }).get(
     '/events',
-    async ({ headers, query, request }) => {
+    async ({ headers, query, request, server }) => {
       const authorization =
         headers.authorization ?? (query.access_token ? `Bearer ${query.access_token}` : undefined)
       const caller = await authenticate(deps.sql, authorization)
+      const token = bearer(authorization)!
+      // The one answer that stays open: no idle timeout, and it holds its connection place until it closes.
+      server?.timeout(request, 0)
+      const release = keepOpen(request)
       feed.start()
       const enc = new TextEncoder()
       let cleanup = () => {}
@@ -95,6 +107,16 @@ export function eventsPlugin(deps: ApiDeps, feed: LiveFeed) {
             if (list.length > 0) send(frame('transitions', list, list[list.length - 1]!.id))
           })
           const timer = setInterval(() => void counts(), COUNTS_INTERVAL_MS)
+          const sessionTimer = setInterval(() => {
+            userOfToken(deps.sql, token).then(
+              (user) => {
+                if (user) return
+                send('event: logout\ndata: {"reason":"session ended"}\n\n')
+                cleanup()
+              },
+              () => {}, // database away: the counts already say so; check again next time
+            )
+          }, SESSION_CHECK_MS)
           const offStop = feed.onStop(() => cleanup())
           cleanup = () => {
             if (!open) return
@@ -102,6 +124,8 @@ export function eventsPlugin(deps: ApiDeps, feed: LiveFeed) {
             off()
             offStop()
             clearInterval(timer)
+            clearInterval(sessionTimer)
+            release()
             try {
               controller.close()
             } catch {}

@@ -1,5 +1,6 @@
 // What /metrics reports, from one source: the database, to which every process contributes.
-// - Counters and latency histograms come from task_events, read through the live feed: every
+// - Counters and latency histograms come from task_events, read through the live feed (stored
+//   transitions, claims and completions rebuilt from the rows each outcome write names): every
 //   transition made by any process (the workers of every machine, the API's cancels and retries,
 //   rescue) counts, whichever process serves /metrics. They start at 0 when this process starts,
 //   as Prometheus counters do after a restart; every serve process behind a load balancer reports

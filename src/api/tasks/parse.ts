@@ -1,4 +1,5 @@
 // Query strings to engine filters, with sentences naming the parameter.
+import { parseIsoDateTime } from '../../queue/dates'
 import { LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, type TaskFilter } from '../../queue/queries'
 import { PRIORITIES, TASK_STATUSES } from '../../queue/states'
 import { badRequest } from '../errors'
@@ -13,9 +14,12 @@ const list = (raw: string | undefined) =>
 
 function date(raw: string | undefined, field: string): Date | undefined {
   if (raw === undefined) return undefined
-  const d = /^\d{4}-\d{2}-\d{2}/.test(raw) ? new Date(raw) : null
-  if (!d || Number.isNaN(d.getTime()) || d.getUTCFullYear() > 9999)
-    throw badRequest(field, `${field} must be an ISO 8601 date-time such as 2030-01-31T12:00:00Z.`)
+  const d = parseIsoDateTime(raw)
+  if (!d)
+    throw badRequest(
+      field,
+      `${field} must be an ISO 8601 date-time on a real calendar day, such as 2030-01-31T12:00:00Z.`,
+    )
   return d
 }
 

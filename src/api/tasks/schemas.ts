@@ -140,6 +140,9 @@ export const Task = Named(
     completed_at: Nullable(Timestamp),
     created_by: Nullable(T.String({ format: 'uuid' })),
     locked_by: Nullable(T.String({ description: 'the worker running it' })),
+    last_worker: Nullable(
+      T.String({ description: 'the worker of the current attempt while its claim is not yet logged' }),
+    ),
     lease_expires_at: Nullable(Timestamp),
     timeout_ms: Nullable(T.Integer()),
     idempotency_key: Nullable(T.String()),

@@ -20,6 +20,7 @@ import type { ApiDeps } from '../deps'
 import { ok } from '../envelope'
 import { badRequest } from '../errors'
 import { RetryStrategy } from '../tasks/schemas'
+import { RetentionOverrides, retentionPatch, retentionView } from './retention'
 import { TaskType } from './schemas'
 
 /** A type as the API shows it: the seed's fields, plus live workers, breaker and settings. */
@@ -42,6 +43,7 @@ export function typeView(row: TaskTypeRow, liveWorkers?: string[]) {
       success_threshold: row.breaker_success_threshold,
       cooldown_ms: row.breaker_cooldown_ms,
     },
+    retention: retentionView(row),
     ...(liveWorkers ? { workers: { alive: liveWorkers.length, ids: liveWorkers } } : {}),
     created_at: row.created_at,
     updated_at: row.updated_at,
@@ -132,6 +134,7 @@ export function typesPlugin(deps: ApiDeps) {
           breaker_success_threshold: body.breaker?.success_threshold,
           breaker_cooldown_ms: body.breaker?.cooldown_ms,
           breaker_state: body.breaker?.state,
+          ...retentionPatch(body.retention),
         }
         if (body.retry_strategy !== undefined) {
           if (body.retry_strategy === null) patch.retry_strategy = null
@@ -145,7 +148,7 @@ export function typesPlugin(deps: ApiDeps) {
         if (Object.values(patch).every((v) => v === undefined))
           throw badRequest(
             'body',
-            'Send at least one of paused, is_active, description, timeout_ms, retry_strategy, breaker.',
+            'Send at least one of paused, is_active, description, timeout_ms, retry_strategy, breaker, retention.',
           )
         const row = await patchType(sql, params.type, patch)
         // Workers re-read their types now: a pause stops claims, a resume claims at once.
@@ -168,10 +171,11 @@ export function typesPlugin(deps: ApiDeps) {
               state: t.Optional(t.Literal('closed', { description: 'close (reset) the breaker now' })),
             }),
           ),
+          retention: t.Optional(RetentionOverrides),
         }),
         ...route(
           'types',
-          'Pause/resume, breaker thresholds or reset, timeout, default retry strategy (admin)',
+          'Pause/resume, breaker thresholds or reset, timeout, default retry strategy, retention (admin)',
           {
             answer: Ok(TaskType),
             auth: true,

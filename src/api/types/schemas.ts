@@ -25,6 +25,17 @@ export const TaskType = Named(
       success_threshold: T.Integer(),
       cooldown_ms: T.Integer(),
     }),
+    retention: T.Object(
+      {
+        completed_secs: Nullable(T.Integer()),
+        cancelled_secs: Nullable(T.Integer()),
+        failed_secs: Nullable(T.Integer()),
+      },
+      {
+        description:
+          "this type's retention of finished tasks in seconds (0 keeps them for ever); null: the configured default",
+      },
+    ),
     workers: T.Optional(
       T.Object(
         { alive: T.Integer(), ids: T.Array(T.String()) },

@@ -6,10 +6,11 @@ import { authenticate } from '../auth/guard'
 import { Ok, route } from '../contract'
 import type { ApiDeps } from '../deps'
 import { ok } from '../envelope'
+import { protocolPlugin } from './protocol'
 import { Worker } from './schemas'
 
 export function workersPlugin(deps: ApiDeps) {
-  return new Elysia({ name: 'tasklab-workers' }).get(
+  return new Elysia({ name: 'tasklab-workers' }).use(protocolPlugin(deps)).get(
     '/workers',
     async ({ headers }) => {
       await authenticate(deps.sql, headers.authorization)

@@ -1,0 +1,125 @@
+// The Storage page in headless Chromium against the compiled binary: an admin finds it in the nav,
+// sees tables, charts and retention, and a transaction left open elsewhere is called out with its
+// pid and application; a user has no Storage link. A screenshot goes to test-results/screenshots/.
+import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { existsSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { type Browser, chromium, type Page } from 'playwright-core'
+import { connect } from '../../src/db/connect'
+import { createTestDatabase, type TestDatabase } from '../helpers/db'
+import { type Child, compiledBinary, spawnTasklab, tail, tempDir, waitFor } from '../helpers/proc'
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const SHOTS = resolve('test-results/screenshots')
+
+let db: TestDatabase
+let server: Child
+let browser: Browser
+let page: Page
+let loginLink = ''
+const problems: string[] = []
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM))
+    throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`)
+  const [database, bin, dir] = await Promise.all([createTestDatabase(), compiledBinary(), tempDir('storage')])
+  db = database
+  server = spawnTasklab(['serve'], {
+    command: [bin],
+    cwd: dir,
+    label: 'serve (storage page test)',
+    env: { DATABASE_URL: db.url, STARTER__SERVER__PORT: '0', STARTER__DATA_DIR: dir },
+  })
+  loginLink = await waitFor(
+    'the admin login link',
+    () => /(http:\/\/\S+\/\?login=\S+)/.exec(server.output())?.[1],
+    {
+      timeoutMs: 30_000,
+      detail: () => tail(server.output()),
+    },
+  )
+  await mkdir(SHOTS, { recursive: true })
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+    ],
+  })
+  page = await browser.newPage({ viewport: { width: 1280, height: 1000 }, colorScheme: 'light' })
+  page.setDefaultTimeout(15_000)
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console: ${m.text()}`)
+  })
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`))
+}, 120_000)
+
+afterAll(async () => {
+  await browser?.close()
+  if (server) {
+    server.proc.kill('SIGTERM')
+    await server.waitExit(15_000).catch(() => server.proc.kill('SIGKILL'))
+  }
+  await db?.drop()
+}, 30_000)
+
+test('an admin sees storage live, and the transaction left open is named with its pid', async () => {
+  await page.goto(loginLink)
+  await page.locator('.who', { hasText: 'admin' }).waitFor()
+  await page.locator('.side nav a', { hasText: /^Storage/ }).click()
+  await page.locator('tr[data-table=tasks]').waitFor()
+  await page.locator('tr[data-retention=default]', { hasText: '30 d' }).waitFor()
+  expect(await page.locator('.storage .chart svg').count()).toBe(2)
+  expect(await page.locator('[data-warning=long-transaction]').count()).toBe(0)
+
+  const holder = connect(db.url, { max: 1, applicationName: 'forgotten-psql' })
+  let release!: () => void
+  const released = new Promise<void>((r) => {
+    release = r
+  })
+  let pid = 0
+  const open = holder.begin(async (tx) => {
+    pid = (await tx<{ pid: number }[]>`SELECT pg_backend_pid() AS pid, txid_current()`)[0]!.pid
+    await released
+  })
+  try {
+    await waitFor('the transaction to open', () => pid > 0, { timeoutMs: 5000, intervalMs: 20 })
+    // A link may carry the threshold; 1 s makes the warning appear within the test.
+    await page.goto(`${new URL(loginLink).origin}/storage?long_transaction_secs=1`)
+    const warning = page.locator('[data-warning=long-transaction]')
+    await warning.waitFor()
+    expect(await warning.textContent()).toContain(`pid ${pid} (forgotten-psql`)
+    await page.locator(`tr[data-pid="${pid}"].danger`).waitFor()
+    expect(await page.locator('[data-tile="Oldest transaction"]').textContent()).toContain('forgotten-psql')
+    await page.screenshot({ path: `${SHOTS}/storage.png`, fullPage: true })
+  } finally {
+    release()
+    await open
+    await holder.end()
+  }
+  await page.locator('[data-warning=long-transaction]').waitFor({ state: 'detached' })
+  expect(problems).toEqual([])
+}, 60_000)
+
+test('a user has no Storage link, and the API refuses them', async () => {
+  const origin = new URL(loginLink).origin
+  const password = 'correct horse battery'
+  const reg = await fetch(`${origin}/api/v1/auth/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'plain', email: 'plain@example.com', password }),
+  })
+  expect(reg.status).toBe(201)
+  await page.locator('.who button', { hasText: 'Sign out' }).click()
+  await page.getByLabel('Username or email').fill('plain')
+  await page.getByLabel('Password').fill(password)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.locator('.who', { hasText: 'plain' }).waitFor()
+  expect(await page.locator('.side nav a', { hasText: /^Storage/ }).count()).toBe(0)
+  await page.goto(`${origin}/storage`)
+  await page.locator('.note.error', { hasText: 'FORBIDDEN' }).waitFor()
+}, 30_000)
