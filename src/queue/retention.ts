@@ -7,7 +7,6 @@
 // 40,000 tasks and their 40,000 events in 1.1 s, 83 batches, the longest 29 ms; single claims
 // alongside took p50 0.5 ms before and 0.7 ms during the purge (max 10 ms), no lock wait seen.
 import type { Sql } from '../db/connect'
-import type { Logger } from '../log'
 import BATCH_SQL from './retention.sql' with { type: 'text' }
 
 export interface RetentionSettings {
@@ -93,7 +92,13 @@ export async function runRetention(
  * Runs a pass now and then: every minute, or every half of the shortest default retention when
  * that is shorter (never more often than once a second). Returns the function that stops it.
  */
-export function scheduleRetention(opts: { sql: Sql; log: Logger; settings: RetentionSettings }): () => void {
+/** What the schedule logs through; the engine takes the caller's logger without importing log.ts. */
+interface PassLog {
+  info(msg: string, fields?: Record<string, unknown>): void
+  warn(msg: string, fields?: Record<string, unknown>): void
+}
+
+export function scheduleRetention(opts: { sql: Sql; log: PassLog; settings: RetentionSettings }): () => void {
   const { sql, log, settings } = opts
   const shortest = Math.min(
     ...[settings.completedSecs, settings.cancelledSecs, settings.failedSecs].filter((s) => s > 0),
