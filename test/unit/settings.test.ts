@@ -35,6 +35,7 @@ describe('the settings table', () => {
       STARTER__LOG__LEVEL: 'debug',
       STARTER__LOG__FORMAT: 'json',
       STARTER__WORKER__ID: 'n7',
+      STARTER__WEBHOOK__ALLOW_HOSTS: '127.0.0.1,localhost,10.0.0.0/8',
     }
     const base = JSON.stringify(loadConfig({}, { HOME: '/h' }))
     for (const s of settings) {
@@ -86,4 +87,13 @@ test('each command accepts the flags it did before the table', () => {
     'log-format',
   ])
   expect(settingFlags('worker')).not.toContain('port')
+  // Handler modules run where tasks run; every process runs the retention pass.
+  expect(settingFlags('start')).toContain('handlers')
+  expect(settingFlags('worker')).toContain('handlers')
+  expect(settingFlags('serve')).not.toContain('handlers')
+  for (const command of ['start', 'serve', 'worker'] as Command[])
+    expect(settingFlags(command)).toEqual(
+      expect.arrayContaining(['retention-completed-secs', 'webhook-allow-hosts', 'max-running-per-user']),
+    )
+  expect(settingFlags('init-handler')).toEqual([])
 })
