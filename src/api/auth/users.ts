@@ -1,6 +1,7 @@
 // Accounts: validation, password hashing (argon2id through Bun.password) and lookups.
 import type { Sql } from '../../db/connect'
 import { ApiError, badRequest } from '../errors'
+import { forget, SESSIONS_CHANNEL } from './token-cache'
 
 export type Role = 'user' | 'admin'
 
@@ -120,11 +121,16 @@ export async function setPassword(
       throw new ApiError(403, 'WRONG_PASSWORD', 'current_password is not the current password.')
   }
   const hash = await hashPassword(next)
-  return sql.begin(async (tx) => {
+  const ended = (await sql.begin(async (tx) => {
     await tx`UPDATE users SET password_hash = ${hash}, updated_at = now() WHERE id = ${userId}`
-    const ended = await tx`
+    const gone = await tx<{ token_hash: string }[]>`
       DELETE FROM sessions WHERE user_id = ${userId} AND token_hash IS DISTINCT FROM ${keepTokenHash ?? null}
-      RETURNING 1`
-    return ended.length
-  }) as Promise<number>
+      RETURNING token_hash`
+    const hashes = gone.map((r) => r.token_hash)
+    // Every process's token cache drops the ended sessions at commit, as on logout.
+    if (hashes.length > 0) await tx`SELECT pg_notify(${SESSIONS_CHANNEL}, ${JSON.stringify({ hashes })})`
+    return hashes
+  })) as string[]
+  forget(sql, { hashes: ended })
+  return ended.length
 }
