@@ -3,6 +3,7 @@
 import type {
   BreakerState,
   RetryStrategy,
+  Storage,
   Task,
   TaskEvent,
   TaskStats,
@@ -40,5 +41,7 @@ export interface JsonSchema {
 
 /** GET /workers. */
 export type WorkerInfo = Worker
+/** GET /storage: sizes, dead rows, open transactions, retention, the projection. */
+export type StorageReport = Storage
 /** GET /tasks/stats: counts per status, and per type. */
 export type Stats = TaskStats
