@@ -24,7 +24,7 @@ export type Env = Record<string, string | undefined>
 export type Flags = Record<string, string | boolean | undefined>
 
 /** The commands that read configuration; a setting's flag is accepted by the ones it lists. */
-export type Command = 'start' | 'serve' | 'worker' | 'migrate' | 'chaos' | 'init-handler'
+export type Command = 'start' | 'serve' | 'worker' | 'migrate' | 'chaos' | 'init-handler' | 'why' | 'admin'
 
 /** How a value is read: the parser, the placeholder in --help (`N`) and what it accepts, for the docs. */
 export interface Kind<T> {
@@ -50,7 +50,8 @@ export interface Setting<T> {
 
 export type Group = 'common' | 'server' | 'worker' | 'handlers' | 'retention'
 export const GROUP_COMMANDS: Record<Group, readonly Command[]> = {
-  common: ['start', 'serve', 'worker', 'migrate', 'chaos'],
+  // admin reset-link opens the database itself; why only calls the API (--url, --token).
+  common: ['start', 'serve', 'worker', 'migrate', 'chaos', 'admin'],
   server: ['start', 'serve'],
   // serve takes the worker settings too: its maintenance loop rescues by the lease.
   worker: ['start', 'serve', 'worker'],

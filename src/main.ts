@@ -1,11 +1,13 @@
 #!/usr/bin/env bun
 // tasklab's entry point: parse the command line, load the configuration once, run the command.
 import { runChaos } from './chaos/command'
+import { runAdmin } from './cli/admin'
 import { parseArgs } from './cli/args'
 import { explainDatabaseError } from './cli/db-error'
 import { COMMAND_HELP, mainHelp } from './cli/help'
 import { runRole } from './cli/run'
 import { closest } from './cli/suggest'
+import { runWhy } from './cli/why'
 import { type Command, type Config, ConfigError, loadConfig, settingFlags, unknownVariables } from './config'
 import { connect } from './db/connect'
 import { migrate } from './db/migrate'
@@ -22,6 +24,8 @@ const COMMAND_FLAGS: Record<Command, string[]> = {
   migrate: [],
   chaos: ['url', 'token', 'tasks', 'workers', 'concurrency', 'lease-secs'],
   'init-handler': ['dir'],
+  why: ['url', 'token'],
+  admin: ['url', 'user'],
 }
 const FLAGS: Record<string, string[]> = {
   ...Object.fromEntries(
@@ -62,6 +66,11 @@ async function main(argv: string[]): Promise<number> {
   if (args.command === 'chaos')
     return runChaos(args.positional, args.flags, loadConfig(args.flags), process.env)
   if (args.command === 'init-handler') return initHandler(args.positional, args.flags)
+  if (args.command === 'why') return runWhy(args.positional, args.flags)
+  if (args.command === 'admin') {
+    const config = loadConfig(args.flags)
+    return runAdmin(args.positional, args.flags, config, createLogger(config.log))
+  }
   if (args.positional.length > 0)
     throw new ConfigError(`Unexpected argument "${args.positional[0]}"; see tasklab ${args.command} --help.`)
 

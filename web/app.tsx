@@ -1,15 +1,16 @@
 // The shell: who is signed in, the navigation, the connection indicator, and which view to show.
+import type { ComponentChildren } from 'preact'
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { errorText, Toasts, toast } from './components/ui'
 import { ApiError, api, getToken, setToken, whenUnauthorized } from './lib/api'
-import { redeemLoginLink } from './lib/auth'
+import { forgetPasswordNeed, needsPassword, redeemLoginLink } from './lib/auth'
 import { connectLive, disconnectLive, useLive } from './lib/live'
 import { navigate, useLocation } from './lib/router'
 import type { User } from './lib/types'
 import { Chaos } from './views/chaos'
 import { CreateTask } from './views/create-task'
 import { DeadLetter } from './views/dead-letter'
-import { Login } from './views/login'
+import { Login, SetPassword } from './views/login'
 import { Overview } from './views/overview'
 import { Storage } from './views/storage'
 import { TaskDetail } from './views/task-detail'
@@ -36,6 +37,8 @@ export function App() {
   const [user, setUser] = useState<User | null | undefined>(undefined)
   /** undefined until the probe answers: a deep link to /chaos waits for it instead of saying 'not found'. */
   const [chaos, setChaos] = useState<boolean | undefined>(undefined)
+  /** 'ask' right after a one-time link; 'later' once put off (a reminder stays until it is set). */
+  const [password, setPassword] = useState<'ask' | 'later' | null>(null)
 
   const signedIn = (u: User) => {
     remember(u)
@@ -67,6 +70,7 @@ export function App() {
     void (async () => {
       try {
         await redeemLoginLink()
+        if (needsPassword()) setPassword('ask')
         if (!getToken()) return setUser(null)
         // Counts start loading in parallel with /auth/me (a 401 on either disconnects again).
         connectLive()
@@ -99,13 +103,26 @@ export function App() {
     )
   const logout = async () => {
     await api.post('/auth/logout').catch(() => {})
+    forgetPasswordNeed()
+    setPassword(null)
     setToken(null)
     remember(null)
     disconnectLive()
     setUser(null)
     navigate('/')
   }
-  return <Shell user={user} chaos={chaos} onLogout={logout} />
+  if (password === 'ask')
+    return <SetPassword user={user} onDone={() => setPassword(null)} onLater={() => setPassword('later')} />
+  const reminder = password === 'later' && (
+    <div class="note warn" data-no-password>
+      You have no password yet: after signing out, only <code>tasklab admin reset-link</code> lets you back
+      in.{' '}
+      <button type="button" class="link" onClick={() => setPassword('ask')}>
+        Set one now
+      </button>
+    </div>
+  )
+  return <Shell user={user} chaos={chaos} onLogout={logout} notice={reminder} />
 }
 
 const NAV: { href: string; label: string; match: (p: string) => boolean }[] = [
@@ -121,7 +138,12 @@ const NAV: { href: string; label: string; match: (p: string) => boolean }[] = [
   { href: '/workers', label: 'Workers', match: (p) => p === '/workers' },
 ]
 
-function Shell(props: { user: User; chaos: boolean | undefined; onLogout: () => void }) {
+function Shell(props: {
+  user: User
+  chaos: boolean | undefined
+  onLogout: () => void
+  notice?: ComponentChildren
+}) {
   const loc = useLocation()
   const live = useLive()
   const search = useRef<HTMLInputElement>(null)
@@ -222,6 +244,7 @@ function Shell(props: { user: User; chaos: boolean | undefined; onLogout: () => 
           </a>
         </header>
         <main>
+          {props.notice}
           <Route path={loc.path} query={loc.query} user={props.user} chaos={props.chaos} />
         </main>
       </div>

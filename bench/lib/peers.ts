@@ -3,6 +3,7 @@
 // tasklab's. Returns the harness's result rows.
 import { readFileSync, rmSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { TEST_SERVER_URL } from '../../test/helpers/db'
 
 export interface PeerRow {
   metric: string
@@ -22,9 +23,16 @@ export interface PeerRun {
 
 export async function runPeers(env: Record<string, string | number>): Promise<PeerRun> {
   const out = `/tmp/tasklab-bench-${process.pid}/peers-${Date.now()}.json`
+  // The peers measure on tasklab's server (the suite's own embedded one when TEST_DATABASE_URL is
+  // unset): their harness reads libpq's PG* variables, 127.0.0.1:5432 by default.
+  const server = new URL(TEST_SERVER_URL)
   const proc = Bun.spawn(['node', resolve(import.meta.dir, '../peers/bench.mjs')], {
     env: {
       ...process.env,
+      PGHOST: server.hostname,
+      PGPORT: server.port || '5432',
+      PGUSER: decodeURIComponent(server.username) || 'postgres',
+      ...(server.password && { PGPASSWORD: decodeURIComponent(server.password) }),
       ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])),
       OUT_JSON: out,
       // Its own database names: the shared harness, run by others on this server, uses bench_*.

@@ -23,6 +23,7 @@ import { metricsPlugin } from './metrics/plugin'
 import { panel } from './panel'
 import { storagePlugin } from './storage/plugin'
 import { tasksPlugin } from './tasks/plugin'
+import { whyPlugin } from './tasks/why'
 import { typesPlugin } from './types/plugin'
 import { workersPlugin } from './workers/plugin'
 
@@ -42,6 +43,7 @@ export function createApp(deps: ApiDeps, feed = new LiveFeed(deps.sql, deps.log)
   const api = new Elysia({ prefix: API_PREFIX, normalize: 'typebox' })
     .use(authPlugin(deps))
     .use(typesPlugin(deps))
+    .use(whyPlugin(deps))
     .use(tasksPlugin(deps))
     .use(workersPlugin(deps))
     .use(healthPlugin(deps))

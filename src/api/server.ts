@@ -13,6 +13,8 @@ export interface Server {
   stop(): Promise<void>
   /** Set when this start created the first admin: open it once to log in to the panel. */
   loginLink?: string
+  /** The admin that link signs in. */
+  loginUser?: string
 }
 
 export { createApp }
@@ -81,6 +83,7 @@ export async function startServer(rt: Runtime): Promise<Server> {
   return {
     url,
     loginLink: admin ? `${url}/?login=${admin.token}` : undefined,
+    loginUser: admin?.user.username,
     stop: async () => {
       feed.stop()
       // Long-polling claims answer now (an empty list) instead of holding the stop for wait_ms.

@@ -9,6 +9,8 @@ import type {
   TaskEvent as TaskEventSchema,
   Task as TaskSchema,
   TaskStats as TaskStatsSchema,
+  Why as WhySchema,
+  WhySummary as WhySummarySchema,
 } from './tasks/schemas'
 import type { TaskType as TaskTypeSchema } from './types/schemas'
 import type { ClaimedTask as ClaimedTaskSchema, Worker as WorkerSchema } from './workers/schemas'
@@ -31,6 +33,10 @@ export type TaskType = Wire<typeof TaskTypeSchema>
 export type Worker = Wire<typeof WorkerSchema>
 export type ClaimedTask = Wire<typeof ClaimedTaskSchema>
 export type Storage = Wire<typeof StorageSchema>
+export type Why = Wire<typeof WhySchema>
+export type WhySummary = Wire<typeof WhySummarySchema>
+export type WhyReason = Why['reasons'][number]
+export type ReasonCode = WhyReason['code']
 export type User = Wire<typeof UserSchema>
 export type Session = Wire<typeof SessionSchema>
 export type RetryStrategy = Wire<typeof StoredRetryStrategy>

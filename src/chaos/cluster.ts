@@ -7,11 +7,16 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import postgres from 'postgres'
+import { findEmbedded, tcpUrl } from '../db/embedded'
 import { ApiClient } from './client'
 
 export interface ClusterOptions {
-  /** Use this database as is; without it a fresh one is created on the default server and dropped after. */
+  /**
+   * Use this database as is; without it a fresh one is created on the embedded PostgreSQL running
+   * in dataDir (a `tasklab start` there owns it) and dropped after.
+   */
   databaseUrl?: string
+  dataDir: string
   workers: number
   concurrency: number
   leaseSecs: number
@@ -38,9 +43,6 @@ export interface JournalEntry {
   at: number
 }
 
-/** Where a fresh database is created when no --database-url / DATABASE_URL is given. */
-export const LOCAL_SERVER_URL = 'postgres://postgres@127.0.0.1:5432/postgres'
-
 /** How to start this same program: the compiled binary, or `bun src/main.ts` from source. */
 export function selfCommand(): string[] {
   const compiled = Bun.main.startsWith('/$bunfs') || Bun.main.startsWith('B:\\~BUN')
@@ -57,6 +59,8 @@ export class Cluster {
     private readonly opts: ClusterOptions,
     readonly dbUrl: string,
     private readonly createdDb: string | null,
+    /** The embedded server's data dir, when the database lives there (db-restart restarts it). */
+    readonly embeddedDir: string | undefined,
     readonly dir: string,
     url: string,
     server: Subprocess,
@@ -69,9 +73,12 @@ export class Cluster {
     const dir = mkdtempSync(join(tmpdir(), 'tasklab-chaos-'))
     let dbUrl = opts.databaseUrl
     let createdDb: string | null = null
+    let embeddedDir: string | undefined
     if (!dbUrl) {
+      const server = findEmbedded(opts.dataDir, 'tasklab chaos --spawn')
+      embeddedDir = server.dataDir
       createdDb = `tasklab_chaos_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`
-      dbUrl = withDatabase(LOCAL_SERVER_URL, createdDb)
+      dbUrl = tcpUrl(server.port, createdDb)
       await adminQuery(dbUrl, `CREATE DATABASE "${createdDb}"`)
       opts.log(`created database ${createdDb}`)
     }
@@ -92,7 +99,7 @@ export class Cluster {
       if (createdDb) await adminQuery(dbUrl, `DROP DATABASE IF EXISTS "${createdDb}" WITH (FORCE)`)
       throw err
     }
-    const cluster = new Cluster(opts, dbUrl, createdDb, dir, url, server)
+    const cluster = new Cluster(opts, dbUrl, createdDb, embeddedDir, dir, url, server)
     opts.log(`server ${url} (pid ${server.pid}); logs and journals in ${dir}`)
     try {
       await cluster.signInAsAdmin()
@@ -167,9 +174,9 @@ export class Cluster {
   }
 
   /** The database's name and an admin URL for the server it lives on (db-restart needs both). */
-  get database(): { name: string; adminUrl: string } {
+  get database(): { name: string; adminUrl: string; embeddedDir?: string } {
     const name = decodeURIComponent(new URL(this.dbUrl).pathname.slice(1))
-    return { name, adminUrl: withDatabase(this.dbUrl, 'postgres') }
+    return { name, adminUrl: withDatabase(this.dbUrl, 'postgres'), embeddedDir: this.embeddedDir }
   }
 
   async stop(): Promise<void> {

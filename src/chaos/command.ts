@@ -2,6 +2,8 @@
 // cluster it spawns itself (--spawn), print progress on stderr and the report on stdout, and exit 1
 // when an invariant broke.
 import { type Config, ConfigError, type Flags } from '../config'
+import { EMBEDDED_DATABASE, embeddedPaths, findEmbedded, tcpUrl } from '../db/embedded'
+import { runningServer } from '../db/pg-process'
 import { ApiClient } from './client'
 import { Cluster, withDatabase } from './cluster'
 import { type RunReport, summarize, table } from './report'
@@ -91,6 +93,7 @@ export async function runChaos(
       log(`starting a server and ${workers} workers (concurrency ${concurrency}, lease ${leaseSecs} s)`)
       cluster = await Cluster.start({
         databaseUrl: config.databaseUrl,
+        dataDir: config.dataDir,
         workers,
         concurrency,
         leaseSecs,
@@ -111,6 +114,14 @@ export async function runChaos(
         database = {
           name: decodeURIComponent(u.pathname.slice(1)),
           adminUrl: withDatabase(config.databaseUrl, 'postgres'),
+        }
+      } else if (runningServer(embeddedPaths(config.dataDir).pgdata)) {
+        // The instance runs on the embedded PostgreSQL of this data dir: db-restart restarts it.
+        const server = findEmbedded(config.dataDir, 'tasklab chaos')
+        database = {
+          name: EMBEDDED_DATABASE,
+          adminUrl: tcpUrl(server.port, 'postgres'),
+          embeddedDir: server.dataDir,
         }
       }
     }

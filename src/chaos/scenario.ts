@@ -8,8 +8,11 @@ export interface Ctx {
   api: ApiClient
   /** Spawn mode only: the processes, their journals and the database. */
   cluster: Cluster | null
-  /** The database, for db-restart: the cluster's, or --database-url against a running instance. */
-  database: { name: string; adminUrl: string } | null
+  /**
+   * The database, for db-restart: the cluster's, or --database-url against a running instance;
+   * embeddedDir when it lives on an embedded PostgreSQL (that data dir's), which db-restart restarts.
+   */
+  database: { name: string; adminUrl: string; embeddedDir?: string } | null
   tasks: number
   workers: number
   log(line: string): void

@@ -26,10 +26,10 @@ ${options('common')}
 
 const DATABASE = `Database:
   With --database-url or DATABASE_URL, any PostgreSQL 14 or newer (created if missing, migrated
-  at start). Without one, an embedded PostgreSQL (PGlite) kept in <data dir>/pgdata, where the
-  data dir is --data-dir, else $XDG_DATA_HOME/tasklab, else ~/.local/share/tasklab. The embedded
-  database belongs to one process: a second start on the same data dir is refused, and separate
-  \`tasklab worker\` processes need a real PostgreSQL.`
+  at start). Without one, an embedded PostgreSQL 18 server, run by tasklab as its child process and
+  kept in <data dir>/pgdata, where the data dir is --data-dir, else $XDG_DATA_HOME/tasklab, else
+  ~/.local/share/tasklab; the banner prints a URL psql accepts. One tasklab owns it:
+  a second start on the same data dir is refused, and \`tasklab worker\` with the same data dir joins it.`
 
 /** Exit codes shared by the commands that run until stopped. */
 const LONG_RUNNING_EXITS = `  0    stopped by SIGTERM or SIGINT after draining (running tasks finished or handed back)
@@ -80,7 +80,7 @@ Examples:
   ),
   worker: page(
     `tasklab worker — a worker only. Run as many as you like, on one machine or many, against one PostgreSQL.
-Needs DATABASE_URL or --database-url: the embedded database cannot be shared between processes.
+Without DATABASE_URL it joins the embedded PostgreSQL that \`tasklab start\` runs in the same data dir.
 
 Usage: tasklab worker [--id N] [options]
 ${WORKER_OPTS}
@@ -88,13 +88,14 @@ ${HANDLERS_OPTS}
 ${RETENTION_OPTS}
 
 Examples:
+  tasklab worker --id 1                     # joins the embedded database of a running tasklab start
   export DATABASE_URL=postgres://postgres@db.internal:5432/tasklab
   tasklab worker --id 1
   STARTER__WORKER__CONCURRENCY=8 tasklab worker --id 2 --lease-secs 60
   tasklab worker --id 3 --webhook-allow-hosts 127.0.0.1,localhost   # webhooks may call this machine`,
     `  0    stopped by SIGTERM or SIGINT after draining (running tasks finished or handed back)
   1    runtime failure (database unreachable at start)
-  2    bad option or environment variable, or no database URL (use tasklab start for the embedded one)
+  2    bad option or environment variable, or no database URL and no embedded one running to join
   130  a second SIGTERM/SIGINT while draining: exited at once`,
   ),
   chaos: page(
@@ -104,7 +105,8 @@ Usage: tasklab chaos <scenario> (--url URL --token T | --spawn) [options]
 Scenarios:
   flood        N tasks as fast as the API takes them; all complete
   worker-kill  kill a random worker every 1.5 s (and start a replacement); all complete, rescues counted
-  db-restart   cut every connection to the database for 3 s; /health/ready goes 503 and back; all complete
+  db-restart   the embedded PostgreSQL really restarts (down 3 s); on a URL's server, the database's
+               connections are cut for 3 s; /health/ready goes 503 and back; all complete
   poison       a tenth of the tasks fail permanently; exactly those land in the dead letter queue
   breaker      a type fails until its breaker opens; its tasks wait; fault lifted; it closes; all complete
   hang         a quarter of the attempts hang past their timeout; they time out and retry; none stuck
@@ -115,7 +117,8 @@ Options:
   --url URL                 a running tasklab started with --chaos (purely through its HTTP API)
   --token T                 an admin session token for --url
   --spawn                   start its own \`serve --chaos\` and N \`worker --chaos\` processes
-                            (DATABASE_URL / --database-url, else a fresh database on 127.0.0.1:5432)
+                            (DATABASE_URL / --database-url, else a fresh database on the embedded
+                            PostgreSQL a running \`tasklab start\` owns in the same --data-dir)
   --tasks N                 tasks per scenario (100)
   --workers N               worker processes with --spawn (3)
   --concurrency N           tasks per worker with --spawn (8)
@@ -147,6 +150,40 @@ Exit codes:
   0    written
   1    the files could not be written
   2    bad type name (or a built-in one), <type>.ts exists already, or a bad option`,
+  why: page(
+    `tasklab why — why a task is not running (or what it is doing), asked of a running tasklab.
+
+Usage: tasklab why <task id> --url URL --token T [--json]
+  --url URL                 the running tasklab (http://127.0.0.1:3000)
+  --token T                 a session token (POST /api/v1/auth/login); users see their own tasks
+  --json                    print the API's answer as JSON
+
+Each line is one reason, with its code: SCHEDULED, BACKOFF, TYPE_PAUSED, TYPE_INACTIVE, BREAKER_OPEN,
+NO_WORKER, WORKERS_BUSY, USER_CAP, RUNNING, CANCEL_REQUESTED, TERMINAL or READY.
+
+Examples:
+  tasklab why 0b6f1c2e-1d2a-4c3b-9e8f-7a6b5c4d3e2f --url http://127.0.0.1:3000 --token $TOKEN`,
+    `  0    answered
+  1    the task was not found (or is not yours), or tasklab could not be reached
+  2    no task id or no --token`,
+    false,
+  ),
+  admin: page(
+    `tasklab admin reset-link — let an admin back in: clears their password, ends their sessions and
+prints a new one-time login link. Works through the database, on a running or a stopped tasklab,
+without a restart; the panel asks for a new password once the link is used.
+
+Usage: tasklab admin reset-link [--user NAME] [--url URL] [--database-url URL | --data-dir DIR]
+  --user NAME               which admin, when there are several
+  --url URL                 the panel's address for the link (http://<host>:<port> from the configuration)
+
+Examples:
+  DATABASE_URL=postgres://postgres@127.0.0.1:5432/tasklab tasklab admin reset-link
+  tasklab admin reset-link --user admin --url https://tasklab.example.com`,
+    `  0    a link was printed
+  1    the database could not be reached
+  2    no such admin, several admins and no --user, or a bad option`,
+  ),
   migrate: page(
     `tasklab migrate — apply the database migrations and exit (start, serve and worker also migrate at start).
 
@@ -173,6 +210,8 @@ Commands:
   migrate      apply migrations and exit
   init-handler write an example handler module (TypeScript) and its typed contract
   chaos        run a chaos scenario against tasklab and check its invariants
+  why ID       why a task is not running (or what it is doing)
+  admin reset-link  a new one-time admin login link, without a restart
   help CMD     help for one command
 
 ${COMMON}

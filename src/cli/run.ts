@@ -126,7 +126,8 @@ function survivePoolReconnects(log: Logger): void {
 function banner(rt: Runtime, role: Role, server: Server | undefined, worker: Worker | undefined): void {
   const lines = [`tasklab ${VERSION} (${role})`, `  database: ${rt.db.label}`]
   if (server) lines.push(`  control panel: ${server.url}/`, `  API: ${server.url}/api/v1`)
-  if (server?.loginLink) lines.push(`  admin login (one-time link, valid 24 h): ${server.loginLink}`)
+  if (server?.loginLink)
+    lines.push(`  admin login as "${server.loginUser}" (one-time link, valid 24 h): ${server.loginLink}`)
   else if (server)
     lines.push('  log in: register at POST /api/v1/auth/register, or as the admin created at first start')
   if (worker)

@@ -1,5 +1,6 @@
-// One process per embedded database. PGlite keeps no lock of its own, and two processes writing the
-// same data directory corrupt it, so tasklab takes one: a pid file, written whole to a temporary
+// One owner per embedded database: the tasklab that runs its PostgreSQL server (others join it).
+// PostgreSQL's own postmaster.pid outlives a killed tasklab whose server is still running, so
+// tasklab takes a lock of its own: a pid file, written whole to a temporary
 // name and then hard-linked into place (link fails if the name exists, so exactly one process wins
 // and nobody ever reads a half-written file). A file left by a process that died (kill -9, power
 // loss) is stale when its pid is gone, and is taken over.

@@ -6,7 +6,7 @@ import { pathOf } from '../../web/lib/live'
 import type { Task, TaskEvent } from '../../web/lib/types'
 import { TRANSITIONS } from '../../web/lib/types'
 import { groupByError } from '../../web/views/dead-letter'
-import { attemptsOf, describeStrategy, whatNext } from '../../web/views/task-detail'
+import { actorOf, attemptsOf, currentError, describeStrategy } from '../../web/views/task-detail'
 
 const ev = (
   at: number,
@@ -38,10 +38,11 @@ test('attempts come from the events, newest first, with worker, duration and err
     ev(900, 'failed', 'pending', 0, { actor: 'user:1' }),
     ev(910, 'pending', 'running', 1, { worker_id: 'w1' }),
   ])
-  expect(attempts.map((a) => [a.n, a.worker, a.outcome, a.error])).toEqual([
-    [1, 'w1', null, null],
-    [2, 'w2', 'failed', 'Email service error'],
-    [1, 'w1', 'retrying', 'Email service error'],
+  // Numbered across the manual retry, which restarted the task's own counter at 1.
+  expect(attempts.map((a) => [a.n, a.tryOf, a.retries, a.worker, a.outcome, a.error])).toEqual([
+    [3, 1, 1, 'w1', null, null],
+    [2, 2, 0, 'w2', 'failed', 'Email service error'],
+    [1, 1, 0, 'w1', 'retrying', 'Email service error'],
   ])
   expect(new Date(attempts[1]!.end!).getTime() - new Date(attempts[1]!.start).getTime()).toBe(30)
 })
@@ -97,16 +98,23 @@ test('retry strategies are put into words with their delays', () => {
   expect(describeStrategy(null)).toBe('none')
 })
 
-test('the detail view says what happens next', () => {
-  const now = Date.parse('2026-01-01T00:00:00Z')
-  const base = { current_attempt: 1, max_attempts: 3, locked_by: 'w1' } as Task
-  expect(whatNext({ ...base, status: 'retrying', run_at: '2026-01-01T00:00:04Z' }, now)).toBe(
-    'Attempt 1 failed; attempt 2 of 3 may start in 4 s (backoff).',
-  )
-  expect(whatNext({ ...base, status: 'running', lease_expires_at: '2026-01-01T00:00:30Z' }, now)).toContain(
-    'lease runs out in 30 s',
-  )
-  expect(whatNext({ ...base, status: 'failed' }, now)).toContain('dead letter')
+test('the rescue is named as the rescue, and a healed error gets no banner', () => {
+  const rescued = ev(60, 'running', 'retrying', 1, {
+    worker_id: 'w-dead',
+    error: 'worker lost',
+    actor: 'rescue',
+  })
+  expect(actorOf(rescued)).toBe('rescue (lease of w-dead expired)')
+  expect(attemptsOf([ev(10, 'pending', 'running', 1, { worker_id: 'w-dead' }), rescued])[0]).toMatchObject({
+    worker: 'w-dead',
+    endedBy: 'rescue',
+  })
+  expect(actorOf(ev(70, 'retrying', 'running', 2, { worker_id: 'w2' }))).toBe('w2')
+  const base = { last_error: 'worker lost', current_attempt: 2, max_attempts: 3 } as Task
+  expect(currentError({ ...base, status: 'completed' })).toBeNull()
+  expect(currentError({ ...base, status: 'pending' })).toBeNull()
+  expect(currentError({ ...base, status: 'failed' })).toEqual({ label: 'Failed with', tone: 'error' })
+  expect(currentError({ ...base, status: 'retrying' })?.label).toBe('Attempt 2 failed with')
 })
 
 test('a type without an example starts the create form from its schema', async () => {

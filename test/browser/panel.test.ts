@@ -6,14 +6,13 @@
 // to test-results/screenshots/ (ignored by git); UPDATE_SCREENSHOTS=1 refreshes the README's copies
 // in docs/screenshots/ instead, so a test run never leaves the tree changed.
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import { type Browser, chromium, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
+import { launchChromium, watchedPage } from '../helpers/chromium'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
 import { type Child, compiledBinary, spawnTasklab, tail, tempDir, waitFor } from '../helpers/proc'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const SHOTS = resolve(
   process.env.UPDATE_SCREENSHOTS === '1' ? 'docs/screenshots' : 'test-results/screenshots',
 )
@@ -33,8 +32,6 @@ interface Task {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`)
   const [database, bin, dir] = await Promise.all([createTestDatabase(), compiledBinary(), tempDir('panel')])
   db = database
   server = spawnTasklab(['start', '--chaos'], {
@@ -58,25 +55,8 @@ beforeAll(async () => {
   )
   base = new URL(loginLink).origin
   await mkdir(SHOTS, { recursive: true })
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  })
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' })
-  page.setDefaultTimeout(15_000)
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console: ${m.text()}`)
-  })
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`))
+  browser = await launchChromium()
+  page = await watchedPage(browser, problems)
 }, 120_000)
 
 afterAll(async () => {
@@ -179,9 +159,22 @@ test('logs in with a password, and with the one-time admin link', async () => {
   await page.getByRole('button', { name: 'Sign in' }).waitFor()
 
   await page.goto(loginLink)
-  await page.locator('.who', { hasText: 'admin' }).waitFor()
+  // The link is spent: the panel asks the admin, by name, for a password before anything else.
+  const form = page.locator('[data-set-password]')
+  await expect(form.textContent()).resolves.toContain('signed in as admin')
   // The token leaves the address bar at once, so a reload or a shared screenshot cannot replay it.
-  expect(page.url()).not.toContain('login=')
+  // (Playwright learns of history.replaceState through an event: wait for it rather than race it.)
+  await page.waitForURL((u) => !u.searchParams.has('login'))
+  await page.getByLabel('New password').fill('admin passphrase 123')
+  await page.getByLabel('Repeat it').fill('admin passphrase 123')
+  await page.getByRole('button', { name: 'Set password' }).click()
+  await page.locator('.who', { hasText: 'admin' }).waitFor()
+  // Signing out is no longer a dead end: the password signs the admin back in.
+  await page.getByRole('button', { name: 'Sign out' }).click()
+  await page.getByLabel('Username or email').fill('admin')
+  await page.getByLabel('Password').fill('admin passphrase 123')
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.locator('.who', { hasText: 'admin' }).waitFor()
 
   // First usable page: a full load until the state machine shows its counts.
   const started = performance.now()

@@ -2,15 +2,14 @@
 // sees tables, charts and retention, and a transaction left open elsewhere is called out with its
 // pid and application; a user has no Storage link. A screenshot goes to test-results/screenshots/.
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import { type Browser, chromium, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { connect } from '../../src/db/connect'
+import { launchChromium, watchedPage } from '../helpers/chromium'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
 import { type Child, compiledBinary, spawnTasklab, tail, tempDir, waitFor } from '../helpers/proc'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const SHOTS = resolve('test-results/screenshots')
 
 let db: TestDatabase
@@ -21,8 +20,6 @@ let loginLink = ''
 const problems: string[] = []
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`)
   const [database, bin, dir] = await Promise.all([createTestDatabase(), compiledBinary(), tempDir('storage')])
   db = database
   server = spawnTasklab(['serve'], {
@@ -40,22 +37,8 @@ beforeAll(async () => {
     },
   )
   await mkdir(SHOTS, { recursive: true })
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-    ],
-  })
-  page = await browser.newPage({ viewport: { width: 1280, height: 1000 }, colorScheme: 'light' })
-  page.setDefaultTimeout(15_000)
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console: ${m.text()}`)
-  })
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`))
+  browser = await launchChromium()
+  page = await watchedPage(browser, problems, { viewport: { width: 1280, height: 1000 } })
 }, 120_000)
 
 afterAll(async () => {
@@ -69,6 +52,10 @@ afterAll(async () => {
 
 test('an admin sees storage live, and the transaction left open is named with its pid', async () => {
   await page.goto(loginLink)
+  // The spent link leaves the admin without a password: the panel asks for one first.
+  await page.getByLabel('New password').fill('admin passphrase 123')
+  await page.getByLabel('Repeat it').fill('admin passphrase 123')
+  await page.getByRole('button', { name: 'Set password' }).click()
   await page.locator('.who', { hasText: 'admin' }).waitFor()
   await page.locator('.side nav a', { hasText: /^Storage/ }).click()
   await page.locator('tr[data-table=tasks]').waitFor()

@@ -31,7 +31,7 @@ beforeAll(async () => {
     { timeoutMs: 30_000 },
   )
   base = banner[1]!
-  link = /admin login \(one-time link[^)]*\): (\S+)/.exec(child.output())?.[1] ?? ''
+  link = /admin login as "[^"]+" \(one-time link[^)]*\): (\S+)/.exec(child.output())?.[1] ?? ''
 })
 
 afterAll(async () => {

@@ -13,12 +13,12 @@ test.each(Object.keys(COMMAND_HELP))('tasklab %s --help has usage, examples and 
   if (command !== 'init-handler') expect(page).toContain('--database-url')
 })
 
-test('the commands that open a database explain the embedded default and its one-process rule', () => {
+test('the commands that open a database explain the embedded default, its one-owner rule and joining', () => {
   for (const command of ['start', 'serve', 'worker', 'migrate']) {
     expect(COMMAND_HELP[command]).toContain('~/.local/share/tasklab')
     expect(COMMAND_HELP[command]).toContain('a second start on the same data dir is refused')
   }
-  expect(COMMAND_HELP.worker).toContain('Needs DATABASE_URL')
+  expect(COMMAND_HELP.worker).toContain('joins the embedded PostgreSQL')
   expect(mainHelp()).toContain('embedded PostgreSQL')
   expect(mainHelp()).toContain('Exit codes: 0 success')
 })

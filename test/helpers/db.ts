@@ -5,7 +5,6 @@ import postgres from 'postgres'
 import { connect, type Sql } from '../../src/db/connect'
 import { migrate } from '../../src/db/migrate'
 import { MIGRATIONS } from '../../src/db/migrations'
-import { createEmbeddedTestDatabase } from './embedded-db'
 
 /** The server tests run against; each test file gets its own database on it. */
 export const TEST_SERVER_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
@@ -51,20 +50,32 @@ async function ensureTemplate(admin: Sql): Promise<void> {
 
 /**
  * A run that is killed cannot drop its databases. Each name carries its creation time
- * (tasklab_t_[label_]<base-36 ms>_<rand>): drop those over 6 hours old, and templates of older migration sets,
- * so a machine that runs the suite daily does not fill up. Databases in use are left alone.
+ * (tasklab_t_[label_]<base-36 ms>_<rand>): drop those over 6 hours old, and templates of other
+ * migration sets over 6 hours old, so a machine that runs the suite daily does not fill up.
+ * Databases in use are left alone, and so are young templates: on a shared server, another
+ * checkout's run (other migrations, another template) may be using its template right now.
  */
 async function dropLeftovers(sql: Sql): Promise<void> {
-  const rows = await sql<{ datname: string }[]>`
-    SELECT datname FROM pg_database d
+  const rows = await sql<{ datname: string; made: Date | null }[]>`
+    SELECT datname,
+           CASE WHEN starts_with(datname, 'tasklab_tpl_')
+             THEN (pg_stat_file('base/' || oid || '/PG_VERSION', true)).modification END AS made
+    FROM pg_database d
     WHERE (starts_with(datname, 'tasklab_t_') OR (starts_with(datname, 'tasklab_tpl_') AND datname <> ${TEMPLATE}))
-      AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)`
+      AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)`.catch(
+    // pg_stat_file needs a superuser (or pg_read_server_files): without it, drop no templates.
+    () => sql<{ datname: string; made: Date | null }[]>`
+      SELECT datname, NULL::timestamptz AS made FROM pg_database
+      WHERE starts_with(datname, 'tasklab_t_')`,
+  )
   const cutoff = Date.now() - 6 * 3600_000
-  for (const { datname } of rows) {
+  for (const { datname, made } of rows) {
     // The stamp is the second-to-last part: names may carry a label before it (tasklab_t_bin_<ms>_<rand>).
-    const stamp = Number.parseInt(datname.split('_').at(-2) ?? '', 36)
-    const stale = datname.startsWith('tasklab_tpl_') || (Number.isFinite(stamp) && stamp < cutoff)
-    if (stale) await sql.unsafe(`DROP DATABASE IF EXISTS "${datname}"`).catch(() => {})
+    const stamp = datname.startsWith('tasklab_tpl_')
+      ? (made?.getTime() ?? Number.NaN)
+      : Number.parseInt(datname.split('_').at(-2) ?? '', 36)
+    if (Number.isFinite(stamp) && stamp < cutoff)
+      await sql.unsafe(`DROP DATABASE IF EXISTS "${datname}"`).catch(() => {})
   }
 }
 
@@ -72,39 +83,26 @@ export interface TestDatabase {
   name: string
   url: string
   sql: Sql
-  /** True under TEST_DB=embedded: PGlite, where LISTEN/NOTIFY does not cross the socket. */
-  embedded: boolean
   drop(): Promise<void>
 }
 
-/** The test matrix switch: TEST_DB=embedded runs the same tests against PGlite (npm run test:embedded). */
-export const TEST_DB_EMBEDDED = process.env.TEST_DB === 'embedded'
-
 export async function createTestDatabase(opts: { max?: number } = {}): Promise<TestDatabase> {
-  if (TEST_DB_EMBEDDED) return createEmbeddedTestDatabase(opts)
   const admin = postgres(TEST_SERVER_URL, { max: 2, onnotice: () => {} })
   try {
     const name = `tasklab_t_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
-    // A checkout with other migrations, testing against the same server, drops our template as
-    // stale (dropLeftovers) whenever it starts a test file: build it again and retry.
-    for (let attempt = 1; ; attempt++) {
-      templateReady ??= ensureTemplate(admin)
+    await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE}`).catch(async (err) => {
+      // The template went away since this process made it (someone dropped it by hand): make it again.
+      if ((err as { code?: string }).code !== '3D000') throw err
+      templateReady = ensureTemplate(admin)
       await templateReady
-      try {
-        await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE}`)
-        break
-      } catch (err) {
-        if ((err as { code?: string }).code !== '3D000' || attempt >= 5) throw err
-        templateReady = undefined
-      }
-    }
+      await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE}`)
+    })
     const url = urlFor(name)
     const sql = connect(url, { max: opts.max ?? 10, applicationName: 'tasklab-test' })
     return {
       name,
       url,
       sql,
-      embedded: false,
       async drop() {
         await sql.end({ timeout: 1 })
         const a = postgres(TEST_SERVER_URL, { max: 1, onnotice: () => {} })

@@ -35,11 +35,22 @@ export function cleanEnv(extra: Record<string, string | undefined>): Record<stri
 
 export function spawnTasklab(
   args: string[],
-  opts: { env: Record<string, string | undefined>; command?: string[]; cwd?: string; label?: string },
+  opts: {
+    env: Record<string, string | undefined>
+    command?: string[]
+    cwd?: string
+    label?: string
+    /** Run as this user (the test runs as root): the embedded-database tests try both. */
+    uid?: number
+    /** A process group of its own, as a shell gives a foreground command (signal it with -pid). */
+    detached?: boolean
+  },
 ): Child {
   const command = opts.command ?? SRC_COMMAND
   const proc = Bun.spawn([...command, ...args], {
     cwd: opts.cwd,
+    ...(opts.uid !== undefined && { uid: opts.uid, gid: opts.uid }),
+    detached: opts.detached,
     env: cleanEnv({ STARTER__LOG__FORMAT: 'json', ...opts.env }),
     stdin: 'ignore',
     stdout: 'pipe',

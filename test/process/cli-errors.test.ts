@@ -31,7 +31,9 @@ test('a misspelt flag: exit 2 and "did you mean --port"', async () => {
 test('help for an unknown command: exit 2 naming the commands', async () => {
   const { code, output } = await run(['help', 'bogus'])
   expect(code).toBe(2)
-  expect(output).toContain('No help for "bogus"; the choices are start, serve, worker, chaos, init-handler, migrate')
+  expect(output).toContain(
+    'No help for "bogus"; the choices are start, serve, worker, chaos, init-handler, migrate',
+  )
   expect((await run(['help', 'sevre'])).output).toContain('did you mean "serve"?')
   expect((await run(['help', 'worker'])).code).toBe(0)
 })

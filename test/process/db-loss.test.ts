@@ -1,10 +1,18 @@
-// Losing the database mid-run: for a few seconds every backend of the worker (pool and LISTEN
-// connection) is terminated repeatedly, and for part of that time the database refuses new
-// connections. Only this test's database is touched; the shared cluster keeps running. The worker
-// must stay up, finish every task exactly once, and be woken by NOTIFY again afterwards.
+// Losing the database mid-run, two ways. First, on the suite's server: for a few seconds every
+// backend of the worker (pool and LISTEN connection) is terminated repeatedly, and for part of that
+// time the database refuses new connections; only this test's database is touched, the server keeps
+// running. Second, a real restart of the whole server: on a private embedded PostgreSQL this test
+// starts itself (never the suite's or the machine's server). Either way the worker must stay up,
+// finish every task exactly once, and be woken by NOTIFY again afterwards.
 import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import postgres from 'postgres'
+import { connect } from '../../src/db/connect'
+import { openEmbedded, restartEmbedded, tcpUrl } from '../../src/db/embedded'
+import { migrate } from '../../src/db/migrate'
+import { readPostmasterPid } from '../../src/db/pg-process'
+import { silentLogger } from '../../src/log'
 import { createTestDatabase, type TestDatabase, urlFor } from '../helpers/db'
 import { registerTypes } from '../helpers/factory'
 import { delayTasks, enqueueAll } from '../helpers/load'
@@ -135,4 +143,64 @@ test('a worker survives its backends being terminated mid-run and completes ever
 
   worker.proc.kill('SIGTERM')
   expect(await worker.waitExit(15_000)).toBe(0)
+}, 120_000)
+
+test('a worker survives a real restart of its PostgreSQL server and completes every task once', async () => {
+  // Short path: the server's unix socket lives in this folder.
+  const dir = await tempDir('restart')
+  const server = await openEmbedded(dir, silentLogger)
+  const sql = connect(server.url, { max: 2 })
+  let child: Child | undefined
+  try {
+    await migrate(sql)
+    await registerTypes(sql, 'delay_task')
+    const journal = join(dir, 'journal.jsonl')
+    const tasks = await enqueueAll(sql, delayTasks(200, 0.02))
+    child = spawnTasklab(['worker'], {
+      env: {
+        DATABASE_URL: tcpUrl(Number(new URL(server.url).port)),
+        STARTER__DATA_DIR: dir,
+        STARTER__WORKER__CONCURRENCY: '4',
+        STARTER__WORKER__POLL_INTERVAL_SECS: '3600',
+        STARTER__WORKER__JOURNAL_FILE: journal,
+      },
+    })
+    await workerRegistered(sql, child)
+    await waitFor('the worker to be mid-run', async () => ((await statusCounts(sql)).completed ?? 0) >= 20, {
+      timeoutMs: 20_000,
+    })
+    const before = readPostmasterPid(join(dir, 'pgdata'))!.pid
+    const { upMs } = await restartEmbedded(dir, 2000)
+    expect(readPostmasterPid(join(dir, 'pgdata'))!.pid).not.toBe(before)
+    console.log(`db-loss: the server was down and back after ${upMs} ms`)
+    await waitFor(
+      'every task to complete after the restart',
+      async () => (await statusCounts(sql)).completed === 200,
+      {
+        timeoutMs: 60_000,
+        intervalMs: 200,
+        detail: async () => `${JSON.stringify(await statusCounts(sql))}\n${child!.output().slice(-3000)}`,
+      },
+    )
+    expect(child.hasExited()).toBe(false)
+    const entries = readJournal(journal)
+    expect(duplicateExecutions(entries)).toEqual([])
+    expect(new Set(entries.map((e) => e.task_id)).size).toBe(tasks.length)
+    // LISTEN is back after the restart: new work is picked up long before the hour-long poll.
+    await enqueueAll(sql, delayTasks(3, 0))
+    await waitFor(
+      'tasks enqueued after the restart (woken by NOTIFY)',
+      async () => (await statusCounts(sql)).completed === 203,
+      {
+        timeoutMs: 15_000,
+      },
+    )
+    child.proc.kill('SIGTERM')
+    expect(await child.waitExit(15_000)).toBe(0)
+  } finally {
+    child?.proc.kill('SIGKILL')
+    await sql.end({ timeout: 1 })
+    await server.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
 }, 120_000)

@@ -31,6 +31,9 @@ export async function redeemLoginLink(): Promise<void> {
   try {
     const { data } = await api.post<Session>('/auth/login-link', { token })
     setToken(data.session_token)
+    // A link is issued only to an admin without a password (first start, or after
+    // `tasklab admin reset-link`): without one, signing out would lock them out.
+    localStorage.setItem(NEEDS_PASSWORD, '1')
   } catch (err) {
     linkError = err instanceof Error ? err.message : String(err)
   }
@@ -38,3 +41,20 @@ export async function redeemLoginLink(): Promise<void> {
 
 /** Why the login link did not work, for the login view to say. */
 export let linkError: string | null = null
+
+const NEEDS_PASSWORD = 'tasklab.needsPassword'
+
+/** True after signing in by a one-time link, until a password is set. */
+export function needsPassword(): boolean {
+  return localStorage.getItem(NEEDS_PASSWORD) === '1'
+}
+
+export function forgetPasswordNeed(): void {
+  localStorage.removeItem(NEEDS_PASSWORD)
+}
+
+/** Sets the first password of an account that has none (POST /auth/password). */
+export async function setFirstPassword(password: string): Promise<void> {
+  await api.post('/auth/password', { new_password: password })
+  forgetPasswordNeed()
+}

@@ -1,6 +1,7 @@
 // The overview: the state machine with live counts and rates, throughput and queue latency over
 // the last minutes, the dead letter size, workers alive, and warnings a learner needs to see
 // (tasks that no live worker will ever pick up, paused types, open breakers).
+import type { ComponentChildren } from 'preact'
 import { Chart } from '../components/chart'
 import { StateDiagram } from '../components/state-diagram'
 import { Card } from '../components/ui'
@@ -9,6 +10,7 @@ import { type Bucket, useLive, useNow, WINDOW_S } from '../lib/live'
 import { useQueueLatency } from '../lib/metrics'
 import { type TaskStatus, type TaskType, WAITING, type WorkerInfo } from '../lib/types'
 import { useApi } from '../lib/use-api'
+import { HELD, REASON_LABEL, WAITING_REASONS, type WhySummary } from '../lib/why'
 import { isAlive, liveWorkerCount, nextProbe, probeText } from './types-util'
 
 /** Points per chart: one per second in the first minute, one per 5 s over 5 minutes. */
@@ -47,6 +49,8 @@ export function Overview() {
   const now = useNow(1000)
   const types = useApi<TaskType[]>('/tasks/types', live.seq, 3000)
   const workers = useApi<WorkerInfo[]>('/workers', live.seq, 3000)
+  // One grouped count per second at most, so the breakdown keeps pace with the tile's number.
+  const why = useApi<WhySummary>('/tasks/why', live.seq, 1000)
   const latency = useQueueLatency()
   const c = live.counts
   const alive = (workers.data ?? []).filter((w) => isAlive(w, now))
@@ -83,6 +87,7 @@ export function Overview() {
           value={waiting}
           hint="pending + scheduled + retrying"
           href="/tasks?status=pending,scheduled,retrying"
+          detail={<WaitingBreakdown by={why.data?.by_reason} />}
         />
         <Tile
           label="Running"
@@ -109,8 +114,16 @@ export function Overview() {
       <Card title="Task state machine" class="diagram-card">
         <StateDiagram counts={c} seq={live.seq} />
         <p class="legend-line muted small">
-          <span class="key-line solid" /> done by workers and the scheduler <span class="key-line dashed" />{' '}
-          done by you (cancel, retry) · numbers on arrows are transitions per second over the last 20 s
+          <span class="key">
+            <span class="key-line solid" /> done by workers and the scheduler
+          </span>
+          <span class="key">
+            <span class="key-line dashed" /> done by you (cancel, retry)
+          </span>
+          <span>
+            an arrow in use turns blue, carries a moving dot and shows its rate (transitions per second over
+            the last 20 s)
+          </span>
         </p>
       </Card>
       <div class="grid2">
@@ -151,6 +164,7 @@ function Tile(props: {
   href?: string
   tone?: 'danger'
   fmt?: (v: number) => string
+  detail?: ComponentChildren
 }) {
   const body = (
     <>
@@ -159,6 +173,7 @@ function Tile(props: {
         {props.value === undefined ? '…' : props.fmt ? props.fmt(props.value) : num(props.value)}
       </span>
       {props.hint && <span class="tile-hint">{props.hint}</span>}
+      {props.detail}
     </>
   )
   const cls = `tile${props.tone ? ` ${props.tone}` : ''}`
@@ -170,6 +185,23 @@ function Tile(props: {
     <div class={cls} data-tile={props.label}>
       {body}
     </div>
+  )
+}
+
+/** The waiting tasks by the reason they wait (GET /tasks/why), largest first. */
+function WaitingBreakdown(props: { by: WhySummary['by_reason'] | undefined }) {
+  const parts = WAITING_REASONS.filter((c) => (props.by?.[c] ?? 0) > 0).sort(
+    (a, b) => (props.by?.[b] ?? 0) - (props.by?.[a] ?? 0),
+  )
+  if (!props.by || parts.length === 0) return null
+  return (
+    <span class="tile-breakdown" data-breakdown>
+      {parts.map((c) => (
+        <span key={c} class={`why-badge${HELD.has(c) ? ' held' : ''}`} data-why={c}>
+          {num(props.by![c]!)} {REASON_LABEL[c]}
+        </span>
+      ))}
+    </span>
   )
 }
 

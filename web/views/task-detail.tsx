@@ -4,6 +4,7 @@
 
 import { retryDelayMs } from '../../src/shared/retry'
 import { Action, Badge, Card, Empty, ErrorNote, Json } from '../components/ui'
+import { WhyBox } from '../components/why-box'
 import { api } from '../lib/api'
 import { ago, dateTime, duration, num } from '../lib/format'
 import { bump, taskVersion, useLive, useNow } from '../lib/live'
@@ -13,55 +14,68 @@ import { CANCELLABLE, DELETABLE, RETRYABLE, TERMINAL } from '../lib/types'
 import { useApi } from '../lib/use-api'
 
 export interface Attempt {
+  /** Numbered across manual retries: the third run of the handler is attempt 3, whatever reset. */
   n: number
+  /** The task's own attempt counter at the time (it restarts at 1 after a manual retry). */
+  tryOf: number
+  /** How many manual retries came before this attempt. */
+  retries: number
   worker: string | null
   start: string
   end: string | null
   outcome: TaskStatus | null
   error: string | null
+  /** Who ended it when not its worker: the rescue after a lost lease, or a user's cancel. */
+  endedBy: string | null
 }
 
 /** Each `→ running` event opens an attempt; the next event out of running closes it. */
 export function attemptsOf(events: TaskEvent[]): Attempt[] {
   const out: Attempt[] = []
   let open: Attempt | null = null
+  let retries = 0
   for (const e of events) {
     if (e.to_status === 'running') {
-      open = { n: e.attempt, worker: e.worker_id, start: e.at, end: null, outcome: null, error: null }
+      open = {
+        n: out.length + 1,
+        tryOf: e.attempt,
+        retries,
+        worker: e.worker_id,
+        start: e.at,
+        end: null,
+        outcome: null,
+        error: null,
+        endedBy: null,
+      }
       out.push(open)
     } else if (open && e.from_status === 'running') {
       open.end = e.at
       open.outcome = e.to_status
       open.error = e.error
       open.worker ??= e.worker_id
+      open.endedBy = e.actor === 'worker' ? null : e.actor
       open = null
-    }
+    } else if (e.from_status === 'failed' || e.from_status === 'cancelled') retries++
   }
   return out.reverse()
 }
 
-/** One sentence on what happens to the task next, for someone learning the state machine. */
-export function whatNext(t: Task, now: number): string {
-  const until = (iso: string | null | undefined) =>
-    !iso ? 'soon' : new Date(iso).getTime() <= now ? 'now' : ago(iso, now)
-  switch (t.status) {
-    case 'pending':
-      return 'Waiting for a free worker slot of a worker that handles this type.'
-    case 'scheduled':
-      return `Waits for its time: becomes pending ${until(t.run_at ?? t.scheduled_at)}.`
-    case 'retrying':
-      return `Attempt ${t.current_attempt} failed; attempt ${t.current_attempt + 1} of ${t.max_attempts} may start ${until(t.run_at)} (backoff).`
-    case 'running':
-      return t.cancel_requested
-        ? 'Cancel requested: the handler was told to stop.'
-        : `Running on ${t.locked_by ?? 'a worker'}; its lease runs out ${until(t.lease_expires_at)} unless the heartbeat extends it.`
-    case 'completed':
-      return 'Done. The result is stored below.'
-    case 'failed':
-      return 'In the dead letter queue: nothing retries it unless you do.'
-    case 'cancelled':
-      return 'Cancelled: it will not run unless you retry it.'
-  }
+/** Who made a transition, in words: the rescue is named as such, not after the worker it replaced. */
+export function actorOf(e: TaskEvent): string {
+  if (e.actor === 'rescue') return e.worker_id ? `rescue (lease of ${e.worker_id} expired)` : 'rescue'
+  if (e.actor === 'worker') return e.worker_id ?? 'worker'
+  if (e.actor.startsWith('user:')) return 'a user'
+  return e.actor
+}
+
+/** The error worth a banner: the one that put the task where it is now, never a healed one. */
+export function currentError(t: Task): { label: string; tone: 'error' | 'warn' } | null {
+  if (!t.last_error) return null
+  if (t.status === 'failed') return { label: 'Failed with', tone: 'error' }
+  if (t.status === 'retrying') return { label: `Attempt ${t.current_attempt} failed with`, tone: 'warn' }
+  if (t.status === 'running' && t.current_attempt > 1)
+    return { label: `Attempt ${t.current_attempt - 1} failed with`, tone: 'warn' }
+  return null
 }
 
 export function describeStrategy(s: RetryStrategy | null): string {
@@ -99,6 +113,8 @@ export function TaskDetail(props: { id: string }) {
   if (!t) return <div class="page muted">Loading…</div>
 
   const attempts = attemptsOf(events.data ?? [])
+  const error = currentError(t)
+  const retries = attempts[0]?.retries ?? 0
   const act = (path: string) => async () => {
     await api.post(`/tasks/${t.id}/${path}`)
     bump()
@@ -158,20 +174,27 @@ export function TaskDetail(props: { id: string }) {
         </div>
       </div>
 
-      {t.last_error && (
-        <div class={`note ${t.status === 'failed' ? 'error' : 'warn'}`}>
-          <strong>Last error:</strong> {t.last_error}
+      {error && (
+        <div class={`note ${error.tone}`} data-last-error>
+          <strong>{error.label}:</strong> {t.last_error}
         </div>
       )}
+
+      <WhyBox id={t.id} version={key} />
 
       <div class="grid2">
         <Card title="Facts">
           <dl class="facts">
-            <dt>Now</dt>
-            <dd data-next>{whatNext(t, now)}</dd>
             <dt>Attempts</dt>
-            <dd>
+            <dd data-attempts>
               {t.current_attempt} of {t.max_attempts}
+              {retries > 0 && (
+                <span class="muted">
+                  {' '}
+                  since the last manual retry; {attempts.length} in all across {retries} retr
+                  {retries === 1 ? 'y' : 'ies'}
+                </span>
+              )}
             </dd>
             <dt>Created</dt>
             <dd title={t.created_at}>
@@ -190,7 +213,16 @@ export function TaskDetail(props: { id: string }) {
             <dt>Finished</dt>
             <dd>{dateTime(t.completed_at)}</dd>
             <dt>Worker</dt>
-            <dd class="mono">{t.locked_by ?? '—'}</dd>
+            <dd class="mono" data-worker>
+              {t.locked_by ??
+                (attempts[0]?.worker ? (
+                  <>
+                    {attempts[0].worker} <span class="muted">(ran the last attempt)</span>
+                  </>
+                ) : (
+                  <span class="muted">none yet</span>
+                ))}
+            </dd>
             <dt>Timeout</dt>
             <dd>{t.timeout_ms ? duration(t.timeout_ms) : 'type default'}</dd>
             <dt>Idempotency key</dt>
@@ -219,6 +251,7 @@ export function TaskDetail(props: { id: string }) {
                 >
                   <div class="attempt-head">
                     <strong>Attempt {a.n}</strong>
+                    {a.retries > 0 && a.tryOf === 1 && <span class="muted small">after a manual retry</span>}
                     {a.outcome ? <Badge status={a.outcome} /> : <Badge status="running" />}
                     <span class="muted">
                       {a.end
@@ -230,6 +263,11 @@ export function TaskDetail(props: { id: string }) {
                     worker <span class="mono">{a.worker ?? '—'}</span> · started {dateTime(a.start)}
                   </div>
                   {a.error && <div class="attempt-error">{a.error}</div>}
+                  {a.endedBy === 'rescue' && (
+                    <div class="muted small">
+                      ended by the rescue: the worker stopped heartbeating and its lease expired
+                    </div>
+                  )}
                 </li>
               ))}
             </ol>
@@ -269,7 +307,9 @@ export function TaskDetail(props: { id: string }) {
                   <Badge status={e.to_status} />
                 </td>
                 <td class="num">{e.attempt}</td>
-                <td class="mono small">{e.worker_id ?? e.actor}</td>
+                <td class="mono small" data-actor={e.actor}>
+                  {actorOf(e)}
+                </td>
                 <td class="err">{e.error ?? ''}</td>
               </tr>
             ))}

@@ -3,14 +3,16 @@
 // except while rows are selected, so the selection does not move under the cursor.
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { Badge, Empty, ErrorNote, errorText, toast } from '../components/ui'
+import { WhyBadge } from '../components/why-box'
 import { qs } from '../lib/api'
 import { type BulkAction, collectIds, describe, runBulk } from '../lib/bulk'
 import { ago, dateTime, fromLocalInput, num, shortId, toLocalInput } from '../lib/format'
 import { bump, useLive, useNow } from '../lib/live'
 import { navigate, setQuery } from '../lib/router'
 import type { Task, TaskStatus, TaskType } from '../lib/types'
-import { PRIORITIES, TASK_STATUSES } from '../lib/types'
+import { PRIORITIES, TASK_STATUSES, TERMINAL } from '../lib/types'
 import { useApi } from '../lib/use-api'
+import type { WhySummary } from '../lib/why'
 
 const FILTERS = ['status', 'task_type', 'priority', 'created_after', 'created_before', 'q'] as const
 const LIMITS = [25, 50, 100, 250]
@@ -32,6 +34,13 @@ export function Tasks(props: { query: URLSearchParams }) {
   if (selected.size === 0 && !allMatching) frozen.current = live.changes
   const list = useApi<Task[]>(`/tasks${qs({ ...filter, limit, offset })}`, frozen.current, 1000)
   const types = useApi<TaskType[]>('/tasks/types')
+  // The headline reason of each unfinished task on this page, refreshed with the list and every 5 s.
+  const unfinished = (list.data ?? []).filter((t) => !TERMINAL.includes(t.status)).map((t) => t.id)
+  const why = useApi<WhySummary>(
+    unfinished.length ? `/tasks/why?ids=${unfinished.join(',')}` : null,
+    `${frozen.current}-${Math.floor(now / 5000)}`,
+    1000,
+  )
 
   // A new filter or page is a new question: forget the selection.
   useEffect(() => {
@@ -292,6 +301,9 @@ export function Tasks(props: { query: URLSearchParams }) {
                 <td>{t.task_type}</td>
                 <td>
                   <Badge status={t.status} />
+                  {why.data?.tasks?.[t.id] && t.status !== 'running' && (
+                    <WhyBadge {...why.data.tasks[t.id]!} />
+                  )}
                 </td>
                 <td>
                   <span class={`prio p-${t.priority}`}>{t.priority}</span>

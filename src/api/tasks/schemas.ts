@@ -5,6 +5,7 @@ import { Type as T } from '@sinclair/typebox'
 import { t } from 'elysia'
 import { BATCH_LIMIT } from '../../queue/enqueue'
 import { PRIORITIES, TASK_STATUSES, type TaskStatus } from '../../queue/states'
+import { REASON_CODES } from '../../queue/why'
 import { JsonObject, Named, Nullable, OneOf, Timestamp } from '../contract'
 
 const Json = t.Record(t.String(), t.Unknown())
@@ -183,3 +184,45 @@ export const TaskStats = Named(
 export const Retried = T.Object({ retried: T.Integer(), ids: T.Array(T.String({ format: 'uuid' })) })
 export const Deleted = T.Object({ deleted: T.Integer(), ids: T.Array(T.String({ format: 'uuid' })) })
 export const TaskDeleted = T.Object({ id: T.String({ format: 'uuid' }), deleted: T.Literal(true) })
+
+// ---- why a task waits (src/queue/why.ts) ----
+
+const ReasonCode = OneOf(REASON_CODES, 'in this order, the first reason of a task is its headline')
+
+export const WhyReason = Named(
+  'WhyReason',
+  T.Object(
+    { code: ReasonCode, message: T.String({ description: 'a sentence a person reads' }) },
+    {
+      // The evidence differs per code (run_at, the breaker's counts, the worker's heartbeat, …).
+      additionalProperties: T.Unknown(),
+      description: 'one reason, with the facts behind it as further fields',
+    },
+  ),
+)
+
+export const Why = Named(
+  'Why',
+  T.Object({
+    task_id: T.String({ format: 'uuid' }),
+    status: Status,
+    runnable: T.Boolean({ description: 'nothing holds it back: the next claim with a free slot takes it' }),
+    reasons: T.Array(WhyReason),
+    checked_at: Timestamp,
+  }),
+)
+
+export const WhySummary = Named(
+  'WhySummary',
+  T.Object({
+    by_reason: T.Partial(T.Record(ReasonCode, T.Integer()), {
+      description: 'unfinished tasks (waiting or running) by their headline reason',
+    }),
+    tasks: T.Optional(
+      T.Record(T.String({ format: 'uuid' }), T.Object({ code: ReasonCode, message: T.String() }), {
+        description: 'per task id, when ids were asked for',
+      }),
+    ),
+    checked_at: Timestamp,
+  }),
+)

@@ -1,9 +1,12 @@
-// db-restart: mid-run, every connection to tasklab's database is cut and new ones are refused for a
-// few seconds (longer than the lease), then allowed again — a database restart as tasklab sees it,
-// without stopping a PostgreSQL server that other databases share. The server's /health/ready must
-// answer 503 during the outage and 200 after it, without a restart of any tasklab process, and
-// every task must complete.
+// db-restart: mid-run the database goes away for a few seconds (longer than the lease), then comes
+// back. On the embedded PostgreSQL the server really restarts: its owner is asked to keep it down
+// for the outage and the server is stopped (fast shutdown: every session cut), then started again
+// by the owner. On a server given by URL, which other databases may share, only tasklab's database
+// goes away: every connection to it is cut and new ones are refused, then allowed again. Either
+// way /health/ready must answer 503 during the outage and 200 after it, without a restart of any
+// tasklab process, and every task must complete.
 import postgres from 'postgres'
+import { restartEmbedded } from '../../db/embedded'
 import { WORKER_LOST } from '../../queue/rescue'
 import {
   account,
@@ -34,7 +37,7 @@ export async function dbRestart(ctx: Ctx): Promise<Report> {
     Array.from({ length: ctx.tasks }, () => tagged(run, { ...delayTask(0.1, 0.3), ...RESILIENT })),
   )
   ctx.log(`  created ${created.length} tasks of 0.1-0.3 s`)
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} })
+  const admin = ctx.database.embeddedDir ? null : postgres(adminUrl, { max: 1, onnotice: () => {} })
   const ident = `"${name.replaceAll('"', '""')}"`
   let outageDone = false
   let unfinishedAtCut = 0
@@ -42,28 +45,50 @@ export async function dbRestart(ctx: Ctx): Promise<Report> {
   let back200 = false
   let recoveryMs = 0
   let readyAt = Number.POSITIVE_INFINITY
-  const outage = async () => {
-    await Bun.sleep(100)
-    unfinishedAtCut = await counts(ctx.api, run).then((c) => c.unfinished)
+  const watch503 = async (cutAt: number, until: () => boolean) => {
+    while (!until()) {
+      if (!saw503 && (await ctx.api.ready()) === 503) {
+        saw503 = true
+        ctx.log(`  /health/ready answers 503 (${Math.round(performance.now() - cutAt)} ms after the cut)`)
+      }
+      await Bun.sleep(100)
+    }
+  }
+  /** The embedded server: stopped for real, started again by the tasklab that owns it. */
+  const restartServer = async (dir: string) => {
+    ctx.log(`  restarting the embedded PostgreSQL in ${dir}, down for ${OUTAGE_MS / 1000} s`)
+    const cutAt = performance.now()
+    let back = false
+    const watching = watch503(cutAt, () => back)
+    try {
+      const { stoppedMs, upMs } = await restartEmbedded(dir, OUTAGE_MS)
+      ctx.log(`  the server stopped in ${stoppedMs} ms and accepted connections again after ${upMs} ms`)
+    } finally {
+      back = true
+      await watching
+    }
+  }
+  /** A shared server: only this database goes away. */
+  const cutConnections = async (sql: postgres.Sql) => {
     ctx.log(`  cutting every connection to ${name} and refusing new ones for ${OUTAGE_MS / 1000} s`)
     const cutAt = performance.now()
-    const allow = () => admin.unsafe(`ALTER DATABASE ${ident} ALLOW_CONNECTIONS true`)
+    const allow = () => sql.unsafe(`ALTER DATABASE ${ident} ALLOW_CONNECTIONS true`)
     ctx.undo.add(allow)
     try {
-      await admin.unsafe(`ALTER DATABASE ${ident} ALLOW_CONNECTIONS false`)
-      await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${name} AND pid <> pg_backend_pid()`
+      await sql.unsafe(`ALTER DATABASE ${ident} ALLOW_CONNECTIONS false`)
+      await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${name} AND pid <> pg_backend_pid()`
       const until = performance.now() + OUTAGE_MS
-      while (performance.now() < until) {
-        if (!saw503 && (await ctx.api.ready()) === 503) {
-          saw503 = true
-          ctx.log(`  /health/ready answers 503 (${Math.round(performance.now() - cutAt)} ms after the cut)`)
-        }
-        await Bun.sleep(100)
-      }
+      await watch503(cutAt, () => performance.now() >= until)
     } finally {
       ctx.undo.delete(allow)
       await allow()
     }
+  }
+  const outage = async () => {
+    await Bun.sleep(100)
+    unfinishedAtCut = await counts(ctx.api, run).then((c) => c.unfinished)
+    if (admin) await cutConnections(admin)
+    else await restartServer(ctx.database!.embeddedDir!)
     const allowedAt = performance.now()
     const deadline = allowedAt + 30_000
     while (performance.now() < deadline) {
@@ -71,7 +96,7 @@ export async function dbRestart(ctx: Ctx): Promise<Report> {
         back200 = true
         readyAt = performance.now()
         recoveryMs = Math.round(readyAt - allowedAt)
-        ctx.log(`  connections allowed again; /health/ready is 200 after ${recoveryMs} ms`)
+        ctx.log(`  the database is back; /health/ready is 200 after ${recoveryMs} ms`)
         break
       }
       await Bun.sleep(100)
@@ -108,14 +133,16 @@ export async function dbRestart(ctx: Ctx): Promise<Report> {
       {
         checks,
         notes: [
-          `outage ${OUTAGE_MS} ms, ready again ${recoveryMs} ms after`,
+          `${admin ? 'connections cut' : 'server restarted'}, outage ${OUTAGE_MS} ms, ready again ${recoveryMs} ms after`,
           apiAfterReady(result.apiErrors, readyAt),
         ],
       },
     )
   } finally {
-    await admin.unsafe(`ALTER DATABASE ${ident} ALLOW_CONNECTIONS true`).catch(() => {})
-    await admin.end()
+    if (admin) {
+      await admin.unsafe(`ALTER DATABASE ${ident} ALLOW_CONNECTIONS true`).catch(() => {})
+      await admin.end()
+    }
   }
 }
 
