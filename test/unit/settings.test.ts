@@ -96,4 +96,7 @@ test('each command accepts the flags it did before the table', () => {
       expect.arrayContaining(['retention-completed-secs', 'webhook-allow-hosts', 'max-running-per-user']),
     )
   expect(settingFlags('init-handler')).toEqual([])
+  // why only calls the API; admin reset-link opens the database itself.
+  expect(settingFlags('why')).toEqual([])
+  expect(settingFlags('admin')).toEqual(settingFlags('migrate'))
 })
