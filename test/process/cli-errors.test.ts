@@ -32,7 +32,7 @@ test('help for an unknown command: exit 2 naming the commands', async () => {
   const { code, output } = await run(['help', 'bogus'])
   expect(code).toBe(2)
   expect(output).toContain(
-    'No help for "bogus"; the choices are start, serve, worker, chaos, init-handler, migrate',
+    'No help for "bogus"; the choices are start, serve, worker, chaos, init-handler, why, admin, migrate',
   )
   expect((await run(['help', 'sevre'])).output).toContain('did you mean "serve"?')
   expect((await run(['help', 'worker'])).code).toBe(0)
