@@ -1,8 +1,13 @@
-// bun run bench [--json out.json] [--quick] [--repeats N]
+// bun run bench [--json out.json] [--quick] [--repeats N] [--only PHASES] [--baseline BIN] [--soak N]
 // tasklab against graphile-worker and pg-boss on the same PostgreSQL, in one run: enqueue,
-// processing, latency and rescue for all three; HTTP enqueue, 3 worker processes and memory for
-// tasklab. Every measurement gets a fresh database. Prints a markdown table; --json writes
-// everything (samples, settings, machine, versions). No speed is asserted anywhere.
+// processing, latency and rescue for all three; HTTP enqueue, 3 worker processes, memory, the
+// soak and the paused-type claim for tasklab. Every measurement gets a fresh database. Prints a
+// markdown table; --json writes everything (samples, settings, machine, versions). No speed is
+// asserted anywhere.
+//   --only enqueue,process,latency,memory,rescue,soak,paused   run only these phases
+//   --baseline BIN   also measure processing with another tasklab binary (e.g. the commit before
+//                    a change), interleaved with the others, for a before/after in the same run
+//   --soak N         tasks through the soak (1,000,000; --quick 5,000); 0 skips it
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, release, totalmem } from 'node:os'
 import { resolve } from 'node:path'
@@ -15,8 +20,11 @@ import { type Cell, type Row, renderTable } from './lib/report'
 import { enqueueHttp, enqueueInProcess } from './tasklab/enqueue'
 import { latency } from './tasklab/latency'
 import { memory } from './tasklab/memory'
+import { pausedClaim } from './tasklab/paused-claim'
 import { processDrain } from './tasklab/process'
 import { rescue } from './tasklab/rescue'
+import { mb } from './tasklab/sizes'
+import { soak } from './tasklab/soak'
 
 const argv = process.argv.slice(2)
 const flag = (name: string) => {
@@ -24,12 +32,20 @@ const flag = (name: string) => {
   return i >= 0 ? (argv[i + 1] ?? '') : undefined
 }
 const quick = argv.includes('--quick')
+const PHASES = ['enqueue', 'process', 'latency', 'memory', 'rescue', 'soak', 'paused'] as const
+const only = flag('--only')?.split(',') ?? [...PHASES]
+for (const p of only)
+  if (!(PHASES as readonly string[]).includes(p))
+    throw new Error(`bench: unknown phase "${p}" in --only; phases: ${PHASES.join(', ')}`)
+const run = (phase: (typeof PHASES)[number]) => only.includes(phase)
+const baselineFlag = flag('--baseline')
+const baseline = baselineFlag ? resolve(baselineFlag) : undefined
 const S = {
   quick,
   repeats: Number(flag('--repeats') ?? (quick ? 1 : 3)),
   enqueue: { n: quick ? 1000 : 10_000, inflight: 16, batch: 1000, httpClients: 16 },
   processN: quick ? 2000 : 20_000,
-  concurrencies: [10, 50],
+  concurrencies: [10, 50, 100],
   multi: { processes: 3, concurrency: 10 },
   latency: { samples: quick ? 30 : 200, gapMs: 20, warmup: quick ? 5 : 20 },
   latencyRepeats: quick ? 1 : 3,
@@ -38,6 +54,8 @@ const S = {
   memoryN: quick ? 2000 : 20_000,
   idleMs: quick ? 1500 : 3000,
   spawnedEnv: QUIET,
+  soak: { n: Number(flag('--soak') ?? (quick ? 5000 : 1_000_000)), concurrency: 50 },
+  pausedN: quick ? 20_000 : 200_000,
 }
 const log = (msg: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`)
 
@@ -91,7 +109,7 @@ const bin = await binaryPath()
 log(`tasklab ${VERSION} binary ${bin}; ${quick ? 'quick' : 'full'} run, ${S.repeats} repeat(s)`)
 
 for (let rep = 0; rep < S.repeats; rep++) {
-  for (const mode of ['single', 'batch'] as const) {
+  for (const mode of run('enqueue') ? (['single', 'batch'] as const) : []) {
     const r = await twice('enqueue', () => enqueueInProcess(mode, S.enqueue))
     log(`rep ${rep + 1} tasklab enqueue ${mode} in-process: ${Math.round(r.perSec)}/s`)
     add(`enqueue_${mode}`, r.perSec)
@@ -101,7 +119,9 @@ for (let rep = 0; rep < S.repeats; rep++) {
     )
     if (h) add(`http_${mode}`, h.perSec)
   }
-  peers.push(await twice('peers enqueue', () => runPeers({ ...peerEnv, PHASES: 'enqueue' })))
+  if (run('enqueue'))
+    peers.push(await twice('peers enqueue', () => runPeers({ ...peerEnv, PHASES: 'enqueue' })))
+  if (!run('process')) continue
   for (const c of S.concurrencies) {
     const r = await twice('process', () => processDrain(bin, S.processN, c, 1))
     log(
@@ -109,6 +129,12 @@ for (let rep = 0; rep < S.repeats; rep++) {
     )
     add(`process_c${c}`, r.perSec)
     keep(`process_c${c}`, r)
+    if (baseline) {
+      const b = await twice('process (baseline)', () => processDrain(baseline, S.processN, c, 1))
+      log(`rep ${rep + 1} baseline process c=${c}: ${Math.round(b.perSec)}/s`)
+      add(`baseline_c${c}`, b.perSec)
+      keep(`baseline_c${c}`, b)
+    }
   }
   const m = await twice('process', () =>
     processDrain(bin, S.processN, S.multi.concurrency, S.multi.processes),
@@ -121,7 +147,7 @@ for (let rep = 0; rep < S.repeats; rep++) {
   peers.push(await twice('peers process', () => runPeers({ ...peerEnv, PHASES: 'process', RAW_BASELINE: 0 })))
 }
 
-for (let rep = 0; rep < S.latencyRepeats; rep++) {
+for (let rep = 0; rep < (run('latency') ? S.latencyRepeats : 0); rep++) {
   const r = await twice('latency', () => latency(S.latency))
   log(
     `rep ${rep + 1} tasklab latency p50 ${r.p50.toFixed(2)} p95 ${r.p95.toFixed(2)} p99 ${r.p99.toFixed(2)} ms`,
@@ -129,27 +155,58 @@ for (let rep = 0; rep < S.latencyRepeats; rep++) {
   for (const p of ['p50', 'p95', 'p99'] as const) add(`latency_${p}`, r[p])
   keep('latency', r)
 }
-peers.push(await twice('peers latency', () => runPeers({ ...peerEnv, PHASES: 'latency' })))
+if (run('latency'))
+  peers.push(await twice('peers latency', () => runPeers({ ...peerEnv, PHASES: 'latency' })))
 
-const mem = await twice('memory', () => memory(bin, S.memoryN, S.idleMs))
-log(
-  `tasklab memory: idle ${mem.idleRssMb.toFixed(1)} MB (peak ${mem.idlePeakMb.toFixed(1)}), draining peak ${mem.drainPeakMb.toFixed(1)} MB`,
-)
-add('rss_idle', mem.idleRssMb)
-add('rss_idle_peak', mem.idlePeakMb)
-add('rss_drain_peak', mem.drainPeakMb)
+if (run('memory')) {
+  const mem = await twice('memory', () => memory(bin, S.memoryN, S.idleMs))
+  log(
+    `tasklab memory: idle ${mem.idleRssMb.toFixed(1)} MB (peak ${mem.idlePeakMb.toFixed(1)}), draining peak ${mem.drainPeakMb.toFixed(1)} MB`,
+  )
+  add('rss_idle', mem.idleRssMb)
+  add('rss_idle_peak', mem.idlePeakMb)
+  add('rss_drain_peak', mem.drainPeakMb)
+}
 
 // The crash tests are mostly idle waits: tasklab's runs beside the peers' (as their three do).
-const [resc, crashPeers] = await Promise.all([
-  twice('rescue', () => rescue(bin, S.leaseSecs, S.crashTimeoutS)),
-  twice('peers crash', () => runPeers({ ...peerEnv, PHASES: 'crash' })),
-])
-peers.push(crashPeers)
-log(
-  `tasklab rescue: ${resc.recovered ? `${(resc.recoverMs! / 1000).toFixed(2)} s` : 'not recovered'} (lease ${S.leaseSecs} s)`,
-)
-if (resc.recoverMs !== null) add('rescue', resc.recoverMs / 1000)
-keep('rescue', resc)
+let resc: Awaited<ReturnType<typeof rescue>> | undefined
+if (run('rescue')) {
+  const [r, crashPeers] = await Promise.all([
+    twice('rescue', () => rescue(bin, S.leaseSecs, S.crashTimeoutS)),
+    twice('peers crash', () => runPeers({ ...peerEnv, PHASES: 'crash' })),
+  ])
+  resc = r
+  peers.push(crashPeers)
+  log(
+    `tasklab rescue: ${r.recovered ? `${(r.recoverMs! / 1000).toFixed(2)} s` : 'not recovered'} (lease ${S.leaseSecs} s)`,
+  )
+  if (r.recoverMs !== null) add('rescue', r.recoverMs / 1000)
+  keep('rescue', r)
+}
+
+if (run('paused')) {
+  const p = await twice('paused claim', () => pausedClaim(S.pausedN))
+  log(`tasklab claim of 10 beside ${S.pausedN} due tasks of a paused type: ${p.claimMs.toFixed(2)} ms`)
+  add('paused_claim', p.claimMs)
+  keep('paused_claim', p)
+}
+
+const soakLines: string[] = []
+if (run('soak') && S.soak.n > 0) {
+  const r = await soak(bin, S.soak.n, S.soak.concurrency, log)
+  log(
+    `tasklab soak ${r.n}: ${Math.round(r.perSec)}/s overall, ${Math.round(r.startPerSec)}/s first tenth, ${Math.round(r.endPerSec)}/s last tenth; claim ${r.claimMsStart.toFixed(2)} → ${r.claimMsEnd.toFixed(2)} ms`,
+  )
+  add('soak_start', r.startPerSec)
+  add('soak_end', r.endPerSec)
+  add('soak_claim_start', r.claimMsStart)
+  add('soak_claim_end', r.claimMsEnd)
+  keep('soak', r)
+  const end = new Map(r.sizesEnd.map((x) => [x.name, x.bytes]))
+  soakLines.push(
+    `soak sizes at 5 % → end: ${r.sizesStart.map((x) => `${x.name} ${mb(x.bytes)} → ${mb(end.get(x.name) ?? Number.NaN)}`).join('; ')}`,
+  )
+}
 
 // ------------------------------------------------------------------ table
 const num = (xs: unknown[]) => xs.filter((x): x is number => typeof x === 'number')
@@ -220,6 +277,17 @@ const rows: Row[] = [
       pgboss: peerCell(`process_c${c}`, 'pgboss', 'rec'),
     }),
   ),
+  ...S.concurrencies.map(
+    (c): Row => ({
+      id: `baseline_c${c}`,
+      label: `process ${S.processN} no-op, concurrency ${c}, baseline binary (--baseline)`,
+      unit: 'tasks/s',
+      better: 'higher',
+      tasklab: tl(`baseline_c${c}`),
+      gw: peerCell(`process_c${c}`, 'gw', 'rec'),
+      pgboss: peerCell(`process_c${c}`, 'pgboss', 'rec'),
+    }),
+  ),
   {
     id: 'process_multi',
     label: `process ${S.processN} no-op, ${S.multi.processes} processes × concurrency ${S.multi.concurrency}`,
@@ -245,9 +313,46 @@ const rows: Row[] = [
     unit: 's',
     better: 'lower',
     target: `≤ lease + 1 = ${S.leaseSecs + 1}`,
-    tasklab: resc.recovered ? tl('rescue') : { samples: [], text: 'not recovered' },
+    tasklab: !resc || resc.recovered ? tl('rescue') : { samples: [], text: 'not recovered' },
     gw: crashCell('gw', 'rec'),
     pgboss: crashCell('pgboss', 'crash_hb'),
+  },
+  {
+    id: 'paused_claim',
+    label: `claim 10 tasks beside ${S.pausedN} due tasks of a paused type`,
+    unit: 'ms',
+    better: 'lower',
+    target: '< 2',
+    tasklab: tl('paused_claim'),
+  },
+  {
+    id: 'soak_start',
+    label: `soak ${S.soak.n} no-op at c=${S.soak.concurrency}: throughput over the first tenth`,
+    unit: 'tasks/s',
+    better: 'higher',
+    tasklab: tl('soak_start'),
+  },
+  {
+    id: 'soak_end',
+    label: 'soak: throughput over the last tenth',
+    unit: 'tasks/s',
+    better: 'higher',
+    target: '≥ 0.9 × the first tenth',
+    tasklab: tl('soak_end'),
+  },
+  {
+    id: 'soak_claim_start',
+    label: 'soak: claim of 10 of another type at 5 % done',
+    unit: 'ms',
+    better: 'lower',
+    tasklab: tl('soak_claim_start'),
+  },
+  {
+    id: 'soak_claim_end',
+    label: 'soak: claim of 10 of another type at 95 % done',
+    unit: 'ms',
+    better: 'lower',
+    tasklab: tl('soak_claim_end'),
   },
   {
     id: 'rss_idle',
@@ -325,6 +430,8 @@ const settings = [
     ([m, l, k]) =>
       `${l === 'gw' ? 'graphile-worker' : 'pg-boss'} ${m}: ${peerSettings(peers, m!, l!, k!) ?? 'n/a'}`,
   ),
+  ...(baseline ? [`baseline binary: ${baseline}`] : []),
+  ...soakLines,
 ]
 
 const title = `tasklab bench ${started.toISOString()} (${quick ? 'quick' : 'full'}, ${S.repeats} repeat(s), latency ${S.latencyRepeats} pass(es)); ${machine.cpus} × ${machine.cpu}, ${machine.memGb} GB; PostgreSQL ${String(pg!.v).split(' ')[1]} (${Object.entries(
@@ -334,7 +441,10 @@ const title = `tasklab bench ${started.toISOString()} (${quick ? 'quick' : 'full
   .join(
     ', ',
   )}); bun ${versions.bun}, node ${versions.node}, graphile-worker ${versions['graphile-worker']}, pg-boss ${versions['pg-boss']}`
-const table = renderTable(rows)
+// With --only, rows of phases that did not run are left out.
+const table = renderTable(
+  rows.filter((r) => [r.tasklab, r.gw, r.pgboss].some((c) => c && (c.samples.length > 0 || c.text))),
+)
 process.stdout.write(
   `${title}\nCells: median (min–max) over the samples; ratios are ratios of medians.\n\n${table}\n\nSettings:\n${settings.map((s) => `- ${s}`).join('\n')}\n\nwall time ${Math.round((finished.getTime() - started.getTime()) / 1000)} s\n`,
 )

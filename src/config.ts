@@ -84,6 +84,25 @@ const port: Kind<number> = {
   },
 }
 
+/** Like positiveInt, but 0 is allowed (it switches a feature off). */
+const wholeNumber = (max: number): Kind<number> => ({
+  arg: 'N',
+  accepts: `whole number 0–${max}`,
+  parse(raw, name) {
+    const n = Number(raw)
+    if (!/^\d+$/.test(raw.trim()) || n > max)
+      throw new ConfigError(`${name} must be a whole number from 0 to ${max}; got "${raw}".`)
+    return n
+  },
+})
+
+/**
+ * Claim-ahead depth, × concurrency (STARTER__WORKER__PREFETCH). 4 is where no-op processing
+ * stopped gaining when measured (see the README's performance section); the time bound in
+ * src/worker/claimer.ts keeps it from holding long tasks away from other workers.
+ */
+export const DEFAULT_PREFETCH = 4
+
 /** Seconds (fractions allowed) in, milliseconds out. */
 const seconds = (min: number, max: number): Kind<number> => ({
   arg: 'S',
@@ -320,6 +339,16 @@ export const SETTINGS = {
       fallback: 4,
       shown: '`4`',
       help: 'tasks one worker runs at once',
+      group: 'worker',
+    }),
+    /** Tasks claimed ahead of free slots, as a multiple of concurrency; 0 claims only for free slots. */
+    prefetch: setting({
+      env: 'STARTER__WORKER__PREFETCH',
+      flag: 'prefetch',
+      kind: wholeNumber(16),
+      fallback: DEFAULT_PREFETCH,
+      shown: `\`${DEFAULT_PREFETCH}\``,
+      help: 'tasks a worker claims ahead, × concurrency; they show as running before they start (`0`: only for free slots)',
       group: 'worker',
     }),
     pollIntervalMs: setting({

@@ -11,6 +11,8 @@ export async function freshDatabase(poolSize = 10): Promise<BenchDatabase> {
   await upsertTypes(db.sql, [
     { name: 'delay_task', description: 'bench no-op: delay_seconds 0' },
     { name: 'bench_lat', description: 'bench latency probe' },
+    { name: 'bench_probe', description: 'bench claim-latency probe (no worker runs it)' },
+    { name: 'bench_paused', description: 'bench: due tasks of a paused type' },
   ])
   return db
 }

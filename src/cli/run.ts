@@ -8,10 +8,10 @@ import { isConnectionError } from '../db/connect'
 import { BUILTIN_TYPES, builtinHandlers } from '../handlers'
 import { HandlerModules } from '../handlers/modules/live'
 import type { Logger } from '../log'
+import { startMaintenance } from '../maintenance/maintenance'
 import { upsertTypes } from '../queue/registry'
 import { openRuntime, type Runtime } from '../runtime'
 import { VERSION } from '../version'
-import { startMaintenance } from '../worker/maintenance'
 import { Worker } from '../worker/runner'
 
 export type Role = 'start' | 'serve' | 'worker'
@@ -30,6 +30,7 @@ export function createWorker(
     handlers: builtinHandlers({ sandboxDir: c.sandboxDir, webhookAllowHosts: c.webhook.allowHosts }),
     idSuffix: c.worker.id,
     concurrency: c.worker.concurrency,
+    prefetch: c.worker.prefetch,
     pollIntervalMs: c.worker.pollIntervalMs,
     leaseMs: c.worker.leaseMs,
     shutdownGraceMs: c.worker.shutdownGraceMs,

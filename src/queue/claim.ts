@@ -49,7 +49,9 @@ const USER_CAP_LOCK = 7_461_730_013
  * Only claimable work is read. The type's row decides first: a paused or inactive type, or one
  * whose breaker is open and cooling down, is not read at all, so a task created right after a
  * pause was answered can never start, whatever a worker's cached view says. A half-open breaker
- * (or an open one whose cool-down is over) lets one task through per claim: the probe. Then, per
+ * (or an open one whose cool-down is over) lets one task through while none of the type runs: the
+ * probe, one at a time across all workers, as src/queue/remote.ts counts it (one per claim let a
+ * capped claim, which claims in rounds, take a probe per round). Then, per
  * admitted type, tasks_ready_idx (task_type, priority DESC, run_at, id) is read in order and stops
  * after `limit` rows; the per-type winners are merged by (priority DESC, run_at, id), so critical
  * still runs first across types. With 200,000 due tasks of a paused type, the claim of 10 tasks
@@ -111,7 +113,9 @@ function claimOnce(sql: Sql, opts: ClaimOptions, cap: number | undefined): Promi
   return sql<ClaimedTask[]>`
     WITH async AS (SELECT set_config('synchronous_commit', 'off', true)),
     admitted AS (
-      SELECT name, CASE WHEN breaker_state = 'closed' THEN ${opts.limit}::int ELSE 1 END AS cap
+      SELECT name, CASE WHEN breaker_state = 'closed' THEN ${opts.limit}::int
+                        WHEN EXISTS (SELECT 1 FROM tasks p WHERE p.task_type = task_types.name AND p.status = 'running') THEN 0
+                        ELSE 1 END AS cap
       FROM task_types
       WHERE name = ANY(${types}::text[]) AND is_active AND NOT paused
         AND (breaker_state <> 'open'

@@ -17,7 +17,10 @@ export interface QueueEvents {
   }
   'breaker:changed': { taskType: string; from: BreakerState; to: BreakerState; failures: number }
   'worker:started': { workerId: string; types: string[]; concurrency: number }
-  'worker:stopped': { workerId: string; handedBack: number }
+  /** handedBack counts both: attempts aborted at the deadline and tasks claimed ahead that never started. */
+  'worker:stopped': { workerId: string; handedBack: number; prefetched: number }
+  /** An attempt ended and freed its slot; its outcome may not be written yet (write-behind). */
+  'attempt:ended': { id: string; workerId: string; durationMs: number }
   'worker:claimed': { workerId: string; count: number }
   'db:lost': { error: string }
   'db:restored': Record<string, never>

@@ -34,8 +34,11 @@ victims AS (
 -- ANY(ARRAY(...)) rather than a join: a join let the planner hash the whole of task_events (a
 -- sequential scan per batch, measured at 60,000 rows); an array of 500 keys is 500 index lookups.
 gone_events AS (
-  -- History by task id: a task may have none (lean history keeps the happy path on the row).
-  DELETE FROM task_events WHERE task_id = ANY (ARRAY(SELECT id FROM victims)) RETURNING 1
+  -- The stored history, by task id: a task may have none (lean history keeps the happy path on the
+  -- row, and the view task_events rebuilds it from there, so it goes with the row). Not through the
+  -- view: that rebuilt every victim's history only to delete it (10x slower per batch, measured at
+  -- 20,000 lean tasks: longest batch 265 ms instead of ~20) and counted rebuilt rows as deleted.
+  DELETE FROM task_event_log WHERE task_id = ANY (ARRAY(SELECT id FROM victims)) RETURNING 1
 ),
 gone AS (
   -- By id, not ctid: a row updated after this statement's snapshot was locked in its newest

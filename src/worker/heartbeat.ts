@@ -1,21 +1,25 @@
-// The worker's heartbeat: every lease/3 it extends the leases of the tasks it runs (so a healthy
-// worker never loses one), learns of cancel requests it may have missed on NOTIFY, and notices
-// tasks taken from it (rescued while it was cut off), whose handlers it then aborts.
+// The worker's heartbeat: every lease/3 it extends the leases of the tasks it holds — executing,
+// claimed ahead, or finished with the outcome not yet written — so a healthy worker never loses
+// one, and hands the database's answer back: which of them are still ours, with any cancel
+// requests missed on NOTIFY. The worker judges what to abort or drop.
 import type { Sql } from '../db/connect'
 import { isConnectionError } from '../db/connect'
 import type { Logger } from '../log'
 import { extendLeases } from '../queue/finish'
 import { heartbeatWorker } from '../queue/workers'
-import type { Attempt } from './execute'
 
 export interface HeartbeatOptions {
   sql: Sql
   workerId: string
   leaseMs: number
   log: Logger
-  running: () => ReadonlyMap<string, Attempt>
-  onCancel: (taskId: string) => void
-  onLeaseLost: (taskId: string) => void
+  /** Every task whose lease this worker keeps. */
+  held: () => string[]
+  /**
+   * The held tasks still ours (id → cancel requested), and performance.now() when the statement was
+   * sent: only tasks held since before then can be judged by the answer.
+   */
+  onLeases: (ours: ReadonlyMap<string, boolean>, sentAt: number) => void
   onTick: () => Promise<void>
   onDatabase: (up: boolean, err?: unknown) => void
 }
@@ -45,16 +49,8 @@ export class Heartbeat {
     const sentAt = performance.now()
     try {
       await heartbeatWorker(this.o.sql, this.o.workerId)
-      const held = await extendLeases(this.o.sql, this.o.workerId, this.o.leaseMs, [
-        ...this.o.running().keys(),
-      ])
-      const ours = new Map(held.map((r) => [r.id, r.cancel_requested]))
-      for (const [id, attempt] of this.o.running()) {
-        if (attempt.startedAt > sentAt) continue
-        const cancel = ours.get(id)
-        if (cancel === undefined) this.o.onLeaseLost(id)
-        else if (cancel) this.o.onCancel(id)
-      }
+      const held = await extendLeases(this.o.sql, this.o.workerId, this.o.leaseMs, this.o.held())
+      this.o.onLeases(new Map(held.map((r) => [r.id, r.cancel_requested])), sentAt)
       await this.o.onTick()
       this.o.onDatabase(true)
     } catch (err) {

@@ -1,30 +1,26 @@
-// The worker: keeps up to `concurrency` attempts running. There is no batch barrier: each attempt
-// frees its slot on its own, and a claim for every free slot follows at once, so one slow task
-// never stalls pickup. Claims and completions are batched by coalescing, not by waiting: all
-// outcomes that finish while a write is in flight go out together in the next one.
+// The worker: keeps up to `concurrency` attempts executing. It wires four small parts together —
+// the claimer (claim loop, local queue of tasks claimed ahead), the completer (write-behind of
+// outcomes), the type view (what may run: pause, breakers) and the heartbeat (leases) — around one
+// asserted mode (mode.ts). A finished attempt frees its slot at once: the next task starts from
+// the local queue while the outcome waits for the next write.
 import { appendFileSync } from 'node:fs'
 import { hostname } from 'node:os'
+import { DEFAULT_PREFETCH } from '../config'
 import type { Sql } from '../db/connect'
-import { isConnectionError } from '../db/connect'
 import type { TaskHandler } from '../handlers/contract'
 import type { Logger } from '../log'
-import { admits, type Breaker, isPristine, probeAt } from '../queue/breaker'
 import type { ClaimedTask as Task } from '../queue/claim'
-import { claimTasks, nextRunAt } from '../queue/claim'
 import type { QueueEventBus } from '../queue/events'
-import { finishTasks, type Outcome } from '../queue/finish'
+import { handBack } from '../queue/hand-back'
 import { CONTROL_CHANNEL, type ControlMessage, type Notifier, TASKS_CHANNEL } from '../queue/notify'
-import {
-  breakerOf,
-  breakerSettingsOf,
-  readTypes,
-  recordBreaker,
-  type TaskTypeRow,
-  upsertTypes,
-} from '../queue/registry'
+import { upsertTypes } from '../queue/registry'
 import { registerWorker, stopWorker } from '../queue/workers'
+import { type Claimed, Claimer } from './claimer'
+import { Completer, type Finished } from './completer'
 import { AbortReason, type Attempt, type AttemptResult, startAttempt } from './execute'
 import { Heartbeat } from './heartbeat'
+import { settlesBy, WorkerMode } from './mode'
+import { TypeView } from './type-view'
 
 export interface WorkerOptions {
   sql: Sql
@@ -34,6 +30,8 @@ export interface WorkerOptions {
   /** The --id given on the command line; the worker's full id adds host and pid to stay unique. */
   idSuffix?: string
   concurrency: number
+  /** Tasks claimed ahead, as a multiple of concurrency (STARTER__WORKER__PREFETCH); 0 = strict. */
+  prefetch?: number
   pollIntervalMs: number
   leaseMs: number
   shutdownGraceMs: number
@@ -47,39 +45,85 @@ export interface WorkerOptions {
   onControl?: (msg: ControlMessage, worker: Worker) => void
 }
 
+/** How long stop() waits, after the grace period, for aborted attempts' hand-backs and the last writes. */
+const FINAL_WRITE_MS = 5000
+
 export class Worker {
   readonly id: string
   private readonly handlers: Map<string, TaskHandler>
-  private readonly running = new Map<string, Attempt>()
-  private readonly outbox: { outcome: Outcome; result: AttemptResult; task: Task }[] = []
-  private types = new Map<string, TaskTypeRow>()
-  /** Types with a breaker probe in flight in this worker: at most one each. */
-  private readonly probing = new Set<string>()
-  private claiming = false
-  private wakeAgain = false
-  private flushing = false
-  private stopping = false
-  private graceOver = false
-  private pollTimer: Timer | undefined
-  private retryTimer: Timer | undefined
-  private backoffMs = 0
-  private dbDown = false
+  private readonly mode = new WorkerMode()
+  private readonly executing = new Map<string, Attempt>()
+  private readonly types: TypeView
+  private readonly claimer: Claimer
+  private readonly completer: Completer
   private readonly heartbeat: Heartbeat
+  /** Hand-backs in flight; stop() waits for them. */
+  private readonly handingBack = new Set<Promise<unknown>>()
+  /** Claimed tasks handed back without starting (counted from the start of the drain). */
+  private prefetchedBack = 0
+  /** Breaker writes, one after another. */
+  private breakerWrites: Promise<void> = Promise.resolve()
+  private dbDown = false
+  /** STARTER__WORKER__PREFETCH=0: no claim ahead, and a slot stays taken until its outcome is written. */
+  private readonly strict: boolean
+  private stopped: Promise<number> | undefined
   private readonly unsubscribe: (() => unknown)[] = []
 
   constructor(private readonly opts: WorkerOptions) {
     this.id = `${hostname().replace(/[^A-Za-z0-9.-]/g, '-')}-${process.pid}-w${opts.idSuffix ?? '0'}`
     this.handlers = new Map(opts.handlers.map((h) => [h.type, h]))
+    const onDatabase = (up: boolean, err?: unknown) => this.setDatabase(up, err)
+    this.types = new TypeView({
+      sql: opts.sql,
+      events: opts.events,
+      log: opts.log,
+      handled: [...this.handlers.keys()],
+      onUnblocked: () => this.claimer.wake('fresh'),
+    })
+    this.claimer = new Claimer({
+      sql: opts.sql,
+      workerId: this.id,
+      events: opts.events,
+      log: opts.log,
+      mode: this.mode,
+      types: this.types,
+      concurrency: opts.concurrency,
+      prefetch: opts.prefetch ?? DEFAULT_PREFETCH,
+      leaseMs: opts.leaseMs,
+      pollIntervalMs: opts.pollIntervalMs,
+      executing: () => this.occupied(),
+      onReady: () => this.pump(),
+      onLate: (late) => this.giveBack(late),
+      onDatabase,
+    })
+    const strict = (opts.prefetch ?? DEFAULT_PREFETCH) === 0
+    this.strict = strict
+    this.completer = new Completer({
+      sql: opts.sql,
+      workerId: this.id,
+      log: opts.log,
+      // Strict mode writes each outcome at once (coalescing only while a write is in flight), as
+      // before claim-ahead; with prefetch the slot is already refilled, so waiting ≤ 10 ms for
+      // company costs no throughput and makes one statement out of many outcomes.
+      delayMs: strict ? 0 : 10,
+      batchMax: Math.max(64, 2 * opts.concurrency),
+      maxInFlight: strict ? 1 : 2,
+      onWritten: (batch, written) => this.written(batch, written),
+      onDatabase,
+    })
     this.heartbeat = new Heartbeat({
       sql: opts.sql,
       workerId: this.id,
       leaseMs: opts.leaseMs,
       log: opts.log,
-      running: () => this.running,
-      onCancel: (id) => this.abort(id, new AbortReason('cancel', 'cancelled by user')),
-      onLeaseLost: (id) => this.abort(id, new AbortReason('lease_lost', 'lease lost: the task was rescued')),
-      onTick: () => this.refreshTypes(),
-      onDatabase: (up, err) => this.setDatabase(up, err),
+      held: () => [
+        ...this.executing.keys(),
+        ...this.claimer.queued.map((c) => c.task.id),
+        ...this.completer.unwritten(),
+      ],
+      onLeases: (ours, sentAt) => this.judgeLeases(ours, sentAt),
+      onTick: () => this.types.refresh(),
+      onDatabase,
     })
   }
 
@@ -87,8 +131,19 @@ export class Worker {
     return [...this.handlers.keys()]
   }
 
+  /** Attempts executing now (never more than concurrency; tasks claimed ahead are not counted). */
   get inFlight(): number {
-    return this.running.size
+    return this.executing.size
+  }
+
+  /** Tasks claimed ahead, waiting in the local queue: `running` in the database, not executing. */
+  get prefetched(): number {
+    return this.claimer.queued.length
+  }
+
+  /** Whether this worker's view of the type says paused (the view refreshes on NOTIFY and heartbeat). */
+  paused(type: string): boolean {
+    return this.types.row(type)?.paused ?? false
   }
 
   async start(): Promise<void> {
@@ -110,7 +165,7 @@ export class Worker {
       leaseMs: this.opts.leaseMs,
       types: this.taskTypes,
     })
-    await this.refreshTypes()
+    await this.types.refresh()
     // listen() reconnects by itself after the database comes back and then calls onlisten again,
     // where we claim: notifications sent while we were away are lost, the tasks are not.
     const tasks = await sql.listen(
@@ -124,7 +179,14 @@ export class Worker {
       () => control.unlisten(),
     )
     if (this.opts.notifier) this.unsubscribe.push(this.opts.notifier.onLocalWake(() => this.wake()))
+    // stop() may have been called while we were starting: it drains, and we do not run. What was
+    // subscribed after its clean-up is undone here.
+    if (this.mode.value !== 'starting') {
+      for (const off of this.unsubscribe.splice(0)) await Promise.resolve(off()).catch(() => {})
+      return
+    }
     this.heartbeat.start()
+    this.mode.to('running')
     this.opts.events.emit('worker:started', {
       workerId: this.id,
       types: this.taskTypes,
@@ -138,93 +200,39 @@ export class Worker {
     this.wake()
   }
 
-  /** Claim as soon as possible (coalesced: many wakes in one turn make one claim). */
+  /** New work may be queued: claim as soon as possible (coalesced). */
   wake(): void {
-    if (this.stopping) return
-    if (this.claiming) {
-      this.wakeAgain = true
-      return
-    }
-    this.claiming = true
-    queueMicrotask(() => void this.claim())
+    this.claimer.wake('fresh')
   }
 
-  private async claim(): Promise<void> {
-    let full = false
-    try {
-      const free = this.opts.concurrency - this.running.size
-      if (free <= 0 || this.stopping) return
-      const now = new Date()
-      const all: string[] = []
-      const probes: string[] = []
-      for (const [name, row] of this.types) {
-        if (row.paused || !row.is_active || !this.handlers.has(name)) continue
-        const a = admits(breakerOf(row), breakerSettingsOf(row), now)
-        if (a === 'all') all.push(name)
-        else if (a === 'probe' && !this.probing.has(name)) probes.push(name)
-      }
-      const tasks = await claimTasks(this.opts.sql, {
-        workerId: this.id,
-        types: all,
-        limit: free,
-        leaseMs: this.opts.leaseMs,
-      })
-      full = tasks.length === free
-      for (const name of probes) {
-        if (tasks.length >= free) break
-        const [probe] = await claimTasks(this.opts.sql, {
-          workerId: this.id,
-          types: [name],
-          limit: 1,
-          leaseMs: this.opts.leaseMs,
-        })
-        if (!probe) continue
-        this.probing.add(name)
-        const changed = await recordBreaker(this.opts.sql, name, 'probe')
-        if (changed) this.applyBreaker(changed.row, changed.before)
-        tasks.push(probe)
-      }
-      if (tasks.length > 0)
-        this.opts.events.emit('worker:claimed', { workerId: this.id, count: tasks.length })
-      for (const task of tasks) this.begin(task)
-      this.setDatabase(true)
-      this.backoffMs = 0
-      if (!full) await this.armPollTimer(now)
-    } catch (err) {
-      this.retryLater(err)
-    } finally {
-      this.claiming = false
-      if (full || this.wakeAgain) {
-        this.wakeAgain = false
-        this.wake()
-      }
-    }
+  /**
+   * Slots taken. With prefetch, a slot frees the moment its attempt ends. Strict, it frees once the
+   * outcome is written, as before claim-ahead: the table then never shows more tasks running for a
+   * worker than its concurrency.
+   */
+  private occupied(): number {
+    return this.executing.size + (this.strict ? this.completer.size : 0)
   }
 
-  /** Sleep until the next scheduled/retrying task or breaker probe is due, at most one poll interval. */
-  private async armPollTimer(now: Date): Promise<void> {
-    let wait = this.opts.pollIntervalMs
-    const next = await nextRunAt(this.opts.sql, this.taskTypes)
-    if (next) wait = Math.min(wait, next.getTime() - Date.now() + 5)
-    for (const row of this.types.values()) {
-      const at = probeAt(breakerOf(row), breakerSettingsOf(row))
-      if (at) wait = Math.min(wait, at.getTime() - now.getTime() + 5)
+  /** Starts tasks from the local queue while slots are free, then lets the claimer refill. */
+  private pump(): void {
+    if (!this.mode.accepting) return
+    const now = new Date()
+    const blocked: Claimed[] = []
+    while (this.occupied() < this.opts.concurrency) {
+      const next = this.claimer.next()
+      if (!next) break
+      // Paused, or its breaker opened, while it waited here: it goes back instead of starting.
+      if (!next.probe && !this.types.mayStart(next.task.task_type, now)) blocked.push(next)
+      else this.begin(next.task)
     }
-    clearTimeout(this.pollTimer)
-    this.pollTimer = setTimeout(() => this.wake(), Math.max(wait, 5))
-  }
-
-  private retryLater(err: unknown): void {
-    if (!isConnectionError(err)) this.opts.log.error('claim failed', { worker: this.id, error: err })
-    else this.setDatabase(false, err)
-    this.backoffMs = Math.min(Math.max(this.backoffMs * 2, 250), 5000)
-    clearTimeout(this.retryTimer)
-    this.retryTimer = setTimeout(() => this.wake(), this.backoffMs)
+    if (blocked.length > 0) this.giveBack(blocked)
+    this.claimer.wake('slot')
   }
 
   private begin(task: Task): void {
     const handler = this.handlers.get(task.task_type)
-    const type = this.types.get(task.task_type)
+    const type = this.types.row(task.task_type)
     const timeoutMs = task.timeout_ms ?? type?.timeout_ms ?? handler?.timeoutMs ?? this.opts.defaultTimeoutMs
     const log = this.opts.log.child({ task: task.id, type: task.task_type, attempt: task.current_attempt })
     this.opts.events.emit('task:transition', {
@@ -256,133 +264,102 @@ export class Worker {
         sql: this.opts.sql,
       },
     })
-    this.running.set(task.id, attempt)
-    // Claimed after the grace period ended (a slow claim): hand it back at once.
-    if (this.graceOver) attempt.controller.abort(new AbortReason('shutdown', 'worker shutting down'))
-    attempt.done.then((result) => {
-      if (!result.outcome) {
-        // The lease was lost: another worker owns the task now. Free the slot, report nothing.
-        this.opts.log.warn('attempt abandoned: its lease expired and the task was rescued', {
+    this.executing.set(task.id, attempt)
+    attempt.done.then((result) => this.ended(attempt, result))
+  }
+
+  /** The slot is free at once; the outcome goes to the completer. */
+  private ended(attempt: Attempt, result: AttemptResult): void {
+    const { task } = attempt
+    this.executing.delete(task.id)
+    const ms = performance.now() - attempt.startedAt
+    this.claimer.ran(ms)
+    this.opts.events.emit('attempt:ended', { id: task.id, workerId: this.id, durationMs: ms })
+    if (result.outcome) this.completer.add({ outcome: result.outcome, result, task })
+    else {
+      // The lease was lost: another worker owns the task now. Report nothing.
+      this.opts.log.warn('attempt abandoned: its lease expired and the task was rescued', {
+        task: task.id,
+        attempt: task.current_attempt,
+        worker: this.id,
+      })
+      this.types.abandoned(task.task_type)
+    }
+    this.pump()
+  }
+
+  private written(batch: Finished[], written: ReadonlySet<string>): void {
+    for (const { outcome, result, task } of batch) {
+      if (!written.has(task.id)) {
+        this.opts.log.warn('outcome discarded: the task was taken from this worker (lease expired)', {
           task: task.id,
-          attempt: task.current_attempt,
-          worker: this.id,
         })
-        this.running.delete(task.id)
-        this.probing.delete(task.task_type)
-        this.wake()
-        return
+        continue
       }
-      this.outbox.push({ outcome: result.outcome, result, task })
-      this.flush()
-    })
-  }
-
-  private abort(id: string, reason: AbortReason): void {
-    this.running.get(id)?.controller.abort(reason)
-  }
-
-  /** Writes every finished outcome in one statement; runs again at once if more arrived meanwhile. */
-  private flush(): void {
-    if (this.flushing || this.outbox.length === 0) return
-    this.flushing = true
-    queueMicrotask(() => void this.flushNow())
-  }
-
-  private async flushNow(): Promise<void> {
-    const batch = this.outbox.splice(0)
-    try {
-      const written = await finishTasks(
-        this.opts.sql,
-        this.id,
-        batch.map((b) => b.outcome),
-      )
-      this.setDatabase(true)
-      for (const b of batch) {
-        this.running.delete(b.task.id)
-        if (!written.has(b.task.id)) {
-          this.opts.log.warn('outcome discarded: the task was taken from this worker (lease expired)', {
-            task: b.task.id,
-          })
-          continue
-        }
-        this.report(b)
-      }
-      this.flushing = false
-      await this.updateBreakers(batch)
-    } catch (err) {
-      // Keep the outcomes (and their slots) and write them when the database is back. If that takes
-      // longer than the lease, the tasks are rescued and these writes are refused by their guard.
-      this.outbox.unshift(...batch)
-      if (isConnectionError(err)) this.setDatabase(false, err)
-      else this.opts.log.error('writing outcomes failed', { worker: this.id, error: err })
-      await Bun.sleep(Math.min(Math.max(this.backoffMs, 250), 5000))
-      this.flushing = false
+      this.opts.events.emit('task:transition', {
+        id: task.id,
+        taskType: task.task_type,
+        from: 'running',
+        to: outcome.status,
+        attempt: task.current_attempt,
+        workerId: this.id,
+        error: 'error' in outcome ? outcome.error : undefined,
+        durationMs: result.durationMs,
+      })
     }
-    if (this.outbox.length > 0) this.flush()
-    this.wake()
-  }
-
-  private report({ outcome, result, task }: { outcome: Outcome; result: AttemptResult; task: Task }): void {
-    const error = 'error' in outcome ? outcome.error : undefined
-    this.opts.events.emit('task:transition', {
-      id: task.id,
-      taskType: task.task_type,
-      from: 'running',
-      to: outcome.status,
-      attempt: task.current_attempt,
-      workerId: this.id,
-      error,
-      durationMs: result.durationMs,
+    this.breakerWrites = this.breakerWrites.then(async () => {
+      for (const { result, task } of batch) await this.types.attemptWritten(task.task_type, result.breaker)
     })
+    if (this.strict) this.pump()
   }
 
-  /** Breaker writes happen only on failures and on the first success after one. */
-  private async updateBreakers(batch: { result: AttemptResult; task: Task }[]): Promise<void> {
-    for (const { result, task } of batch) {
-      const type = task.task_type
-      const wasProbe = this.probing.delete(type)
-      const row = this.types.get(type)
-      if (!result.breaker || !row) continue
-      if (result.breaker === 'success' && isPristine(breakerOf(row)) && !wasProbe) continue
-      try {
-        const changed = await recordBreaker(this.opts.sql, type, result.breaker)
-        if (changed) this.applyBreaker(changed.row, changed.before)
-      } catch (err) {
-        this.opts.log.warn('breaker update failed', { type, error: err })
-      }
+  /** Claimed tasks that will not start here go back to the queue, uncounted (hand-back.ts). */
+  private giveBack(claimed: Claimed[]): void {
+    const ids = claimed.map((c) => c.task.id)
+    const p = handBack(this.opts.sql, this.id, ids)
+      .then((back) => {
+        this.prefetchedBack += back.length
+        // Other workers may take them now.
+        if (back.length > 0) this.opts.notifier?.poke()
+      })
+      .catch((err) => {
+        // Their leases are no longer extended: they are rescued (counted as a lost attempt).
+        this.opts.log.warn('handing back claimed tasks failed; the lease will return them', {
+          worker: this.id,
+          count: ids.length,
+          error: err,
+        })
+      })
+      .finally(() => this.handingBack.delete(p))
+    this.handingBack.add(p)
+  }
+
+  private judgeLeases(ours: ReadonlyMap<string, boolean>, sentAt: number): void {
+    for (const [id, attempt] of this.executing) {
+      if (attempt.startedAt > sentAt) continue
+      const cancel = ours.get(id)
+      if (cancel === undefined)
+        attempt.controller.abort(new AbortReason('lease_lost', 'lease lost: the task was rescued'))
+      else if (cancel) attempt.controller.abort(new AbortReason('cancel', 'cancelled by user'))
+    }
+    for (const c of [...this.claimer.queued]) {
+      if (c.claimedAt > sentAt) continue
+      const cancel = ours.get(c.task.id)
+      if (cancel === undefined) {
+        this.claimer.remove(c.task.id)
+        this.opts.log.warn('a task claimed ahead was taken from this worker (lease expired)', {
+          task: c.task.id,
+        })
+      } else if (cancel) this.cancelQueued(c.task.id)
     }
   }
 
-  private applyBreaker(row: TaskTypeRow, before: Breaker['state']): void {
-    this.types.set(row.name, row)
-    if (row.breaker_state === before) return
-    this.opts.events.emit('breaker:changed', {
-      taskType: row.name,
-      from: before,
-      to: row.breaker_state,
-      failures: row.breaker_failures,
-    })
-    this.opts.log.warn(`circuit breaker ${row.breaker_state}`, {
-      type: row.name,
-      from: before,
-      failures: row.breaker_failures,
-    })
-    // Other workers refresh their view of the type at once.
-    this.opts.sql`SELECT pg_notify(${CONTROL_CHANNEL}, ${JSON.stringify({ kind: 'types' })})`.catch(() => {})
-  }
-
-  private async refreshTypes(): Promise<void> {
-    const rows = await readTypes(this.opts.sql, this.taskTypes)
-    const before = new Map(this.types)
-    this.types = new Map(rows.map((r) => [r.name, r]))
-    // A type resumed or a breaker closed elsewhere: claim now rather than at the next poll.
-    const unblocked = rows.some((r) => {
-      const old = before.get(r.name)
-      return (
-        old && ((old.paused && !r.paused) || (old.breaker_state !== 'closed' && r.breaker_state === 'closed'))
-      )
-    })
-    if (unblocked) this.wake()
+  /** A cancel for a task claimed ahead: it never starts, and ends cancelled. */
+  private cancelQueued(id: string): void {
+    const c = this.claimer.remove(id)
+    if (!c) return
+    const outcome = { id, status: 'cancelled', error: 'cancelled by user' } as const
+    this.completer.add({ outcome, result: { outcome, breaker: null, durationMs: 0 }, task: c.task })
   }
 
   private control(payload: string): void {
@@ -392,8 +369,10 @@ export class Worker {
     } catch {
       return
     }
-    if (msg.kind === 'cancel') this.abort(msg.id, new AbortReason('cancel', 'cancelled by user'))
-    else if (msg.kind === 'types') this.refreshTypes().catch(() => {})
+    if (msg.kind === 'cancel') {
+      this.executing.get(msg.id)?.controller.abort(new AbortReason('cancel', 'cancelled by user'))
+      this.cancelQueued(msg.id)
+    } else if (msg.kind === 'types') this.types.refresh().catch(() => {})
     this.opts.onControl?.(msg, this)
   }
 
@@ -403,7 +382,7 @@ export class Worker {
     if (up) {
       this.opts.log.info('database connection restored', { worker: this.id })
       this.opts.events.emit('db:restored', {})
-      this.wake()
+      this.claimer.retryNow()
     } else {
       const message = err instanceof Error ? err.message : String(err)
       this.opts.log.warn('database unreachable; retrying', { worker: this.id, error: message })
@@ -412,35 +391,52 @@ export class Worker {
   }
 
   /**
-   * Graceful stop: claim nothing more, give running attempts the grace period, then abort the rest
-   * and hand them back to the queue (running → pending, the attempt not counted). Returns how many
-   * were handed back.
+   * Graceful stop: claim nothing more and hand back at once what was claimed ahead (uncounted);
+   * give executing attempts the grace period, then abort the rest, whose outcome is a hand-back
+   * (running → pending, the attempt not counted); write every outcome; deregister. Resolves with
+   * how many tasks were handed back. Calling it again returns the same promise.
    */
-  async stop(graceMs = this.opts.shutdownGraceMs): Promise<number> {
-    if (this.stopping) return 0
-    this.stopping = true
-    clearTimeout(this.pollTimer)
-    clearTimeout(this.retryTimer)
+  stop(graceMs = this.opts.shutdownGraceMs): Promise<number> {
+    this.stopped ??= this.drain(graceMs)
+    return this.stopped
+  }
+
+  private async drain(graceMs: number): Promise<number> {
+    this.mode.to('draining')
     const deadline = Date.now() + graceMs
-    // A claim in flight still hands us tasks (it committed, or will): wait for it too, or they would
-    // be left `running` behind us until their lease expired.
-    while ((this.running.size > 0 || this.claiming) && Date.now() < deadline)
-      await Bun.sleep(Math.min(50, deadline - Date.now()))
-    this.graceOver = true
-    let handedBack = 0
-    for (const [, attempt] of this.running) {
-      attempt.controller.abort(new AbortReason('shutdown', 'worker shutting down'))
-      handedBack++
-    }
-    // The aborted attempts settle at once; wait for their hand-back to be written (bounded).
-    const flushDeadline = Date.now() + 5000
-    while ((this.running.size > 0 || this.flushing || this.claiming) && Date.now() < flushDeadline)
-      await Bun.sleep(20)
+    // A claim in flight still hands us tasks (it committed, or will): they go back through onLate.
+    const claimReturned = this.claimer.stop()
+    this.prefetchedBack = 0
+    this.giveBack(this.claimer.takeAll())
+    const attempts = [...this.executing.values()]
+    await settlesBy(Promise.all([claimReturned, ...attempts.map((a) => a.done)]), deadline)
+    const aborted = attempts.filter((a) => this.executing.has(a.task.id))
+    for (const a of aborted) a.controller.abort(new AbortReason('shutdown', 'worker shutting down'))
+    // The aborted attempts settle at once (their race with the signal); then everything is written.
+    const finalDeadline = Date.now() + FINAL_WRITE_MS
+    await settlesBy(Promise.all([claimReturned, ...aborted.map((a) => a.done)]), finalDeadline)
+    await settlesBy(Promise.all(this.handingBack), finalDeadline)
+    if (!(await this.completer.drain(finalDeadline)))
+      this.opts.log.warn('outcomes left unwritten at stop; their leases expire and the tasks are rescued', {
+        worker: this.id,
+        count: this.completer.size,
+      })
+    this.completer.close()
     this.heartbeat.stop()
     for (const off of this.unsubscribe) await Promise.resolve(off()).catch(() => {})
     await stopWorker(this.opts.sql, this.id).catch(() => {})
-    this.opts.events.emit('worker:stopped', { workerId: this.id, handedBack })
-    this.opts.log.info('worker stopped', { worker: this.id, handed_back: handedBack })
+    this.mode.to('stopped')
+    const handedBack = aborted.length + this.prefetchedBack
+    this.opts.events.emit('worker:stopped', {
+      workerId: this.id,
+      handedBack,
+      prefetched: this.prefetchedBack,
+    })
+    this.opts.log.info('worker stopped', {
+      worker: this.id,
+      handed_back: aborted.length,
+      prefetched_handed_back: this.prefetchedBack,
+    })
     return handedBack
   }
 

@@ -76,6 +76,20 @@ describe('GET /storage', () => {
     expect(data.history.length).toBeGreaterThan(0)
   })
 
+  test("the tasks' history is the table task_event_log, in the list and in the chart's samples", async () => {
+    // task_events is a view over task_event_log and the task row: it has no storage of its own.
+    await h.db.sql`
+      INSERT INTO tasks (task_type, status, retry_strategy, current_attempt)
+      SELECT 'email', 'failed', '{"type":"fixed","interval_ms":10,"max_attempts":3}', 1 FROM generate_series(1, 50)`
+    const data = await storage()
+    const names = data.tables.map((t: { table: string }) => t.table)
+    expect(names).toContain('task_event_log')
+    expect(names).not.toContain('task_events')
+    const log = data.tables.find((t: { table: string }) => t.table === 'task_event_log')
+    expect(log.total_bytes).toBeGreaterThan(0)
+    expect(data.history.at(-1).task_events).toEqual({ bytes: log.total_bytes, dead_rows: log.dead_rows })
+  })
+
   test('names the session holding the oldest open transaction, and warns past the threshold', async () => {
     const holder = connect(h.db.url, { max: 1, applicationName: 'holds-the-horizon' })
     let release!: () => void

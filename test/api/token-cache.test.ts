@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { closeAllSessions, closeSession, openSession, userOfToken } from '../../src/api/auth/sessions'
 import { TOKEN_CACHE_MS } from '../../src/api/auth/token-cache'
-import { createUser } from '../../src/api/auth/users'
+import { hashToken } from '../../src/api/auth/tokens'
+import { createUser, setPassword } from '../../src/api/auth/users'
 import { connect, type Sql } from '../../src/db/connect'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
 import { waitFor } from '../helpers/wait'
@@ -20,12 +21,11 @@ afterAll(async () => {
   await db.drop()
 })
 
+const newUser = (name: string) =>
+  createUser(db.sql, { username: name, email: `${name}@x.test`, password: 'password-123' })
+
 test('a verified token is answered from the cache; logout evicts it at once', async () => {
-  const user = await createUser(db.sql, {
-    username: 'cache_a',
-    email: 'cache_a@x.test',
-    password: 'password-123',
-  })
+  const user = await newUser('cache_a')
   const { session_token } = await openSession(db.sql, user)
   expect((await userOfToken(db.sql, session_token))?.id).toBe(user.id)
   // A row removed behind tasklab's back (no NOTIFY) is not looked up again: the answer is cached.
@@ -38,11 +38,7 @@ test('a verified token is answered from the cache; logout evicts it at once', as
 })
 
 test("another process's logout and logout-all reach this cache through NOTIFY, well within the cache time", async () => {
-  const user = await createUser(db.sql, {
-    username: 'cache_b',
-    email: 'cache_b@x.test',
-    password: 'password-123',
-  })
+  const user = await newUser('cache_b')
   const one = await openSession(db.sql, user)
   const two = await openSession(db.sql, user)
   expect(await userOfToken(db.sql, one.session_token)).not.toBeNull()
@@ -60,4 +56,24 @@ test("another process's logout and logout-all reach this cache through NOTIFY, w
     timeoutMs: 4000,
     intervalMs: 10,
   })
+})
+
+test("a password change, here or in another process, ends the other sessions' cached tokens too", async () => {
+  const user = await newUser('cache_c')
+  const kept = await openSession(db.sql, user)
+  const mine = await openSession(db.sql, user)
+  const theirs = await openSession(db.sql, user)
+  for (const s of [kept, mine]) expect(await userOfToken(db.sql, s.session_token)).not.toBeNull()
+  expect(await userOfToken(other, theirs.session_token)).not.toBeNull()
+  // Changed through this pool: this pool's cache forgets at once, the other pool's through NOTIFY.
+  expect(
+    await setPassword(db.sql, user.id, 'password-123', 'password-456', hashToken(kept.session_token)),
+  ).toBe(2)
+  expect(await userOfToken(db.sql, mine.session_token)).toBeNull()
+  await waitFor(
+    'the password change',
+    async () => (await userOfToken(other, theirs.session_token)) === null,
+    { timeoutMs: 4000, intervalMs: 10 },
+  )
+  expect((await userOfToken(db.sql, kept.session_token))?.id).toBe(user.id)
 })

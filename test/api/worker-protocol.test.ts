@@ -124,6 +124,17 @@ describe('fail', () => {
     expect(p.body.data).toMatchObject({ status: 'failed', last_error: 'bad sku', current_attempt: 1 })
   })
 
+  test('a long error (a traceback) is stored cut to 10,000 characters, not refused', async () => {
+    const { id } = await create('remote_echo', { max_attempts: 1 })
+    await claim({ worker_id: 'py-1', types: ['remote_echo'], limit: 1 })
+    const traceback = `Traceback (most recent call last):\n${'  File "worker.py", line 1, in run\n'.repeat(1500)}`
+    expect(traceback.length).toBeGreaterThan(50_000)
+    const r = await report(id, 'fail', { worker_id: 'py-1', error: traceback })
+    expect(r.status).toBe(200)
+    expect(r.body.data.status).toBe('failed')
+    expect(r.body.data.last_error).toBe(traceback.slice(0, 10_000))
+  })
+
   test.each([
     ['over the size limit', { blob: 'x'.repeat(1024 * 1024 + 10) }, /limit is 1048576 bytes/],
     ['with U+0000', { text: 'a\u0000b' }, /cannot store/],

@@ -42,6 +42,7 @@ slowTest(
         'enqueue_batch',
         'process_c10',
         'process_c50',
+        'process_c100',
         'latency_p50',
         'rescue',
       ]
@@ -57,6 +58,10 @@ slowTest(
         'latency_p99',
         'rss_idle',
         'rss_drain_peak',
+        'paused_claim',
+        'soak_start',
+        'soak_end',
+        'soak_claim_end',
       ]
       for (const id of own) expect(row(id).tasklab.samples.filter(Number.isFinite).length).toBeGreaterThan(0)
     } finally {

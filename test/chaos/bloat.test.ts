@@ -51,6 +51,11 @@ test(`tasklab chaos bloat --spawn --tasks ${TASKS} passes and reports dead rows 
   expect(notes).toMatch(/horizon held by pid \d+ \(tasklab-chaos-bloat, /)
   expect(stderr).toContain('GET /storage: oldest transaction pid')
   expect(stderr).toContain('(tasklab-chaos-bloat,')
+  // The history's table was vacuumed with tasks (task_events is a view: VACUUM would skip it).
+  const [log] = await db.sql<{ last_vacuum: Date | null }[]>`
+    SELECT last_vacuum FROM pg_stat_user_tables WHERE relname = 'task_event_log'`
+  expect(log?.last_vacuum).not.toBeNull()
+  expect(notes).toContain('dead rows (tasks + task_event_log) before/during/after')
   console.log(notes)
   expect(code).toBe(0)
 }, 120_000)

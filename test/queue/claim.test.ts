@@ -116,7 +116,7 @@ describe('claim reads only claimable work', () => {
     expect(await claim(10, 'w1', ['alpha', 'beta'])).toHaveLength(1)
   })
 
-  test('an inactive type and an open breaker cooling down are not claimed; after the cool-down, one probe per claim', async () => {
+  test('an inactive type and an open breaker cooling down are not claimed; after the cool-down, one probe at a time', async () => {
     await db.sql`UPDATE task_types SET is_active = false WHERE name = 'beta'`
     await insertTask(db.sql, { task_type: 'beta' })
     expect(await claim(10, 'w1', ['beta'])).toEqual([])
@@ -124,9 +124,27 @@ describe('claim reads only claimable work', () => {
     for (let i = 0; i < 3; i++) await insertTask(db.sql, { task_type: 'alpha' })
     expect(await claim(10)).toEqual([])
     await db.sql`UPDATE task_types SET breaker_opened_at = now() - interval '31 seconds' WHERE name = 'alpha'`
-    expect(await claim(10)).toHaveLength(1)
+    const [probe] = await claim(10)
+    expect(probe).toBeDefined()
     await db.sql`UPDATE task_types SET breaker_state = 'half_open' WHERE name = 'alpha'`
-    expect(await claim(10)).toHaveLength(1)
+    // While the probe runs, no other worker (whatever its cached view of the breaker) takes another.
+    expect(await claim(10, 'w2')).toEqual([])
+    await finishTasks(db.sql, 'w1', [{ id: probe!.id, status: 'completed', result: null }])
+    expect(await claim(10, 'w2')).toHaveLength(1)
+  })
+
+  test('a capped claim (which claims in rounds) takes one probe, not one per round', async () => {
+    await db.sql`UPDATE task_types SET breaker_state = 'half_open', breaker_opened_at = now() - interval '31 seconds'
+      WHERE name = 'alpha'`
+    for (let i = 0; i < 5; i++) await insertTask(db.sql, { task_type: 'alpha' })
+    const got = await claimTasks(db.sql, {
+      workerId: 'w1',
+      types: ['alpha'],
+      limit: 5,
+      leaseMs: 30_000,
+      maxRunningPerUser: 3,
+    })
+    expect(got).toHaveLength(1)
   })
 
   test('priority order holds across types: the per-type reads are merged', async () => {

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test'
 import { connect } from '../../src/db/connect'
 import { claimTasks } from '../../src/queue/claim'
+import { finishTasks } from '../../src/queue/finish'
 import { runRetention } from '../../src/queue/retention'
 import { patchType } from '../../src/queue/type-admin'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
@@ -65,6 +66,35 @@ describe('retention', () => {
     const pass = await runRetention(db.sql, { ...SHORT, cancelledSecs: 0 })
     expect(pass.deleted.completed).toBe(1)
     expect(await ids()).toEqual([cancelled.id])
+  })
+
+  test('tasks that ran through claim and finish: the stored log goes, and only stored rows are counted', async () => {
+    // Lean history: a task completed on its first attempt has no row in task_event_log (the view
+    // task_events rebuilds its three transitions from the row); one that failed once has some.
+    const lean = await insertTask(db.sql, { task_type: 'alpha' })
+    const retried = await insertTask(db.sql, { task_type: 'alpha' })
+    const claim = () => claimTasks(db.sql, { workerId: 'w1', types: ['alpha'], limit: 2, leaseMs: 30_000 })
+    expect(await claim()).toHaveLength(2)
+    await finishTasks(db.sql, 'w1', [
+      { id: lean.id, status: 'completed', result: { ok: true } },
+      { id: retried.id, status: 'retrying', error: 'boom', runAt: new Date() },
+    ])
+    expect(await claim()).toHaveLength(1)
+    await finishTasks(db.sql, 'w1', [{ id: retried.id, status: 'completed', result: null }])
+    await db.sql`UPDATE tasks SET created_at = now() - interval '10 seconds', completed_at = now() - interval '5 seconds'`
+    const stored = async () =>
+      (await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM task_event_log`)[0]!.n
+    const storedBefore = await stored()
+    expect(storedBefore).toBeGreaterThan(0)
+    expect(await eventsOf(lean.id)).toBe(3)
+
+    const pass = await runRetention(db.sql, SHORT)
+    expect(pass.deleted.completed).toBe(2)
+    // What was deleted from the table, not the rebuilt rows of the view (which go with the task).
+    expect(pass.events).toBe(storedBefore)
+    expect(await stored()).toBe(0)
+    expect(await eventsOf(lean.id)).toBe(0)
+    expect(await eventsOf(retried.id)).toBe(0)
   })
 
   test("a type's override wins over the default, in both directions", async () => {

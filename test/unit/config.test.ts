@@ -62,6 +62,16 @@ describe('config', () => {
     expect(c.chaos.enabled).toBe(true)
   })
 
+  test('STARTER__WORKER__PREFETCH: default 4, 0 switches claim-ahead off, the flag wins', () => {
+    expect(loadConfig({}, {}).worker.prefetch).toBe(4)
+    expect(loadConfig({}, { STARTER__WORKER__PREFETCH: '0' }).worker.prefetch).toBe(0)
+    expect(loadConfig({ prefetch: '2' }, { STARTER__WORKER__PREFETCH: '0' }).worker.prefetch).toBe(2)
+    expect(() => loadConfig({}, { STARTER__WORKER__PREFETCH: '17' })).toThrow(
+      'The environment variable STARTER__WORKER__PREFETCH must be a whole number from 0 to 16; got "17".',
+    )
+    expect(() => loadConfig({}, { STARTER__WORKER__PREFETCH: '-1' })).toThrow(ConfigError)
+  })
+
   test('the result is frozen', () => {
     const c = loadConfig({}, {})
     expect(Object.isFrozen(c.worker)).toBe(true)

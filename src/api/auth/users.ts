@@ -123,14 +123,15 @@ export async function setPassword(
   const hash = await hashPassword(next)
   const ended = (await sql.begin(async (tx) => {
     await tx`UPDATE users SET password_hash = ${hash}, updated_at = now() WHERE id = ${userId}`
-    const gone = await tx<{ token_hash: string }[]>`
+    const gone = await tx`
       DELETE FROM sessions WHERE user_id = ${userId} AND token_hash IS DISTINCT FROM ${keepTokenHash ?? null}
-      RETURNING token_hash`
-    const hashes = gone.map((r) => r.token_hash)
-    // Every process's token cache drops the ended sessions at commit, as on logout.
-    if (hashes.length > 0) await tx`SELECT pg_notify(${SESSIONS_CHANNEL}, ${JSON.stringify({ hashes })})`
-    return hashes
-  })) as string[]
-  forget(sql, { hashes: ended })
-  return ended.length
+      RETURNING 1`
+    // Every process that remembers a token of this user (token-cache.ts) forgets it at our commit;
+    // by user, not by hash, so the message stays small however many sessions ended. The session
+    // kept is looked up again on its next request.
+    if (gone.length > 0) await tx`SELECT pg_notify(${SESSIONS_CHANNEL}, ${JSON.stringify({ user: userId })})`
+    return gone.length
+  })) as number
+  if (ended > 0) forget(sql, { user: userId })
+  return ended
 }

@@ -10,6 +10,7 @@ export interface Sample {
   dead_rows: number
   /** The two tables that grow with the queue. */
   tasks: { bytes: number; dead_rows: number }
+  /** The tasks' history: its stored part, the table task_event_log (task_events is a view over it). */
   task_events: { bytes: number; dead_rows: number }
 }
 
@@ -38,7 +39,7 @@ export function sampleOf(tables: TableStorage[], at = new Date()): Sample {
     total_bytes: tables.reduce((s, t) => s + t.total_bytes, 0),
     dead_rows: tables.reduce((s, t) => s + t.dead_rows, 0),
     tasks: one('tasks'),
-    task_events: one('task_events'),
+    task_events: one('task_event_log'),
   }
 }
 

@@ -7,6 +7,7 @@ import { Elysia, t } from 'elysia'
 import { probeAt } from '../../queue/breaker'
 import { nextRunAt } from '../../queue/claim'
 import type { Outcome } from '../../queue/finish'
+import { MAX_ERROR_CHARS } from '../../queue/outcome-text'
 import { breakerOf, breakerSettingsOf, readTypes, TYPE_NAME } from '../../queue/registry'
 import {
   type BreakerChange,
@@ -236,7 +237,13 @@ export function protocolPlugin(deps: ApiDeps) {
         params: IdParams,
         body: t.Object({
           worker_id: WorkerId,
-          error: t.String({ minLength: 1, maxLength: 10_000 }),
+          // A long traceback is cut when stored (outcome-text.ts), as a module's error is, rather than
+          // refused: a refused report leaves the attempt running until its lease or timeout.
+          error: t.String({
+            minLength: 1,
+            maxLength: 200_000,
+            description: `stored cut to ${MAX_ERROR_CHARS} characters`,
+          }),
           permanent: t.Optional(t.Boolean()),
         }),
         ...route(

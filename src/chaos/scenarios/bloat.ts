@@ -31,7 +31,7 @@ const LONG_SECS = 1
 const WAVES = 3
 
 interface Reading {
-  /** Dead rows in tasks and task_events, the tables the queue writes. */
+  /** Dead rows in tasks and task_event_log, the tables the queue writes (task_events is a view). */
   dead: number
   deadTasks: number
   claimMs: number
@@ -62,7 +62,7 @@ async function run(ctx: Ctx, db: postgres.Sql, holder: postgres.Sql): Promise<Re
   }
   const autovacuum = (await storage()).server.autovacuum
   // Start from a clean table, so "before" is the queue's cost without garbage.
-  await db.unsafe('VACUUM (ANALYZE) tasks, task_events')
+  await db.unsafe('VACUUM (ANALYZE) tasks, task_event_log')
   const before = await read()
   ctx.log(`  before: ${fmt(before)}`)
 
@@ -116,7 +116,7 @@ async function run(ctx: Ctx, db: postgres.Sql, holder: postgres.Sql): Promise<Re
       )
 
       // VACUUM now can only count the dead rows, not remove them: the transaction may still see them.
-      await db.unsafe('VACUUM tasks, task_events')
+      await db.unsafe('VACUUM tasks, task_event_log')
       const vacuumHeld = await settled(storage)
       ctx.log(
         `  VACUUM while held: ${deadOf(vacuumHeld, 'tasks')} dead rows in tasks cannot be removed yet (of ${during.deadTasks})`,
@@ -127,7 +127,7 @@ async function run(ctx: Ctx, db: postgres.Sql, holder: postgres.Sql): Promise<Re
       // tasklab runs VACUUM itself rather than wait for autovacuum: autovacuum may be off (it is on
       // CI's server), and when on it would start only after its naptime (60 s) and thresholds.
       const t0 = performance.now()
-      await db.unsafe('VACUUM (ANALYZE) tasks, task_events')
+      await db.unsafe('VACUUM (ANALYZE) tasks, task_event_log')
       const vacuumMs = Math.round(performance.now() - t0)
       const after = await read()
       ctx.log(`  after ending it and VACUUM (${vacuumMs} ms): ${fmt(after)}`)
@@ -179,7 +179,7 @@ async function run(ctx: Ctx, db: postgres.Sql, holder: postgres.Sql): Promise<Re
               ? `horizon held by pid ${named.pid} (${named.application_name}, ${named.client}, ${named.state}), open ${named.age_secs.toFixed(1)} s`
               : 'GET /storage showed no open transaction',
             `dead rows (tasks) before/during/after: ${before.deadTasks}/${during.deadTasks}/${after.deadTasks}`,
-            `dead rows (tasks + task_events) before/during/after: ${before.dead}/${during.dead}/${after.dead}`,
+            `dead rows (tasks + task_event_log) before/during/after: ${before.dead}/${during.dead}/${after.dead}`,
             `dead rows (tasks) wave by wave: ${waves.map((r) => r.deadTasks).join(' → ')}`,
             `idle claim ms before/waves/after: ${ms(before.claimMs)}/${waves.map((r) => ms(r.claimMs)).join(' → ')}/${ms(after.claimMs)}`,
             `8 kB blocks an idle claim touches before/waves/after: ${blocks(before)}/${waves.map(blocks).join(' → ')}/${blocks(after)}`,
@@ -193,7 +193,7 @@ async function run(ctx: Ctx, db: postgres.Sql, holder: postgres.Sql): Promise<Re
 
 const deadOf = (s: ApiStorage, table: string) => s.tables.find((t) => t.table === table)?.dead_rows ?? 0
 /** The queue's own garbage; the workers table's heartbeats churn all the time and are left out. */
-const queueDead = (s: ApiStorage) => deadOf(s, 'tasks') + deadOf(s, 'task_events')
+const queueDead = (s: ApiStorage) => deadOf(s, 'tasks') + deadOf(s, 'task_event_log')
 const ms = (v: number) => v.toFixed(2)
 const blocks = (r: Reading) => (r.claimBlocks === null ? 'n/a' : String(r.claimBlocks))
 const fmt = (r: Reading) =>
