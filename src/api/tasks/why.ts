@@ -5,11 +5,11 @@ import { Elysia, t } from 'elysia'
 import type { Config } from '../../config'
 import { explainTask, summarizeWhy } from '../../queue/why'
 import { authenticate } from '../auth/guard'
+import { Ok, route } from '../contract'
 import type { ApiDeps } from '../deps'
-import { doc } from '../docs'
 import { ok } from '../envelope'
 import { badRequest } from '../errors'
-import { IdParams } from './schemas'
+import { IdParams, Why, WhySummary } from './schemas'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
@@ -40,7 +40,8 @@ export function whyPlugin(deps: ApiDeps) {
             t.String({ maxLength: 40_000, description: 'task ids, comma-separated (at most 1000)' }),
           ),
         }),
-        detail: doc('tasks', 'Unfinished tasks counted by the reason they wait; per task with ids=', {
+        ...route('tasks', 'Unfinished tasks counted by the reason they wait; per task with ids=', {
+          answer: Ok(WhySummary),
           auth: true,
         }),
       },
@@ -53,7 +54,8 @@ export function whyPlugin(deps: ApiDeps) {
       },
       {
         params: IdParams,
-        detail: doc('tasks', 'Why the task is not running (or what it is doing), evaluated now', {
+        ...route('tasks', 'Why the task is not running (or what it is doing), evaluated now', {
+          answer: Ok(Why),
           auth: true,
           errors: [404],
         }),
