@@ -2,7 +2,6 @@
 // headline reason of many tasks at once, for the list's badges and the overview's breakdown.
 // Owner-scoped like GET /tasks/{id}: another user's task is 404.
 import { Elysia, t } from 'elysia'
-import type { Config } from '../../config'
 import { explainTask, summarizeWhy } from '../../queue/why'
 import { authenticate } from '../auth/guard'
 import { Ok, route } from '../contract'
@@ -13,14 +12,10 @@ import { IdParams, Why, WhySummary } from './schemas'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
-/** The per-user running cap, in builds that have one (STARTER__WORKER__MAX_RUNNING_PER_USER). */
-export function userCapOf(config: Config): number | null {
-  return (config.worker as { maxRunningPerUser?: number | null }).maxRunningPerUser ?? null
-}
-
 export function whyPlugin(deps: ApiDeps) {
   const { sql } = deps
-  const userCap = userCapOf(deps.config)
+  // The per-user running cap (STARTER__WORKER__MAX_RUNNING_PER_USER), which the claim enforces.
+  const userCap = deps.config.worker.maxRunningPerUser ?? null
   return new Elysia({ name: 'tasklab-why', prefix: '/tasks' })
     .get(
       '/why',
