@@ -3,10 +3,12 @@
 import { runChaos } from './chaos/command'
 import { runAdmin } from './cli/admin'
 import { parseArgs } from './cli/args'
+import { explainDatabaseError } from './cli/db-error'
 import { COMMAND_HELP, mainHelp } from './cli/help'
 import { runRole } from './cli/run'
+import { closest } from './cli/suggest'
 import { runWhy } from './cli/why'
-import { ConfigError, loadConfig } from './config'
+import { type Command, type Config, ConfigError, loadConfig, settingFlags, unknownVariables } from './config'
 import { connect } from './db/connect'
 import { migrate } from './db/migrate'
 import { resolveDatabase } from './db/resolve'
@@ -14,42 +16,21 @@ import { initHandler } from './handlers/modules/init'
 import { createLogger } from './log'
 import { VERSION } from './version'
 
-const COMMON = ['database-url', 'data-dir', 'log-level', 'log-format', 'pool-size']
-const SERVER = [
-  'host',
-  'port',
-  'body-limit-bytes',
-  'cors-origin',
-  'worker-token',
-  'idle-timeout-secs',
-  'max-connections-per-address',
-  'chaos',
-]
-const WORKER = [
-  'id',
-  'concurrency',
-  'poll-interval-secs',
-  'max-retries',
-  'retry-backoff-base-secs',
-  'lease-secs',
-  'shutdown-grace-secs',
-  'timeout-secs',
-  'sandbox-dir',
-  'webhook-allow-hosts',
-  'journal-file',
-  'max-running-per-user',
-]
-// Every process runs the retention pass (src/queue/retention.ts), so each takes its settings.
-const RETENTION = ['retention-completed-secs', 'retention-cancelled-secs', 'retention-failed-secs']
-const FLAGS: Record<string, string[]> = {
-  start: [...COMMON, ...SERVER, ...WORKER, ...RETENTION, 'handlers'],
-  serve: [...COMMON, ...SERVER, ...WORKER, ...RETENTION],
-  worker: [...COMMON, ...WORKER, 'chaos', ...RETENTION, 'handlers'],
+/** Flags of a command that are not settings (the settings' flags come from src/config.ts). */
+const COMMAND_FLAGS: Record<Command, string[]> = {
+  start: [],
+  serve: [],
+  worker: [],
+  migrate: [],
+  chaos: ['url', 'token', 'tasks', 'workers', 'concurrency', 'lease-secs'],
   'init-handler': ['dir'],
-  migrate: COMMON,
-  chaos: [...COMMON, 'url', 'token', 'tasks', 'workers', 'concurrency', 'lease-secs'],
   why: ['url', 'token'],
-  admin: [...COMMON, 'url', 'user'],
+  admin: ['url', 'user'],
+}
+const FLAGS: Record<string, string[]> = {
+  ...Object.fromEntries(
+    Object.entries(COMMAND_FLAGS).map(([c, own]) => [c, [...settingFlags(c as Command), ...own]]),
+  ),
   help: [],
 }
 
@@ -61,11 +42,9 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${mainHelp()}\n`)
       return 0
     }
-    throw new ConfigError(
-      `Unknown command "${command}"; the commands are ${Object.keys(FLAGS).join(', ')} (see tasklab --help).`,
-    )
+    throw new ConfigError(`Unknown command "${command}"${didYouMean(command, Object.keys(FLAGS))}`)
   }
-  const args = parseArgs(argv, new Set(known))
+  const args = parseArgs(argv, new Set(known), command)
   if (args.flags.version) {
     process.stdout.write(`tasklab ${VERSION}\n`)
     return 0
@@ -77,9 +56,13 @@ async function main(argv: string[]): Promise<number> {
         : argv.find((a) => !a.startsWith('-'))
           ? args.command
           : undefined
+    if (topic && !COMMAND_HELP[topic])
+      throw new ConfigError(`No help for "${topic}"${didYouMean(topic, Object.keys(COMMAND_HELP))}`)
     process.stdout.write(`${(topic && COMMAND_HELP[topic]) || mainHelp()}\n`)
     return 0
   }
+  // A misspelt variable would otherwise be silently ignored: warn, naming the closest known one.
+  for (const warning of unknownVariables(process.env)) process.stderr.write(`tasklab: warning: ${warning}\n`)
   if (args.command === 'chaos')
     return runChaos(args.positional, args.flags, loadConfig(args.flags), process.env)
   if (args.command === 'init-handler') return initHandler(args.positional, args.flags)
@@ -92,8 +75,22 @@ async function main(argv: string[]): Promise<number> {
     throw new ConfigError(`Unexpected argument "${args.positional[0]}"; see tasklab ${args.command} --help.`)
 
   const config = loadConfig(args.flags)
+  try {
+    return await run(args.command, config)
+  } catch (err) {
+    const source = args.flags['database-url'] !== undefined ? '--database-url' : 'DATABASE_URL'
+    throw (config.databaseUrl && explainDatabaseError(err, config.databaseUrl, source)) || err
+  }
+}
+
+function didYouMean(word: string, candidates: string[]): string {
+  const near = closest(word, candidates)
+  return `; ${near ? `did you mean "${near}"? ` : ''}the choices are ${candidates.join(', ')} (see tasklab --help).`
+}
+
+async function run(command: string, config: Config): Promise<number> {
   const log = createLogger(config.log)
-  switch (args.command) {
+  switch (command) {
     case 'migrate': {
       const db = await resolveDatabase(config, log)
       const sql = connect(db.url, { max: 1, applicationName: 'tasklab-migrate' })
@@ -108,7 +105,7 @@ async function main(argv: string[]): Promise<number> {
     case 'start':
     case 'serve':
     case 'worker':
-      await runRole(args.command, config, log)
+      await runRole(command, config, log)
       return -1 // keeps running; exits from its signal handler
     default:
       return 0

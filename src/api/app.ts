@@ -8,7 +8,7 @@ import { credentialGate } from './auth/guard'
 import { authPlugin } from './auth/plugin'
 import { chaosPlugin } from './chaos/plugin'
 import type { ApiDeps } from './deps'
-import { ENVELOPES, withJsonBodies } from './docs'
+import { hoistNamed, TAGS, withJsonBodies } from './docs'
 import { docsAssets, SWAGGER_SCRIPT, SWAGGER_STYLE } from './docs-assets'
 import { LiveFeed } from './events/feed'
 import { eventsPlugin } from './events/plugin'
@@ -16,8 +16,8 @@ import { healthPlugin } from './health/plugin'
 import { parseJsonBody } from './http/body'
 import { ConnectionLimiter, releaseAfterResponse } from './http/connections'
 import { bodyRule, hasBody } from './http/limits'
-import { classify, errorBody, internal } from './http/on-error'
-import { methodsFor } from './http/routes'
+import { classify, errorBody, internal, methodNotAllowed } from './http/on-error'
+import { routeTable } from './http/routes'
 import { corsHeaders, requestIdOf, securityHeaders } from './http/security'
 import { metricsPlugin } from './metrics/plugin'
 import { panel } from './panel'
@@ -37,8 +37,8 @@ export function createApp(deps: ApiDeps, feed = new LiveFeed(deps.sql, deps.log)
   const gate = credentialGate(deps.sql, config.server.workerToken)
   const perAddress = config.server.maxConnectionsPerAddress
   const connections = new ConnectionLimiter(perAddress, Math.max(4096, perAddress * 4))
-  let allowed: (path: string) => string[] = () => []
   let routes: () => readonly { method: string; path: string; hooks: unknown }[] = () => []
+  const table = routeTable(() => routes())
 
   const api = new Elysia({ prefix: API_PREFIX, normalize: 'typebox' })
     .use(authPlugin(deps))
@@ -85,15 +85,23 @@ export function createApp(deps: ApiDeps, feed = new LiveFeed(deps.sql, deps.log)
     .onError(({ code, error, request, set, path }) => {
       const requestId = String(set.headers['x-request-id'] ?? requestIdOf(request))
       const ctx = { code, error, path, method: request.method, requestId }
-      const e = classify(ctx, allowed) ?? internal(log, ctx)
+      const e = classify(ctx, table.allowed) ?? internal(log, ctx)
       set.status = e.status
       Object.assign(set.headers, e.headers ?? {})
       set.headers['content-type'] = 'application/json; charset=utf-8'
       return errorBody(e.code, e.message, e.details)
     })
+    // A parameter route reached for a path that a more specific route owns (DELETE /tasks/stats
+    // matched DELETE /tasks/:id) is the wrong method for that path, as the Allow header says;
+    // checked before validation, which would call "stats" a malformed id.
+    .onTransform({ as: 'global' }, ({ request, route, path }) => {
+      if (route.includes(':') && table.shadowed(path, route))
+        throw methodNotAllowed(request.method, path, table.allowed(path))
+    })
     .onStop(() => feed.stop())
     .onAfterHandle(({ path, response }) => {
-      if (path === `${API_PREFIX}/openapi.json`) return withJsonBodies(response, routes()) as never
+      if (path === `${API_PREFIX}/openapi.json`)
+        return hoistNamed(withJsonBodies(response, routes())) as never
     })
     .use(
       openapi({
@@ -114,22 +122,13 @@ export function createApp(deps: ApiDeps, feed = new LiveFeed(deps.sql, deps.log)
             version: VERSION,
             description: 'A PostgreSQL task queue: tasks, types, workers, health, metrics and live events.',
           },
-          tags: [
-            'auth',
-            'tasks',
-            'dead-letter',
-            'types',
-            'workers',
-            'health',
-            'metrics',
-            'events',
-            'storage',
-          ].map((name) => ({ name })),
+          tags: TAGS,
+          // Relative: the document is served by the tasklab it describes, at whatever address.
+          servers: [{ url: '/', description: 'this tasklab' }],
           components: {
             securitySchemes: {
               bearer: { type: 'http', scheme: 'bearer', description: 'session_token from POST /auth/login' },
             },
-            schemas: ENVELOPES as never,
           },
         },
       }),
@@ -142,7 +141,6 @@ export function createApp(deps: ApiDeps, feed = new LiveFeed(deps.sql, deps.log)
       throw new NotFoundError()
     })
   routes = () => app.routes
-  allowed = methodsFor(routes)
   return app
 }
 

@@ -1,47 +1,96 @@
-// OpenAPI metadata shared by the route files: tags, the bearer scheme and the two envelopes, so
-// every route in the document shows its request schemas and both possible answers.
+// The OpenAPI document's own parts: the tags with what each holds, the servers, the bearer
+// scheme, and the finishing touches the plugin leaves out (JSON request bodies, named schemas under
+// components). The routes' answers come from their `response` schemas (src/api/contract.ts).
 import type { OpenAPIV3 } from 'openapi-types'
-export const ENVELOPES = {
-  SuccessEnvelope: {
-    type: 'object',
-    required: ['success', 'data', 'message'],
-    properties: { success: { const: true }, data: {}, message: { type: ['string', 'null'] } },
-  },
-  ErrorEnvelope: {
-    type: 'object',
-    required: ['success', 'error'],
-    properties: {
-      success: { const: false },
-      error: {
-        type: 'object',
-        required: ['code', 'message'],
-        properties: {
-          code: { type: 'string', example: 'VALIDATION_ERROR' },
-          message: { type: 'string' },
-          details: {},
-        },
-      },
-    },
-  },
-} as const
 
-const json = (ref: string, description: string): OpenAPIV3.ResponseObject => ({
+export const TAGS: { name: string; description: string }[] = [
+  { name: 'auth', description: 'Accounts and bearer sessions: register, log in, the first-start login link' },
+  { name: 'tasks', description: 'Create, list, read, cancel, retry and delete tasks; counts per status' },
+  { name: 'dead-letter', description: 'Failed tasks, retried or deleted in bulk by ids or filter' },
+  {
+    name: 'types',
+    description: 'The task type registry: workers, breakers, pause, timeouts, retry defaults',
+  },
+  { name: 'workers', description: 'Worker processes, alive or recently gone, and what they run' },
+  { name: 'health', description: 'Liveness and readiness (public)' },
+  { name: 'metrics', description: 'Prometheus text format (public)' },
+  { name: 'events', description: 'A server-sent event stream of transitions and counts' },
+  { name: 'chaos', description: 'Fault injection, only when tasklab runs with --chaos (admin)' },
+  {
+    name: 'storage',
+    description: 'Table sizes, dead rows, retention and the oldest open transaction (admin)',
+  },
+]
+
+const errorRef = (description: string): OpenAPIV3.ResponseObject => ({
   description,
-  content: { 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } },
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
 })
 
-/** `detail` for a route: summary, tag, whether it needs a bearer token, and its answers. */
-export function doc(
+/** `detail` of a route whose answer is not JSON (metrics, the event stream). */
+export function textRoute(
   tag: string,
   summary: string,
-  opts: { auth?: boolean; status?: number; errors?: number[] } = {},
+  opts: { mediaType: string; description: string; auth?: boolean },
 ) {
   const responses: OpenAPIV3.ResponsesObject = {
-    [String(opts.status ?? 200)]: json('SuccessEnvelope', 'Success'),
+    200: { description: opts.description, content: { [opts.mediaType]: { schema: { type: 'string' } } } },
+    400: errorRef('Error'),
   }
-  for (const s of [400, ...(opts.auth ? [401] : []), ...(opts.errors ?? [])])
-    responses[String(s)] = json('ErrorEnvelope', 'Error')
-  return { tags: [tag], summary, responses, ...(opts.auth ? { security: [{ bearer: [] }] } : {}) }
+  if (opts.auth) responses[401] = errorRef('Not logged in')
+  return { tags: [tag], summary, responses, security: opts.auth ? [{ bearer: [] }] : [] }
+}
+
+const STATUS_TEXT: Record<string, string> = {
+  200: 'Success',
+  201: 'Created',
+  400: 'Bad request: malformed JSON or a field out of range (the message names it)',
+  401: 'Not logged in, or the session expired',
+  403: 'Not allowed for this account',
+  404: 'Not found (or not yours)',
+  409: 'Conflicts with the current state',
+  429: 'Too many attempts; see Retry-After',
+  503: 'The database is unreachable',
+}
+
+/** The plugin describes every answer as "Response for status N"; say what each means. */
+function describeResponses(paths: Record<string, Record<string, OpenAPIV3.OperationObject>> | undefined) {
+  for (const ops of Object.values(paths ?? {}))
+    for (const op of Object.values(ops))
+      for (const [status, res] of Object.entries(op.responses ?? {})) {
+        const r = res as OpenAPIV3.ResponseObject
+        if (r.description?.startsWith('Response for status') && STATUS_TEXT[status])
+          r.description = STATUS_TEXT[status]
+      }
+}
+
+/**
+ * Schemas made with Named() carry a title; each is listed once under components.schemas and every
+ * use becomes a $ref, so a generated client has `components['schemas']['Task']`, not 30 copies.
+ */
+export function hoistNamed(spec: unknown): unknown {
+  const doc = spec as { components?: { schemas?: Record<string, unknown> } }
+  doc.components ??= {}
+  doc.components.schemas ??= {}
+  const schemas = doc.components.schemas
+  const visit = (node: unknown, top: boolean): unknown => {
+    if (Array.isArray(node)) return node.map((n) => visit(n, false))
+    if (!node || typeof node !== 'object') return node
+    const obj = node as Record<string, unknown>
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(obj)) out[k] = visit(v, false)
+    if (!top && typeof obj.title === 'string' && /^[A-Z]\w*$/.test(obj.title)) {
+      schemas[obj.title] ??= { ...out }
+      return { $ref: `#/components/schemas/${obj.title}` }
+    }
+    return out
+  }
+  const paths = (spec as { paths?: unknown }).paths
+  ;(spec as { paths?: unknown }).paths = visit(paths, true)
+  describeResponses((spec as { paths?: Record<string, Record<string, OpenAPIV3.OperationObject>> }).paths)
+  // A named schema may hold another named one (Session holds User).
+  for (const [name, schema] of Object.entries(schemas)) schemas[name] = visit(schema, true)
+  return spec
 }
 
 interface RouteLike {

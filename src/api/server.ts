@@ -1,5 +1,6 @@
 // The HTTP server: the API (and the control panel) on one port. On first start with no admin it
 // creates one and returns a one-time login link for the banner.
+import { createServer as createNetServer } from 'node:net'
 import type { Config } from '../config'
 import { closeWakeups } from '../queue/wakeups'
 import type { Runtime } from '../runtime'
@@ -21,6 +22,27 @@ export { createApp }
 /** The port is taken: a sentence for the user, not a stack trace. */
 export class PortInUseError extends Error {
   override name = 'PortInUseError'
+}
+
+const portInUse = (hostname: string, port: number) =>
+  new PortInUseError(
+    `Port ${port} on ${hostname} is already in use (another tasklab?). Stop that process, or choose another port with --port or STARTER__SERVER__PORT.`,
+  )
+
+/**
+ * Fails with PortInUseError when the port is taken, before anything else starts: `start` would
+ * otherwise create and migrate a database only to exit. Binds and releases at once; the real
+ * listen later still reports a port taken in between.
+ */
+export async function assertPortFree(hostname: string, port: number): Promise<void> {
+  if (port === 0) return
+  await new Promise<void>((resolve, reject) => {
+    const probe = createNetServer()
+    probe.once('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'EADDRINUSE' ? portInUse(hostname, port) : err),
+    )
+    probe.listen({ host: hostname, port, exclusive: true }, () => probe.close(() => resolve()))
+  })
 }
 
 /**
@@ -46,10 +68,7 @@ export async function startServer(rt: Runtime): Promise<Server> {
       ...listenLimits(rt.config),
     })
   } catch (err) {
-    if ((err as { code?: string }).code === 'EADDRINUSE')
-      throw new PortInUseError(
-        `Port ${port} on ${hostname} is already in use (another tasklab?). Stop that process, or choose another port with --port or STARTER__SERVER__PORT.`,
-      )
+    if ((err as { code?: string }).code === 'EADDRINUSE') throw portInUse(hostname, port)
     throw err
   }
   feed.start()

@@ -1,5 +1,6 @@
 // The scenarios' only way into tasklab: its public HTTP API (CONTRACT §3 and §5), so a scenario runs
 // the same against a spawned cluster and against someone's running instance.
+import type { Storage, Task, TaskEvent, TaskType, Worker } from '../api/wire'
 
 export class ApiCallError extends Error {
   override name = 'ApiCallError'
@@ -12,63 +13,14 @@ export class ApiCallError extends Error {
   }
 }
 
-export interface ApiTask {
-  id: string
-  task_type: string
-  status: string
-  current_attempt: number
-  max_attempts: number
-  last_error: string | null
-  metadata: Record<string, unknown>
-  locked_by: string | null
-}
+// The wire types are the API's own, derived from its response schemas: no hand-written copy.
+export type ApiTask = Task
+export type ApiTaskEvent = TaskEvent
+export type ApiTaskType = TaskType
+export type ApiBreaker = TaskType['breaker']
+export type ApiWorker = Worker
 
-export interface ApiTaskEvent {
-  from_status: string | null
-  to_status: string
-  attempt: number
-  worker_id: string | null
-  error: string | null
-  actor: string
-}
-
-export interface ApiBreaker {
-  state: 'closed' | 'open' | 'half_open'
-  failures: number
-  failure_threshold: number
-  success_threshold: number
-  cooldown_ms: number
-}
-
-export interface ApiTaskType {
-  task_type: string
-  timeout_ms: number | null
-  breaker: ApiBreaker
-}
-
-export interface ApiWorker {
-  id: string
-  pid: number
-  host: string
-  alive?: boolean
-  stopped_at?: string | null
-  kind?: 'process' | 'remote'
-  [key: string]: unknown
-}
-
-export interface ApiStorage {
-  tables: { table: string; rows: number; dead_rows: number; total_bytes: number }[]
-  totals: { rows: number; dead_rows: number; total_bytes: number }
-  oldest_transaction: {
-    pid: number
-    application_name: string
-    client: string
-    state: string | null
-    age_secs: number
-  } | null
-  warnings: string[]
-  server: { autovacuum: boolean }
-}
+export type ApiStorage = Storage
 
 export class ApiClient {
   readonly base: string

@@ -3,7 +3,7 @@
 // Nothing is cleaned up: its running tasks stay `running` until their leases expire and rescue
 // takes them, exactly as after a real kill -9.
 import type { Sql } from '../db/connect'
-import { CONTROL_CHANNEL, type ControlMessage } from '../queue/notify'
+import { sendControl } from '../queue/notify'
 import { LIVE_WORKER, type WorkerRow } from '../queue/workers'
 import { ChaosError } from './errors'
 
@@ -22,7 +22,6 @@ export async function killWorker(sql: Sql, id: string): Promise<WorkerRow> {
       'WORKER_REMOTE',
       `Worker "${id.slice(0, 100)}" is a remote worker speaking the HTTP protocol: tasklab cannot signal a process it does not run. Kill it where it runs (kill -9); its tasks come back when their leases expire.`,
     )
-  const msg: ControlMessage = { kind: 'kill', worker: id }
-  await sql`SELECT pg_notify(${CONTROL_CHANNEL}, ${JSON.stringify(msg)})`
+  await sendControl(sql, { kind: 'kill', worker: id })
   return worker
 }

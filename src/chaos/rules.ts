@@ -2,7 +2,7 @@
 // process sees rules created through any API process. The API calls create/list/delete; workers
 // read activeFaults() into a cache (src/chaos/inject.ts), never once per task.
 import type { Sql } from '../db/connect'
-import { CONTROL_CHANNEL } from '../queue/notify'
+import { sendControl } from '../queue/notify'
 import { ChaosError } from './errors'
 
 export const FAULT_KINDS = ['fail', 'latency', 'hang', 'crash'] as const
@@ -119,7 +119,7 @@ export function validateFault(
 
 /** Tells every worker to reload its rules now (they also reload every few seconds). */
 export async function announceFaults(sql: Sql): Promise<void> {
-  await sql`SELECT pg_notify(${CONTROL_CHANNEL}, ${JSON.stringify({ kind: 'faults' })})`
+  await sendControl(sql, { kind: 'faults' })
 }
 
 export async function createFault(sql: Sql, input: NewFault, createdBy: string | null): Promise<FaultRule> {

@@ -1,6 +1,7 @@
 // Command-line parsing: `tasklab <command> [--flag value | --flag=value | --switch] [positional]`.
 // Small enough that a library would add more than it saves; every mistake is a sentence.
 import { ConfigError, type Flags } from '../config'
+import { closest } from './suggest'
 
 export interface Parsed {
   command: string
@@ -11,7 +12,7 @@ export interface Parsed {
 /** Flags that take no value. */
 const SWITCHES = new Set(['help', 'version', 'chaos', 'json', 'spawn', 'no-worker', 'quick'])
 
-export function parseArgs(argv: string[], known: ReadonlySet<string>): Parsed {
+export function parseArgs(argv: string[], known: ReadonlySet<string>, forCommand = 'start'): Parsed {
   const flags: Flags = {}
   const positional: string[] = []
   for (let i = 0; i < argv.length; i++) {
@@ -21,8 +22,12 @@ export function parseArgs(argv: string[], known: ReadonlySet<string>): Parsed {
     else if (arg.startsWith('--')) {
       const eq = arg.indexOf('=')
       const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq)
-      if (!known.has(name) && !SWITCHES.has(name))
-        throw new ConfigError(`Unknown option --${name}; see tasklab --help.`)
+      if (!known.has(name) && !SWITCHES.has(name)) {
+        const near = closest(name, [...known, ...SWITCHES])
+        throw new ConfigError(
+          `Unknown option --${name}${near ? `; did you mean --${near}?` : '.'} See tasklab ${forCommand} --help.`,
+        )
+      }
       if (SWITCHES.has(name)) {
         if (eq !== -1) flags[name] = arg.slice(eq + 1)
         else flags[name] = true

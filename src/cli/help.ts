@@ -1,13 +1,28 @@
-import { ENVIRONMENT } from '../config'
+import { allSettings, type Group, type Setting } from '../config'
 import { VERSION } from '../version'
 
+/** Help text and defaults are Markdown in the settings table; the terminal gets them plain. */
+const plain = (markdown: string) => markdown.replaceAll('`', '')
+
+/** One setting as two lines: the flag and what it does, then its variable and default. */
+function optionLines(s: Setting<unknown>): string {
+  const flag = `  --${s.flag}${s.kind.arg ? ` ${s.kind.arg}` : ''}`
+  const pad = ' '.repeat(30)
+  const head = flag.length < 30 ? flag.padEnd(30) + plain(s.help) : `${flag}\n${pad}${plain(s.help)}`
+  return `${head}\n${pad}(${s.env}; default ${plain(s.shown)})`
+}
+
+/** The options of one --help section, generated from the settings table in src/config.ts. */
+export function options(group: Group): string {
+  return allSettings()
+    .filter((s) => s.group === group)
+    .map(optionLines)
+    .join('\n')
+}
+
 const COMMON = `Common options:
-  --database-url URL        PostgreSQL to use (env DATABASE_URL)
-  --data-dir DIR            data directory (env STARTER__DATA_DIR)
-  --pool-size N             database connections per process (STARTER__DATABASE__POOL_SIZE, 10)
-  --log-level LEVEL         debug, info, warn, error
-  --log-format FORMAT       auto, pretty, json
-  -h, --help                this help;  -v, --version  the version`
+${options('common')}
+  -h, --help                  this help;  -v, --version  the version`
 
 const DATABASE = `Database:
   With --database-url or DATABASE_URL, any PostgreSQL 14 or newer (created if missing, migrated
@@ -27,34 +42,11 @@ function page(body: string, exits: string, database = true): string {
   return `${body}\n\n${COMMON}${database ? `\n\n${DATABASE}` : ''}\n\nExit codes:\n${exits}`
 }
 
-const WORKER_OPTS = `  --concurrency N           tasks at once (STARTER__WORKER__CONCURRENCY, 4)
-  --prefetch N              claim up to N × concurrency ahead; 0 = only for free slots
-                            (STARTER__WORKER__PREFETCH, 4)
-  --poll-interval-secs S    fallback poll (STARTER__WORKER__POLL_INTERVAL_SECS, 5)
-  --max-retries N           default max attempts (STARTER__WORKER__MAX_RETRIES, 3)
-  --retry-backoff-base-secs S  default backoff base (STARTER__WORKER__RETRY_BACKOFF_BASE_SECS, 2)
-  --lease-secs S            lease before a silent worker's task is rescued (30)
-  --shutdown-grace-secs S   how long SIGTERM waits for running tasks (10)
-  --timeout-secs S          default per-attempt timeout (300)
-  --max-running-per-user N  most running tasks of one user's, over all workers
-                            (STARTER__WORKER__MAX_RUNNING_PER_USER; default no cap)
-  --sandbox-dir DIR         the only folder file_cleanup may touch
-  --webhook-allow-hosts L   private hosts/ranges webhook may call (STARTER__WEBHOOK__ALLOW_HOSTS;
-                            none by default: public addresses only), e.g. 127.0.0.1,localhost,10.0.0.0/8
-  --handlers PATH           your handler module (.ts/.js) or a folder of them (STARTER__HANDLERS__PATH);
-                            start reloads a module when its file changes (docs/handlers.md)`
-
+const WORKER_OPTS = options('worker')
+const SERVER_OPTS = options('server')
+const HANDLERS_OPTS = options('handlers')
 /** Every process runs the retention pass, so start, serve and worker all take these. */
-const RETENTION_OPTS = `  --retention-completed-secs S  delete completed tasks S after they finish, 0 = keep (604800 = 7 d)
-  --retention-cancelled-secs S  the same for cancelled tasks (604800 = 7 d)
-  --retention-failed-secs S     the same for failed tasks (2592000 = 30 d)`
-
-const SERVER_OPTS = `  --host HOST               bind address (STARTER__SERVER__HOST, 127.0.0.1)
-  --port PORT               port (STARTER__SERVER__PORT, 3000)
-  --worker-token T          credential remote workers use to register types (STARTER__WORKER__TOKEN)
-  --idle-timeout-secs S     close quiet connections, not event streams (STARTER__SERVER__IDLE_TIMEOUT_SECS, 30)
-  --max-connections-per-address N  requests in flight per address, then 429 (256)
-  --chaos                   enable fault injection (STARTER__CHAOS__ENABLED)`
+const RETENTION_OPTS = options('retention')
 
 export const COMMAND_HELP: Record<string, string> = {
   start: page(
@@ -63,6 +55,7 @@ export const COMMAND_HELP: Record<string, string> = {
 Usage: tasklab [start] [options]
 ${SERVER_OPTS}
 ${WORKER_OPTS}
+${HANDLERS_OPTS}
 ${RETENTION_OPTS}
 
 Examples:
@@ -76,6 +69,8 @@ Examples:
 
 Usage: tasklab serve [options]
 ${SERVER_OPTS}
+Worker settings serve uses too (the retry defaults of new tasks, the lease its rescue loop reads):
+${WORKER_OPTS}
 ${RETENTION_OPTS}
 
 Examples:
@@ -88,8 +83,8 @@ Examples:
 Without DATABASE_URL it joins the embedded PostgreSQL that \`tasklab start\` runs in the same data dir.
 
 Usage: tasklab worker [--id N] [options]
-  --id N                    a name for this worker (its full id adds host and pid)
 ${WORKER_OPTS}
+${HANDLERS_OPTS}
 ${RETENTION_OPTS}
 
 Examples:
@@ -224,7 +219,9 @@ ${COMMON}
 ${DATABASE}
 
 Environment (flags override these, these override defaults):
-${ENVIRONMENT.map(([k, v]) => `  ${k.padEnd(42)} ${v}`).join('\n')}
+${allSettings()
+  .map((s) => `  ${s.env.padEnd(42)} ${plain(s.help)} (default ${plain(s.shown)})`)
+  .join('\n')}
 
 Exit codes: 0 success, 1 runtime failure, 2 bad command line or configuration, 130 second signal
 (tasklab help CMD lists them per command).

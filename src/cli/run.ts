@@ -1,7 +1,7 @@
 // The long-running commands: start (API + worker), serve (API), worker. Each opens the runtime,
 // starts its parts, and drains them on SIGTERM/SIGINT; a second signal exits at once.
 
-import { type Server, startServer } from '../api/server'
+import { assertPortFree, type Server, startServer } from '../api/server'
 import { createChaosHooks } from '../chaos/inject'
 import type { Config } from '../config'
 import { isConnectionError } from '../db/connect'
@@ -56,6 +56,7 @@ export async function runRole(role: Role, config: Config, log: Logger): Promise<
   let server: Server | undefined
   let worker: Worker | undefined
   const startup = (async () => {
+    if (role !== 'worker') await assertPortFree(config.server.host, config.server.port)
     rt = await openRuntime(config, log, role)
     const r = rt
     stopMaintenance = startMaintenance({

@@ -3,9 +3,13 @@
 // users' tasks cannot be probed.
 import type { Sql, TransactionSql } from '../db/connect'
 import { QueueError } from './errors'
-import { CONTROL_CHANNEL } from './notify'
-import { TERMINAL } from './states'
+import { sendControl } from './notify'
+import { CANCELLABLE, DELETABLE, RETRYABLE } from './states'
 import type { Scope, Task, TaskEvent } from './task'
+
+/** `a, b or c`, for the sentences below. */
+const or = (list: readonly string[]) =>
+  list.length > 1 ? `${list.slice(0, -1).join(', ')} or ${list.at(-1)}` : (list[0] ?? '')
 
 const notFound = (id: string) => new QueueError('TASK_NOT_FOUND', `Task ${id} was not found.`)
 
@@ -40,17 +44,17 @@ export async function cancelTask(sql: Sql, id: string, scope: Scope, actor: stri
   return asActor(sql, actor, async (tx) => {
     const [task] = await tx<Task[]>`SELECT * FROM tasks WHERE id = ${id} AND ${inScope(tx, scope)} FOR UPDATE`
     if (!task) throw notFound(id)
-    if (TERMINAL.includes(task.status))
+    if (!CANCELLABLE.includes(task.status))
       throw new QueueError(
         'INVALID_STATE',
-        `Task ${id} is ${task.status}; only pending, scheduled, retrying or running tasks can be cancelled.`,
+        `Task ${id} is ${task.status}; only ${or(CANCELLABLE)} tasks can be cancelled.`,
         { status: task.status },
       )
     if (task.status === 'running') {
       const [t] = await tx<
         Task[]
       >`UPDATE tasks SET cancel_requested = true, updated_at = now() WHERE id = ${id} RETURNING *`
-      await tx`SELECT pg_notify(${CONTROL_CHANNEL}, ${JSON.stringify({ kind: 'cancel', id })})`
+      await sendControl(tx, { kind: 'cancel', id })
       return t!
     }
     const [t] = await tx<Task[]>`
@@ -66,7 +70,7 @@ export async function retryTask(sql: Sql, id: string, scope: Scope, actor: strin
   const task = await getTask(sql, id, scope)
   throw new QueueError(
     'INVALID_STATE',
-    `Task ${id} is ${task.status}; only failed or cancelled tasks can be retried.`,
+    `Task ${id} is ${task.status}; only ${or(RETRYABLE)} tasks can be retried.`,
     { status: task.status },
   )
 }
@@ -80,7 +84,7 @@ export async function retryTasks(sql: Sql, ids: string[], scope: Scope, actor: s
     (tx) => tx<Task[]>`
     UPDATE tasks SET status = 'pending', current_attempt = 0, run_at = now(), completed_at = NULL,
       started_at = NULL, cancel_requested = false, result = NULL, updated_at = now()
-    WHERE id = ANY(${ids}::uuid[]) AND status IN ('failed', 'cancelled') AND ${inScope(tx, scope)}
+    WHERE id = ANY(${ids}::uuid[]) AND status = ANY(${[...RETRYABLE]}::task_status[]) AND ${inScope(tx, scope)}
     RETURNING *`,
   )
 }
@@ -92,7 +96,7 @@ export async function deleteTask(sql: Sql, id: string, scope: Scope): Promise<vo
   const task = await getTask(sql, id, scope)
   throw new QueueError(
     'INVALID_STATE',
-    `Task ${id} is ${task.status}; only completed, failed or cancelled tasks can be deleted.`,
+    `Task ${id} is ${task.status}; only ${or(DELETABLE)} tasks can be deleted.`,
     { status: task.status },
   )
 }
@@ -102,7 +106,7 @@ export async function deleteTasks(sql: Sql, ids: string[], scope: Scope): Promis
   const rows = await sql<{ id: string }[]>`
     WITH gone AS (
       DELETE FROM tasks
-      WHERE id = ANY(${ids}::uuid[]) AND status IN ('completed', 'failed', 'cancelled') AND ${inScope(sql, scope)}
+      WHERE id = ANY(${ids}::uuid[]) AND status = ANY(${[...DELETABLE]}::task_status[]) AND ${inScope(sql, scope)}
       RETURNING id
     ), history AS (
       DELETE FROM task_event_log WHERE task_id IN (SELECT id FROM gone)

@@ -52,6 +52,9 @@ export async function insertRows(
   const col = <K extends keyof Row>(k: K) => rows.map((r) => r[k])
   const json = (k: 'payload' | 'metadata' | 'retry_strategy') =>
     rows.map((r) => (r[k] === null ? null : JSON.stringify(r[k])))
+  // Enum arrays go in as text[] and are cast in SQL: postgres.js learns array types once per pool,
+  // at its first connection, so a pool that ran the migrations that made task_priority would send
+  // a task_priority[] parameter unserialised ("normal,normal", a malformed array literal).
   const made = await sql<Inserted[]>`
     INSERT INTO tasks (id, task_type, status, priority, payload, metadata, retry_strategy, max_attempts,
                        scheduled_at, run_at, timeout_ms, idempotency_key, created_by)
@@ -61,7 +64,7 @@ export async function insertRows(
            s.strategy || jsonb_build_object('max_attempts', s.attempts), s.attempts,
            i.scheduled_at, coalesce(i.scheduled_at, now()), i.timeout_ms, i.idempotency_key, i.created_by
     FROM unnest(${col('id') as string[]}::uuid[], ${col('task_type') as string[]}::text[],
-                ${col('priority') as string[]}::task_priority[], ${json('payload') as string[]}::text[],
+                ${col('priority') as string[]}::text[]::task_priority[], ${json('payload') as string[]}::text[],
                 ${json('metadata') as string[]}::text[], ${json('retry_strategy') as string[]}::text[],
                 ${col('max_attempts') as number[]}::int[], ${col('scheduled_at') as string[]}::timestamptz[],
                 ${col('timeout_ms') as number[]}::int[], ${col('idempotency_key') as string[]}::text[],

@@ -2,7 +2,7 @@
 // (measured with graphile-worker here: 13-15 of 16 enqueue connections waited on it), so tasklab
 // never notifies per task: enqueues poke this notifier, which sends one NOTIFY per burst, after
 // the inserts committed. While one NOTIFY is in flight, further pokes coalesce into one more.
-import type { Sql } from '../db/connect'
+import type { Sql, TransactionSql } from '../db/connect'
 
 export const TASKS_CHANNEL = 'tasklab_tasks'
 /** Control messages: JSON `{kind: 'cancel', id}`, `{kind: 'types'}`, `{kind: 'kill', worker}`, `{kind: 'faults'}`. */
@@ -14,6 +14,14 @@ export type ControlMessage =
   | { kind: 'kill'; worker: string }
   /** Chaos fault rules changed: workers running with --chaos reload them. */
   | { kind: 'faults' }
+
+/**
+ * The one way to send a control message. Inside a transaction (`tx`) it is delivered at commit,
+ * with what the transaction changed, and not at all on rollback.
+ */
+export async function sendControl(sql: Sql | TransactionSql, msg: ControlMessage): Promise<void> {
+  await sql`SELECT pg_notify(${CONTROL_CHANNEL}, ${JSON.stringify(msg)})`
+}
 
 export class Notifier {
   private inFlight = false
@@ -41,7 +49,7 @@ export class Notifier {
   }
 
   async control(msg: ControlMessage): Promise<void> {
-    await this.sql`SELECT pg_notify(${CONTROL_CHANNEL}, ${JSON.stringify(msg)})`
+    await sendControl(this.sql, msg)
   }
 
   private async send(): Promise<void> {

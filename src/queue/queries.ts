@@ -19,14 +19,17 @@ export interface TaskFilter {
 export const LIST_DEFAULT_LIMIT = 50
 export const LIST_MAX_LIMIT = 1000
 
-/** The WHERE clause for a filter and a scope; also used by the dead-letter bulk actions. */
+/**
+ * The WHERE clause for a filter and a scope; also used by the dead-letter bulk actions. Enum arrays
+ * are sent as text[] (see insertRows).
+ */
 export function whereTasks(sql: Sql, f: TaskFilter, scope: Scope) {
   const like = f.q === undefined ? null : `%${f.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
   return sql`
     (${scope.userId ?? null}::uuid IS NULL OR created_by = ${scope.userId ?? null}::uuid)
-    AND (${f.status ?? null}::task_status[] IS NULL OR status = ANY(${f.status ?? null}::task_status[]))
+    AND (${f.status ?? null}::text[]::task_status[] IS NULL OR status = ANY(${f.status ?? null}::text[]::task_status[]))
     AND (${f.task_type ?? null}::text[] IS NULL OR task_type = ANY(${f.task_type ?? null}::text[]))
-    AND (${f.priority ?? null}::task_priority[] IS NULL OR priority = ANY(${f.priority ?? null}::task_priority[]))
+    AND (${f.priority ?? null}::text[]::task_priority[] IS NULL OR priority = ANY(${f.priority ?? null}::text[]::task_priority[]))
     AND (${f.created_after ?? null}::timestamptz IS NULL OR created_at >= ${f.created_after ?? null}::timestamptz)
     AND (${f.created_before ?? null}::timestamptz IS NULL OR created_at < ${f.created_before ?? null}::timestamptz)
     AND (${like}::text IS NULL OR id::text ILIKE ${like} OR task_type ILIKE ${like}

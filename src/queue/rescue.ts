@@ -1,5 +1,6 @@
 import type { Sql } from '../db/connect'
 import { failureOutcome, isRefusal } from './finish'
+import { TERMINAL } from './states'
 import type { Task } from './task'
 
 export const WORKER_LOST = 'worker lost'
@@ -101,7 +102,7 @@ function rescueRows(sql: Sql, rows: RescueRow[]): Promise<{ id: string; status: 
   return sql<{ id: string; status: Rescued['status'] }[]>`
     UPDATE tasks t SET
       status = v.status, last_error = v.error, run_at = coalesce(v.run_at, t.run_at),
-      completed_at = CASE WHEN v.status IN ('failed', 'cancelled') THEN now() END,
+      completed_at = CASE WHEN v.status = ANY(${[...TERMINAL]}::task_status[]) THEN now() END,
       locked_by = NULL, lease_expires_at = NULL, updated_at = now()
     FROM jsonb_to_recordset(${sql.json(rows as never)}) AS v(id uuid, status task_status, error text, run_at timestamptz)
     WHERE t.id = v.id AND t.status = 'running' AND t.lease_expires_at < now()

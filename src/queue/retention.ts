@@ -10,7 +10,6 @@
 // History goes from task_event_log, the table; the view task_events rebuilds the happy path from the
 // task row, so it goes with the row (20,000 lean tasks: 117 ms, where deleting through the view took 3.1 s).
 import type { Sql } from '../db/connect'
-import type { Logger } from '../log'
 import BATCH_SQL from './retention.sql' with { type: 'text' }
 
 export interface RetentionSettings {
@@ -97,7 +96,13 @@ export async function runRetention(
  * Runs a pass now and then: every minute, or every half of the shortest default retention when
  * that is shorter (never more often than once a second). Returns the function that stops it.
  */
-export function scheduleRetention(opts: { sql: Sql; log: Logger; settings: RetentionSettings }): () => void {
+/** What the schedule logs through; the engine takes the caller's logger without importing log.ts. */
+interface PassLog {
+  info(msg: string, fields?: Record<string, unknown>): void
+  warn(msg: string, fields?: Record<string, unknown>): void
+}
+
+export function scheduleRetention(opts: { sql: Sql; log: PassLog; settings: RetentionSettings }): () => void {
   const { sql, log, settings } = opts
   const shortest = Math.min(
     ...[settings.completedSecs, settings.cancelledSecs, settings.failedSecs].filter((s) => s > 0),

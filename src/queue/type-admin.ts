@@ -11,7 +11,8 @@ export interface TypeOverview extends TaskTypeRow {
   live_workers: string[]
 }
 
-export async function typesOverview(sql: Sql): Promise<TypeOverview[]> {
+/** Every type, or only the one named. */
+export async function typesOverview(sql: Sql, only?: string): Promise<TypeOverview[]> {
   return sql<TypeOverview[]>`
     SELECT tt.*, coalesce(w.ids, '{}') AS live_workers
     FROM task_types tt
@@ -19,7 +20,14 @@ export async function typesOverview(sql: Sql): Promise<TypeOverview[]> {
       SELECT array_agg(id ORDER BY id) AS ids FROM workers
       WHERE tt.name = ANY(task_types) AND ${sql.unsafe(LIVE_WORKER)}
     ) w ON true
+    WHERE ${only === undefined} OR tt.name = ${only ?? ''}
     ORDER BY tt.name`
+}
+
+export async function typeOverview(sql: Sql, name: string): Promise<TypeOverview> {
+  const [row] = await typesOverview(sql, name)
+  if (!row) throw new QueueError('TASK_TYPE_NOT_FOUND', `Task type "${name.slice(0, 63)}" is not registered.`)
+  return row
 }
 
 export interface TypePatch {

@@ -10,7 +10,7 @@ import { failureOutcome, finishTasks } from '../../src/queue/finish'
 import { defaultRetryStrategy } from '../../src/queue/retry'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
 import { registerTypes } from '../helpers/factory'
-import { waitUntil } from '../helpers/wait'
+import { waitFor } from '../helpers/wait'
 
 let db: TestDatabase
 let feed: LiveFeed
@@ -24,9 +24,9 @@ beforeAll(async () => {
   feed = new LiveFeed(db.sql, silentLogger, 3_600_000)
   feed.subscribe((batch) => seen.push(...batch))
   feed.start()
-  await waitUntil(() => (feed as unknown as { cursor: string | null }).cursor !== null, 'the feed cursors')
+  await waitFor('the feed cursors', () => (feed as unknown as { cursor: string | null }).cursor !== null)
   // The LISTEN for completions is set up after start(); wait until it is in place.
-  await waitUntil(() => (feed as unknown as { unlisten?: unknown }).unlisten !== undefined, 'the LISTEN')
+  await waitFor('the LISTEN', () => (feed as unknown as { unlisten?: unknown }).unlisten !== undefined)
 })
 afterAll(async () => {
   feed.stop()
@@ -44,10 +44,10 @@ const streamed = (id: string) => steps(seen.filter((e) => e.task_id === id))
 const claim = (worker: string) =>
   claimTasks(db.sql, { workerId: worker, types: ['feedy'], limit: 1, leaseMs: 30_000 })
 const tickUntil = (what: string, done: () => boolean) =>
-  waitUntil(async () => {
+  waitFor(what, async () => {
     await feed.tick()
     return done()
-  }, what)
+  })
 
 test('ticks between every step: creation, claims seen running, a failure, the completion', async () => {
   const { task } = await enqueue(db.sql, { task_type: 'feedy' }, { createdBy: null, defaults })
@@ -77,7 +77,7 @@ test('a whole life between two ticks, scheduled and completed, still streams eve
     { task_type: 'feedy', scheduled_at: new Date(Date.now() + 150).toISOString() },
     { createdBy: null, defaults },
   )
-  await waitUntil(async () => (await claim('w3')).length === 1, 'the scheduled time')
+  await waitFor('the scheduled time', async () => (await claim('w3')).length === 1)
   await finishTasks(db.sql, 'w3', [{ id: task.id, status: 'completed', result: null }])
   await tickUntil('the completion', () => streamed(task.id).some((s) => s.includes('→completed')))
   await feed.tick()

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { jsonShapeProblem, MAX_JSON_CONTAINERS } from '../../src/api/http/body'
 import { AUTH_BODY_LIMIT } from '../../src/api/http/limits'
 import { listenLimits } from '../../src/api/server'
-import { waitUntil } from '../helpers/wait'
+import { waitFor } from '../helpers/wait'
 import { BODY_LIMIT, type Harness, harness } from './harness'
 
 let h: Harness
@@ -161,9 +161,9 @@ describe('over a real socket', () => {
         },
       },
     })
-    await waitUntil(() => answered, 'the answer')
+    await waitFor('the answer', () => answered)
     // Bun checks idle sockets every few seconds: a 1 s timeout closes it within ~4 s.
-    await waitUntil(() => closed, 'the server to close the idle socket', 20_000)
+    await waitFor('the server to close the idle socket', () => closed, { timeoutMs: 20_000 })
     socket.end()
   }, 30_000)
 
@@ -187,9 +187,9 @@ describe('over a real socket', () => {
     expect(await over.json()).toMatchObject({ success: false, error: { code: 'TOO_MANY_CONNECTIONS' } })
     // Closing a stream frees its place.
     streams[2]!.c.abort()
-    await waitUntil(
-      async () => (await fetch(`${base}/api/v1/health/live`)).status === 200,
+    await waitFor(
       'a place to free up',
+      async () => (await fetch(`${base}/api/v1/health/live`)).status === 200,
     )
     for (const s of streams.slice(0, 2)) s.c.abort()
   })

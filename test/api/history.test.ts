@@ -7,7 +7,7 @@ import { claimTasks } from '../../src/queue/claim'
 import { failureOutcome, finishTasks } from '../../src/queue/finish'
 import { rescueExpired } from '../../src/queue/rescue'
 import { registerTypes } from '../helpers/factory'
-import { waitUntil } from '../helpers/wait'
+import { waitFor } from '../helpers/wait'
 import { type Harness, harness } from './harness'
 
 let h: Harness
@@ -104,11 +104,11 @@ describe('the events route rebuilds the lean history', () => {
   test('rescued: the lost attempt as "worker lost" by rescue, then the next one', async () => {
     const id = await create()
     await claim('w1', 1)
-    await waitUntil(async () => (await rescueExpired(h.db.sql)).length > 0, 'the rescue')
-    await waitUntil(async () => {
+    await waitFor('the rescue', async () => (await rescueExpired(h.db.sql)).length > 0)
+    await waitFor('the backoff', async () => {
       const [t] = await h.db.sql`SELECT 1 FROM tasks WHERE id = ${id} AND run_at <= now()`
       return t
-    }, 'the backoff')
+    })
     await claim('w2')
     await finishTasks(h.db.sql, 'w2', [{ id, status: 'completed', result: null }])
     const events = await history(id)
@@ -151,7 +151,7 @@ describe('the events route rebuilds the lean history', () => {
   test('scheduled: created scheduled, due, then claimed through pending; a hand-back is not counted', async () => {
     const id = await create({ scheduled_at: new Date(Date.now() + 300).toISOString() })
     expect(steps(await history(id))).toEqual([[null, 'scheduled', 0, null, 'system']])
-    const first = await waitUntil(() => claim('w1'), 'the scheduled time')
+    const first = await waitFor('the scheduled time', () => claim('w1'))
     expect(first.id).toBe(id)
     await finishTasks(h.db.sql, 'w1', [{ id, status: 'pending' }])
     await claim('w2')
@@ -169,7 +169,7 @@ describe('the events route rebuilds the lean history', () => {
 
   test('scheduled and completed at the first claim: the step through pending is rebuilt too', async () => {
     const id = await create({ scheduled_at: new Date(Date.now() + 200).toISOString() })
-    await waitUntil(() => claim('w1'), 'the scheduled time')
+    await waitFor('the scheduled time', () => claim('w1'))
     await finishTasks(h.db.sql, 'w1', [{ id, status: 'completed', result: null }])
     expect(steps(await history(id))).toEqual([
       [null, 'scheduled', 0, null, 'system'],

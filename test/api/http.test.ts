@@ -45,6 +45,22 @@ describe('routing', () => {
     expectError(await h.call('DELETE', '/api/v1/health'), 405, 'METHOD_NOT_ALLOWED')
   })
 
+  test('a fixed path shadows a parameter route: its Allow is its own, and the others are 405', async () => {
+    // /tasks/stats and /tasks/types are not task ids: DELETE there used to reach DELETE /tasks/:id.
+    for (const method of ['PUT', 'DELETE', 'POST']) {
+      const r = await h.call(method, '/api/v1/tasks/stats', { token })
+      expectError(r, 405, 'METHOD_NOT_ALLOWED')
+      expect(r.headers.get('allow')).toBe('GET, HEAD')
+    }
+    const types = await h.call('DELETE', '/api/v1/tasks/types', { token })
+    expectError(types, 405, 'METHOD_NOT_ALLOWED')
+    expect(types.headers.get('allow')).toBe('GET, HEAD, POST')
+    const one = await h.call('DELETE', '/api/v1/tasks/types/email', { token })
+    expectError(one, 405, 'METHOD_NOT_ALLOWED')
+    expect(one.headers.get('allow')).toBe('GET, HEAD, PATCH')
+    expect((await h.call('GET', '/api/v1/tasks/stats', { token })).status).toBe(200)
+  })
+
   test('a non-UUID id is 400 naming id', async () => {
     const r = await h.call('GET', '/api/v1/tasks/123', { token })
     expectError(r, 400, 'VALIDATION_ERROR')

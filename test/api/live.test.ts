@@ -1,10 +1,11 @@
-// With a real worker in the process: /workers, live workers per type, /metrics (counters from the
-// event bus, histograms from the task_events feed, gauges from the database) and /events (SSE).
+// With a real worker in the process: /workers, live workers per type, /metrics (counters and
+// histograms from the task_events feed, gauges from the database) and /events (SSE).
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { FeedEvent } from '../../src/api/events/feed'
 import { coalesce } from '../../src/api/events/plugin'
 import { builtinHandlers } from '../../src/handlers'
-import { waitUntil } from '../helpers/wait'
+import { insertTask } from '../helpers/factory'
+import { waitFor } from '../helpers/wait'
 import { testWorker } from '../helpers/worker'
 import { type Harness, harness } from './harness'
 
@@ -23,7 +24,7 @@ beforeAll(async () => {
   })
   await w.worker.start()
   h.feed.start()
-  await waitUntil(() => (h.feed as unknown as { cursor: string | null }).cursor !== null, 'the feed cursor')
+  await waitFor('the feed cursor', () => (h.feed as unknown as { cursor: string | null }).cursor !== null)
 })
 afterAll(async () => {
   await w.worker.stop()
@@ -88,16 +89,16 @@ describe('metrics', () => {
       ids.push(
         (await h.call('POST', '/api/v1/tasks', { token: alice.token, body: sum([i, 1]) })).body.data.id,
       )
-    await waitUntil(async () => {
+    await waitFor('3 completed tasks', async () => {
       const r = await h.call('GET', '/api/v1/tasks?status=completed', { token: alice.token })
       return r.body.meta.total === 3
-    }, '3 completed tasks')
-    const text = await waitUntil(async () => {
+    })
+    const text = await waitFor('run-time histogram of 3', async () => {
       const t = (await h.call('GET', '/api/v1/metrics')).text
       return t.includes('tasklab_task_run_seconds_count{task_type="data_processing",outcome="completed"} 3')
         ? t
         : null
-    }, 'run-time histogram of 3')
+    })
     expect(text).toContain('tasklab_tasks{status="completed",task_type="data_processing"} 3')
     expect(text).toContain('tasklab_tasks_completed_total{task_type="data_processing"} 3')
     expect(text).toMatch(/tasklab_tasks_claimed_total [3-9]/)
@@ -107,6 +108,32 @@ describe('metrics', () => {
     expect(text).toContain('tasklab_database_up 1')
     const res = await h.app.handle(new Request('http://localhost/api/v1/metrics'))
     expect(res.headers.get('content-type')).toStartWith('text/plain; version=0.0.4')
+  })
+
+  test('counters include transitions made by other processes (read from task_events)', async () => {
+    const count = (text: string, metric: string) =>
+      Number(new RegExp(`^${metric} (\\d+)$`, 'm').exec(text)?.[1] ?? 0)
+    const before = (await h.call('GET', '/api/v1/metrics')).text
+    // Another worker process, as the database sees it: no event reaches this process's bus.
+    // (Inserted as running, so the worker in this process cannot claim it first.)
+    const task = await insertTask(h.db.sql, {
+      task_type: 'email',
+      status: 'running',
+      locked_by: 'elsewhere',
+      current_attempt: 1,
+    })
+    await h.db.sql`UPDATE tasks SET status = 'failed', locked_by = NULL, lease_expires_at = NULL,
+      completed_at = now() WHERE id = ${task.id}`
+    const after = await waitFor('the failure in the counters', async () => {
+      const t = (await h.call('GET', '/api/v1/metrics')).text
+      return count(t, 'tasklab_tasks_failed_total\\{task_type="email"\\}') > 0 ? t : null
+    })
+    expect(count(after, 'tasklab_tasks_failed_total\\{task_type="email"\\}')).toBe(
+      count(before, 'tasklab_tasks_failed_total\\{task_type="email"\\}') + 1,
+    )
+    expect(count(after, 'tasklab_tasks_claimed_total')).toBeGreaterThan(
+      count(before, 'tasklab_tasks_claimed_total'),
+    )
   })
 })
 

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import postgres from 'postgres'
 import { TEST_SERVER_URL } from '../helpers/db'
-import { waitUntil } from '../helpers/wait'
+import { waitFor } from '../helpers/wait'
 import { type Harness, harness } from './harness'
 
 let h: Harness
@@ -25,14 +25,13 @@ test('ready is 503 DATABASE_UNAVAILABLE during the outage and 200 after, live st
   await admin.unsafe(`ALTER DATABASE ${h.db.name} ALLOW_CONNECTIONS false`)
   await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${h.db.name} AND pid <> pg_backend_pid()`
 
-  const down = await waitUntil(
+  const down = await waitFor(
+    'ready to answer 503',
     async () => {
       const r = await h.call('GET', '/api/v1/health/ready')
       return r.status === 503 ? r : null
     },
-    'ready to answer 503',
-    15_000,
-    50,
+    { timeoutMs: 15_000, intervalMs: 50 },
   )
   expect(down.body).toMatchObject({ success: false, error: { code: 'DATABASE_UNAVAILABLE' } })
   const detail = await h.call('GET', '/api/v1/health')
@@ -48,11 +47,10 @@ test('ready is 503 DATABASE_UNAVAILABLE during the outage and 200 after, live st
   expect(metrics.text).toContain('tasklab_database_up 0')
 
   await admin.unsafe(`ALTER DATABASE ${h.db.name} ALLOW_CONNECTIONS true`)
-  await waitUntil(
-    async () => (await h.call('GET', '/api/v1/health/ready')).status === 200,
+  await waitFor(
     'ready to answer 200 again',
-    15_000,
-    50,
+    async () => (await h.call('GET', '/api/v1/health/ready')).status === 200,
+    { timeoutMs: 15_000, intervalMs: 50 },
   )
   expect((await h.call('GET', '/api/v1/health')).body.data.database).toBe('up')
 })

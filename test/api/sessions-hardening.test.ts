@@ -2,7 +2,7 @@
 // hard lock-out of the real user), the password route's limit, and sessions that end everywhere.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { ACCOUNT_RULE, LoginThrottle, SlowDown } from '../../src/api/auth/rate-limit'
-import { waitUntil } from '../helpers/wait'
+import { waitFor } from '../helpers/wait'
 import { type Harness, harness } from './harness'
 
 let h: Harness
@@ -87,7 +87,7 @@ describe('sessions', () => {
     const b = (await login('pat', 'pat-password-123')).body.data.session_token
     const streamB = await openStream(b)
     const streamA = await openStream(a)
-    await waitUntil(() => streamB.state.text.includes('event: counts'), 'the stream to start')
+    await waitFor('the stream to start', () => streamB.state.text.includes('event: counts'))
     const r = await h.call('POST', '/api/v1/auth/password', {
       token: a,
       body: { current_password: 'pat-password-123', new_password: 'pat-new-password-1' },
@@ -96,7 +96,7 @@ describe('sessions', () => {
     expect(r.body.data.other_sessions_closed).toBe(1)
     expect((await h.call('GET', '/api/v1/auth/me', { token: b })).status).toBe(401)
     expect((await h.call('GET', '/api/v1/auth/me', { token: a })).status).toBe(200)
-    await waitUntil(() => streamB.state.ended, "the other session's event stream to end", 15_000)
+    await waitFor("the other session's event stream to end", () => streamB.state.ended, { timeoutMs: 15_000 })
     expect(streamB.state.text).toContain('event: logout')
     expect(streamA.state.ended).toBe(false)
     streamA.cancel()
@@ -106,9 +106,9 @@ describe('sessions', () => {
     await register('lou')
     const a = (await login('lou', 'lou-password-123')).body.data.session_token
     const stream = await openStream(a)
-    await waitUntil(() => stream.state.text.includes('event: counts'), 'the stream to start')
+    await waitFor('the stream to start', () => stream.state.text.includes('event: counts'))
     expect((await h.call('POST', '/api/v1/auth/logout-all', { token: a })).status).toBe(200)
-    await waitUntil(() => stream.state.ended, 'the event stream to end', 15_000)
+    await waitFor('the event stream to end', () => stream.state.ended, { timeoutMs: 15_000 })
   })
 
   test('POST /auth/password is limited too: wrong current passwords slow down with 429', async () => {

@@ -8,7 +8,7 @@ import { hashToken } from '../../src/api/auth/tokens'
 import { createUser, setPassword } from '../../src/api/auth/users'
 import { connect, type Sql } from '../../src/db/connect'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
-import { waitUntil } from '../helpers/wait'
+import { waitFor } from '../helpers/wait'
 
 let db: TestDatabase
 let other: Sql
@@ -46,15 +46,16 @@ test("another process's logout and logout-all reach this cache through NOTIFY, w
   // Within 4 s: sooner than the 5 s cache time could have expired it.
   expect(TOKEN_CACHE_MS).toBeGreaterThan(4000)
   await closeSession(other, one.session_token)
-  await waitUntil(async () => (await userOfToken(db.sql, one.session_token)) === null, 'the logout', 4000, 10)
+  await waitFor('the logout', async () => (await userOfToken(db.sql, one.session_token)) === null, {
+    timeoutMs: 4000,
+    intervalMs: 10,
+  })
   expect(await userOfToken(db.sql, two.session_token)).not.toBeNull()
   await closeAllSessions(other, user.id)
-  await waitUntil(
-    async () => (await userOfToken(db.sql, two.session_token)) === null,
-    'the logout-all',
-    4000,
-    10,
-  )
+  await waitFor('the logout-all', async () => (await userOfToken(db.sql, two.session_token)) === null, {
+    timeoutMs: 4000,
+    intervalMs: 10,
+  })
 })
 
 test("a password change, here or in another process, ends the other sessions' cached tokens too", async () => {
@@ -69,11 +70,10 @@ test("a password change, here or in another process, ends the other sessions' ca
     await setPassword(db.sql, user.id, 'password-123', 'password-456', hashToken(kept.session_token)),
   ).toBe(2)
   expect(await userOfToken(db.sql, mine.session_token)).toBeNull()
-  await waitUntil(
-    async () => (await userOfToken(other, theirs.session_token)) === null,
+  await waitFor(
     'the password change',
-    4000,
-    10,
+    async () => (await userOfToken(other, theirs.session_token)) === null,
+    { timeoutMs: 4000, intervalMs: 10 },
   )
   expect((await userOfToken(db.sql, kept.session_token))?.id).toBe(user.id)
 })

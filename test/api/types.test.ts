@@ -47,6 +47,18 @@ describe('GET /tasks/types', () => {
   })
 })
 
+describe('GET /tasks/types/{type}', () => {
+  test('is public and shows the one type as the list does; an unknown type is 404', async () => {
+    const list = await h.call('GET', '/api/v1/tasks/types')
+    const one = await h.call('GET', '/api/v1/tasks/types/email')
+    expect(one.status).toBe(200)
+    expect(one.body.data).toEqual(list.body.data.find((t: { task_type: string }) => t.task_type === 'email'))
+    const missing = await h.call('GET', '/api/v1/tasks/types/no_such_type')
+    expect(missing.status).toBe(404)
+    expect(missing.body.error.code).toBe('TASK_TYPE_NOT_FOUND')
+  })
+})
+
 describe('POST /tasks/types', () => {
   test('needs the worker credential or an admin', async () => {
     const body = { task_type: 'thumbnail', description: 'Make thumbnails' }

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { CONTROL_CHANNEL } from '../../src/queue/notify'
 import { registerWorker } from '../../src/queue/workers'
 import { type Harness, harness } from '../api/harness'
-import { waitUntil } from '../helpers/wait'
+import { waitFor } from '../helpers/wait'
 
 const RULE = { task_type: 'email', kind: 'fail', probability: 0.5 }
 const ROUTES = [
@@ -115,7 +115,10 @@ describe('chaos on', () => {
         (x: { id: string }) => x.id,
       )
     expect(await listed()).toContain(r.body.data.id)
-    await waitUntil(async () => !(await listed()).includes(r.body.data.id), 'the rule to expire', 5000, 50)
+    await waitFor('the rule to expire', async () => !(await listed()).includes(r.body.data.id), {
+      timeoutMs: 5000,
+      intervalMs: 50,
+    })
   })
 
   test('kill: 404 for a worker that is not alive, else a control message naming it', async () => {
@@ -134,7 +137,7 @@ describe('chaos on', () => {
     try {
       const r = await h.call('POST', '/api/v1/chaos/workers/victim-1/kill', { token: admin })
       expect(r.status).toBe(200)
-      await waitUntil(() => heard.some((p) => JSON.parse(p).kind === 'kill'), 'the kill message')
+      await waitFor('the kill message', () => heard.some((p) => JSON.parse(p).kind === 'kill'))
       expect(heard.map((p) => JSON.parse(p)).filter((m) => m.kind === 'kill')).toEqual([
         { kind: 'kill', worker: 'victim-1' },
       ])

@@ -14,7 +14,7 @@ import { enqueueDefaultsOf, type Runtime } from '../../src/runtime'
 import type { WorkerOptions } from '../../src/worker/runner'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
 import { statusCounts } from '../helpers/proc'
-import { waitUntil } from '../helpers/wait'
+import { waitFor } from '../helpers/wait'
 
 const TASKS = 60
 
@@ -62,11 +62,11 @@ async function runBatch(chaos: boolean, tag: string) {
   try {
     await enqueueBatch(db.sql, tasks, { createdBy: null, defaults: enqueueDefaultsOf(config) })
     rt.notifier.poke()
-    await waitUntil(async () => {
+    await waitFor(`${TASKS} tasks of ${tag} to finish`, async () => {
       const [row] = await db.sql<{ n: number }[]>`
         SELECT count(*)::int AS n FROM tasks WHERE metadata->>'tag' = ${tag} AND status IN ('completed', 'failed')`
       return row!.n === TASKS
-    }, `${TASKS} tasks of ${tag} to finish`)
+    })
   } finally {
     await worker.stop()
   }

@@ -8,7 +8,7 @@ import { silentLogger } from '../../src/log'
 import type { Task } from '../../src/queue/task'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
 import { registerTypes } from '../helpers/factory'
-import { waitUntil } from '../helpers/wait'
+import { waitFor } from '../helpers/wait'
 
 const rule = (r: Partial<FaultRule>): FaultRule => ({
   id: crypto.randomUUID(),
@@ -140,7 +140,10 @@ describe('rules in the database', () => {
       const task = { id: crypto.randomUUID(), task_type: 'email', metadata: {} } as unknown as Task
       const signal = new AbortController().signal
       await expect(hooks.beforeRun(task, signal)).rejects.toBeInstanceOf(PermanentError)
-      await waitUntil(async () => (await listFaults(db.sql)).length === 0, 'the rule to expire', 5000, 50)
+      await waitFor('the rule to expire', async () => (await listFaults(db.sql)).length === 0, {
+        timeoutMs: 5000,
+        intervalMs: 50,
+      })
       expect(hooks.rules.map((x) => x.id)).toEqual([r.id]) // still cached
       await hooks.beforeRun(task, signal) // and no longer applied
       const [row] = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM chaos_faults`
@@ -158,13 +161,13 @@ describe('rules in the database', () => {
       const r = await createFault(db.sql, { task_type: 'email', kind: 'fail', match: { drill: 1 } }, null)
       expect(told.rules).toHaveLength(0)
       told.onControl({ kind: 'faults' }, { id: 'w' })
-      await waitUntil(() => told.rules.length === 1, 'the told worker to reload')
-      await waitUntil(() => timed.rules.length === 1, 'the timed worker to reload')
+      await waitFor('the told worker to reload', () => told.rules.length === 1)
+      await waitFor('the timed worker to reload', () => timed.rules.length === 1)
       const task = { id: crypto.randomUUID(), task_type: 'email', metadata: { drill: 1 } } as unknown as Task
       await expect(told.beforeRun(task, new AbortController().signal)).rejects.toBeInstanceOf(RetryableError)
       await deleteFault(db.sql, r.id)
       told.onControl({ kind: 'faults' }, { id: 'w' })
-      await waitUntil(() => told.rules.length === 0, 'the told worker to drop the rule')
+      await waitFor('the told worker to drop the rule', () => told.rules.length === 0)
       await told.beforeRun(task, new AbortController().signal)
       await expect(deleteFault(db.sql, r.id)).rejects.toMatchObject({ code: 'FAULT_NOT_FOUND' })
     } finally {

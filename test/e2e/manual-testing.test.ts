@@ -6,7 +6,7 @@ import { resolve } from 'node:path'
 import { TASKLAB_BIN } from '../helpers/binary'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
 import { type Child, spawnTasklab } from '../helpers/proc'
-import { waitUntil } from '../helpers/wait'
+import { waitFor } from '../helpers/wait'
 
 let db: TestDatabase
 let child: Child
@@ -23,12 +23,12 @@ beforeAll(async () => {
       label: 'start (manual testing)',
     },
   )
-  const banner = await waitUntil(
+  const banner = await waitFor(
+    'the banner',
     () =>
       /API: (http:\/\/\S+)\/api\/v1/.exec(child.output()) ??
       (child.hasExited() ? Promise.reject(new Error(child.output())) : null),
-    'the banner',
-    30_000,
+    { timeoutMs: 30_000 },
   )
   base = banner[1]!
   link = /admin login as "[^"]+" \(one-time link[^)]*\): (\S+)/.exec(child.output())?.[1] ?? ''

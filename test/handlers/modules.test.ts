@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { PermanentError, validatePayload } from '../../src/handlers/contract'
 import { HandlerModules } from '../../src/handlers/modules/live'
 import { silentLogger } from '../../src/log'
+import { startAttempt } from '../../src/worker/execute'
 import { tempDir } from '../helpers/proc'
 
 let dir: string
@@ -64,14 +65,38 @@ describe('a module handler', () => {
   })
 
   test.each([
-    ['nul', /U\+0000/],
-    ['huge', /limit is 1048576 bytes/],
-  ])('a result PostgreSQL cannot store (%s) fails the attempt with a clear error', async (text, message) => {
-    const [shout] = await new HandlerModules(dir, new Set(), silentLogger).load()
-    const err = (await shout!.run({ text }, ctx).catch((e: Error) => e)) as Error
-    expect(err.message).toMatch(/^The handler returned a result tasklab cannot store: /)
-    expect(err.message).toMatch(message)
-  })
+    ['nul', 'completed', /^a\uFFFDb$/],
+    ['huge', 'failed', /1048576/],
+  ])(
+    "a result PostgreSQL cannot store (%s) is judged as a built-in handler's is",
+    async (text, status, expected) => {
+      const [shout] = await new HandlerModules(dir, new Set(), silentLogger).load()
+      const task = {
+        id: '0190f0f0-0000-7000-8000-000000000001',
+        task_type: 'shout',
+        payload: { text },
+        current_attempt: 1,
+        max_attempts: 3,
+        timeout_ms: 5000,
+        retry_strategy: null,
+        metadata: {},
+        priority: 'normal',
+        created_by: null,
+        created_at: new Date(),
+        run_at: new Date(),
+        started_at: new Date(),
+        lease_expires_at: null,
+      } as unknown as Parameters<typeof startAttempt>[0]
+      const { outcome } = await startAttempt(task, {
+        handler: shout!,
+        timeoutMs: 5000,
+        context: ctx,
+      } as Parameters<typeof startAttempt>[1]).done
+      const o = outcome as { status: string; result?: { text?: string }; error?: string }
+      expect(o.status).toBe(status)
+      expect(o.status === 'completed' ? String(o.result?.text) : String(o.error)).toMatch(expected)
+    },
+  )
 
   test('its plain JSON Schema is checked before run, naming the field', async () => {
     const [shout] = await new HandlerModules(dir, new Set(), silentLogger).load()

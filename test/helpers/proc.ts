@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path'
 import type { Subprocess } from 'bun'
 import type { Sql } from '../../src/db/connect'
 import { TASKLAB_BIN } from './binary'
+import { waitFor } from './wait'
 
 /** `bun src/main.ts`, with the bun that runs the tests (PATH may not have one). */
 export const SRC_COMMAND = [process.execPath, resolve('src/main.ts')]
@@ -106,22 +107,29 @@ export function tail(text: string, lines = 30): string {
   return text.split('\n').slice(-lines).join('\n')
 }
 
-/** Polls `check` until it returns a value other than undefined/false, or throws `what` at the deadline. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  opts: { timeoutMs: number; intervalMs?: number; detail?: () => string | Promise<string> },
-): Promise<T> {
-  const deadline = Date.now() + opts.timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value !== undefined && value !== false) return value
-    if (Date.now() >= deadline) {
-      const detail = opts.detail ? `\n${await opts.detail()}` : ''
-      throw new Error(`timed out after ${opts.timeoutMs} ms waiting for ${what}${detail}`)
-    }
-    await Bun.sleep(opts.intervalMs ?? 100)
-  }
+// The polling helper lives in wait.ts; the process tests import it from here too.
+export { waitFor } from './wait'
+
+/** The base URL a server prints in its banner (`control panel: http://…/`), once it is up. */
+export function serverUrl(child: Child, timeoutMs = 20_000): Promise<string> {
+  return waitFor('the server banner', () => /control panel: (http:\/\/\S+?)\/?\s/.exec(child.output())?.[1], {
+    timeoutMs,
+    detail: () => tail(child.output()),
+  })
+}
+
+/** Runs a command to its end: exit code, stdout and stderr. */
+export async function runToEnd(
+  cmd: string[],
+  opts: { cwd?: string; env?: Record<string, string | undefined> } = {},
+): Promise<{ code: number; out: string; err: string }> {
+  const p = Bun.spawn(cmd, { cwd: opts.cwd, env: opts.env ?? process.env, stdout: 'pipe', stderr: 'pipe' })
+  const [code, out, err] = await Promise.all([
+    p.exited,
+    new Response(p.stdout).text(),
+    new Response(p.stderr).text(),
+  ])
+  return { code, out, err }
 }
 
 /** Waits until the worker process `pid` has registered itself; returns its worker id. */

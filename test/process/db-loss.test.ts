@@ -149,10 +149,14 @@ test('a worker survives a real restart of its PostgreSQL server and completes ev
   // Short path: the server's unix socket lives in this folder.
   const dir = await tempDir('restart')
   const server = await openEmbedded(dir, silentLogger)
+  // postgres.js reads the array types (task_priority[] …) when a connection opens: migrate on a
+  // connection of its own, so that the test's connections open after the types exist.
+  const setup = connect(server.url, { max: 1 })
+  await migrate(setup)
+  await setup.end()
   const sql = connect(server.url, { max: 2 })
   let child: Child | undefined
   try {
-    await migrate(sql)
     await registerTypes(sql, 'delay_task')
     const journal = join(dir, 'journal.jsonl')
     const tasks = await enqueueAll(sql, delayTasks(200, 0.02))

@@ -1,8 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import postgres from 'postgres'
+import { connect } from '../../src/db/connect'
+import { migrate } from '../../src/db/migrate'
 import { enqueue, enqueueBatch } from '../../src/queue/enqueue'
 import { QueueError } from '../../src/queue/errors'
+import { listTasks } from '../../src/queue/queries'
 import { defaultRetryStrategy } from '../../src/queue/retry'
-import { createTestDatabase, type TestDatabase } from '../helpers/db'
+import { createTestDatabase, TEST_SERVER_URL, type TestDatabase, urlFor } from '../helpers/db'
 import { registerTypes } from '../helpers/factory'
 
 let db: TestDatabase
@@ -195,4 +199,34 @@ describe('enqueueBatch', () => {
     expect(res.map((r) => r.created)).toEqual([false, true, true])
     expect(res[0]!.task.id).toBe(first.task.id)
   })
+})
+
+test('a pool that made the schema itself enqueues and filters at once (enum arrays on a fresh database)', async () => {
+  // postgres.js learns array types at a pool's first connection: here that is before the
+  // migrations make task_priority and task_status, as on a first `tasklab start`.
+  const name = `tasklab_fresh_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
+  const admin = postgres(TEST_SERVER_URL, { max: 1, onnotice: () => {} })
+  await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE template0`)
+  const sql = connect(urlFor(name), { max: 1 })
+  try {
+    await migrate(sql)
+    await registerTypes(sql, 'alpha')
+    const made = await enqueueBatch(
+      sql,
+      [{ task_type: 'alpha' }, { task_type: 'alpha', priority: 'high' }],
+      opts,
+    )
+    expect(made.map((r) => r.task.priority)).toEqual(['normal', 'high'])
+    const { total } = await listTasks(
+      sql,
+      { status: ['pending'], priority: ['high'] },
+      {},
+      { limit: 10, offset: 0 },
+    )
+    expect(total).toBe(1)
+  } finally {
+    await sql.end({ timeout: 1 })
+    await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    await admin.end()
+  }
 })

@@ -53,7 +53,9 @@ test('a retrying task claimed ahead goes back to retrying with its attempt count
   expect(await row(t.id)).toMatchObject({ status: 'retrying', current_attempt: 1, locked_by: null })
   // And it is claimable at once, as attempt 2 again.
   const [third] = await claim('w2')
-  expect(third).toMatchObject({ id: t.id, current_attempt: 2, locked_by: 'w2' })
+  // The claim answers what a worker needs to run it (no locked_by): the row says who holds it.
+  expect(third).toMatchObject({ id: t.id, current_attempt: 2 })
+  expect(await row(t.id)).toMatchObject({ status: 'running', locked_by: 'w2' })
 })
 
 test('guarded: only rows still running under this worker change', async () => {

@@ -3,7 +3,15 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { readdirSync } from 'node:fs'
 import { MIGRATIONS } from '../../src/db/migrations'
-import { canTransition, TASK_STATUSES } from '../../src/queue/states'
+import {
+  CANCELLABLE,
+  canTransition,
+  DELETABLE,
+  RETRYABLE,
+  TASK_STATUSES,
+  TERMINAL,
+  TRANSITIONS,
+} from '../../src/queue/states'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
 import { insertTask, registerTypes } from '../helpers/factory'
 
@@ -68,4 +76,11 @@ test('every migration file is embedded', () => {
   // Each version is its file's number; numbers only grow (a gap is fine, a reuse is not).
   expect(MIGRATIONS.map((m) => m.version)).toEqual(files.map((f) => Number(f.slice(0, 4))))
   expect(new Set(MIGRATIONS.map((m) => m.version)).size).toBe(MIGRATIONS.length)
+})
+
+test('the lists of what a user may do follow the transition table', () => {
+  expect([...CANCELLABLE]).toEqual(['pending', 'scheduled', 'running', 'retrying'])
+  expect([...RETRYABLE]).toEqual(['failed', 'cancelled'])
+  expect([...DELETABLE]).toEqual([...TERMINAL])
+  for (const s of RETRYABLE) expect(TRANSITIONS[s]).toHaveProperty('pending')
 })

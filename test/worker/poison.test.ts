@@ -10,7 +10,7 @@ import { defineHandler, PermanentError, type TaskHandler } from '../../src/handl
 import type { Task } from '../../src/queue/task'
 import type { Worker } from '../../src/worker/runner'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
-import { waitUntil } from '../helpers/wait'
+import { waitFor } from '../helpers/wait'
 import { testWorker } from '../helpers/worker'
 
 const TEN_MB = 10 * 1024 * 1024
@@ -169,13 +169,13 @@ describe('poison corpus', () => {
     const normal = []
     for (let i = 0; i < 20; i++) normal.push(await add(normalTask(i)))
     const ids = [...poison, ...normal].map((t) => t.id)
-    const rows = await waitUntil(
+    const rows = await waitFor(
+      'every task to reach a terminal state',
       async () => {
         const r = await statuses(ids)
         return r.every((t) => TERMINAL.has(t.status)) ? r : null
       },
-      'every task to reach a terminal state',
-      60_000,
+      { timeoutMs: 60_000 },
     )
     const byKind = new Map(rows.map((r) => [JSON.stringify(r.payload), r]))
     const of = (payload: unknown) => byKind.get(JSON.stringify(payload))!
@@ -233,14 +233,14 @@ describe('soak', () => {
         round++
         await Bun.sleep(100)
       }
-      await waitUntil(
+      await waitFor(
+        'every soak task to reach a terminal state',
         async () => {
           const [r] = await db.sql<{ n: number }[]>`
           SELECT count(*)::int AS n FROM tasks WHERE id = ANY(${all}::uuid[]) AND status NOT IN ('completed', 'failed', 'cancelled')`
           return r!.n === 0
         },
-        'every soak task to reach a terminal state',
-        60_000,
+        { timeoutMs: 60_000 },
       )
       const [n] = await db.sql<{ done: number }[]>`
       SELECT count(*)::int AS done FROM tasks WHERE id = ANY(${normal}::uuid[]) AND status = 'completed'`

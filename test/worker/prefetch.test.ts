@@ -7,7 +7,7 @@ import { defineHandler } from '../../src/handlers/contract'
 import type { Worker } from '../../src/worker/runner'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
 import { registerTypes } from '../helpers/factory'
-import { waitUntil } from '../helpers/wait'
+import { waitFor } from '../helpers/wait'
 import { testWorker } from '../helpers/worker'
 
 let db: TestDatabase
@@ -78,16 +78,15 @@ test('with prefetch on, more rows are running than slots, yet at most `concurren
   for (let i = 0; i < 3; i++)
     await add({ task_type: 'gate', payload: { label: 'hold' }, priority: 'critical' })
   for (let i = 0; i < 30; i++) await add({ task_type: 'gate', payload: { label: 'go' } })
-  const seenRunning = await waitUntil(async () => {
+  const seenRunning = await waitFor('more running rows than slots', async () => {
     const n = await runningRows(worker.id)
     return n > 3 ? n : null
-  }, 'more running rows than slots')
+  })
   expect(worker.prefetched).toBeGreaterThan(0)
   expect(worker.inFlight).toBe(3)
   g.release()
-  await waitUntil(
-    async () => ((await db.sql`SELECT 1 FROM tasks WHERE status <> 'completed'`).length === 0 ? true : null),
-    'everything to complete',
+  await waitFor('everything to complete', async () =>
+    (await db.sql`SELECT 1 FROM tasks WHERE status <> 'completed'`).length === 0 ? true : null,
   )
   console.log(`prefetch: ${seenRunning} rows running for 3 slots; ${g.seen.runs} executions`)
   expect(g.seen.max).toBeLessThanOrEqual(3)
@@ -102,12 +101,12 @@ test('stop() hands back what was claimed ahead, uncounted, and aborts only what 
   await worker.start()
   // A few runs first, so the worker knows its tasks are short and claims ahead.
   for (let i = 0; i < 20; i++) await add({ task_type: 'gate', payload: { label: 'go' } })
-  await waitUntil(() => g.seen.runs === 20, 'the warm-up to run')
+  await waitFor('the warm-up to run', () => g.seen.runs === 20)
   const hold = await add({ task_type: 'gate', payload: { label: 'hold' }, priority: 'critical' })
   const queued: string[] = []
   for (let i = 0; i < 10; i++) queued.push((await add({ task_type: 'gate', payload: { label: 'go' } })).id)
   // Claimed ahead while the held task fills the one slot (refills come in batches of ≥ 2).
-  const ahead = await waitUntil(() => (worker.prefetched >= 2 ? worker.prefetched : 0), 'tasks claimed ahead')
+  const ahead = await waitFor('tasks claimed ahead', () => (worker.prefetched >= 2 ? worker.prefetched : 0))
   expect(await runningRows(worker.id)).toBe(ahead + 1)
   const runsBefore = g.seen.runs
   expect(await worker.stop(20)).toBe(ahead + 1)
@@ -130,17 +129,17 @@ test('a task claimed ahead whose type is paused meanwhile goes back instead of s
   await worker.start()
   started.push(worker)
   for (let i = 0; i < 20; i++) await add({ task_type: 'gate', payload: { label: 'go' } })
-  await waitUntil(() => g.seen.runs === 20, 'the warm-up to run')
+  await waitFor('the warm-up to run', () => g.seen.runs === 20)
   await add({ task_type: 'gate', payload: { label: 'hold' }, priority: 'critical' })
   for (let i = 0; i < 4; i++) await add({ task_type: 'gate', payload: { label: 'go' } })
-  await waitUntil(() => worker.prefetched >= 2, 'tasks claimed ahead')
+  await waitFor('tasks claimed ahead', () => worker.prefetched >= 2)
   await db.sql`UPDATE task_types SET paused = true WHERE name = 'gate'`
   await db.sql`SELECT pg_notify('tasklab_control', '{"kind":"types"}')`
   // The worker learns of the pause by NOTIFY; then the held slot frees and the queue is judged.
-  await waitUntil(() => worker.paused('gate'), 'the worker to see the pause')
+  await waitFor('the worker to see the pause', () => worker.paused('gate'))
   const runs = g.seen.runs
   g.release()
-  await waitUntil(async () => ((await runningRows(worker.id)) === 0 ? true : null), 'nothing running')
+  await waitFor('nothing running', async () => ((await runningRows(worker.id)) === 0 ? true : null))
   expect(g.seen.runs).toBe(runs)
   const back = await db.sql`SELECT status::text, current_attempt FROM tasks WHERE status <> 'completed'`
   expect([...back]).toEqual(Array(4).fill({ status: 'pending', current_attempt: 0 }))

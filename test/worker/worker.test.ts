@@ -6,7 +6,7 @@ import { cancelTask } from '../../src/queue/actions'
 import type { Worker } from '../../src/worker/runner'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
 import { insertTask, registerTypes } from '../helpers/factory'
-import { waitUntil } from '../helpers/wait'
+import { waitFor } from '../helpers/wait'
 import { statusOf, testWorker } from '../helpers/worker'
 
 let db: TestDatabase
@@ -29,13 +29,10 @@ async function start(hs: TaskHandler[] = handlers, opts = {}) {
 const eventsOf = (id: string) =>
   db.sql`SELECT at, from_status, to_status, attempt, error FROM task_events WHERE task_id = ${id} ORDER BY id`
 const settled = (id: string, ...states: string[]) =>
-  waitUntil(
-    async () => {
-      const t = await statusOf(db.sql, id)
-      return states.includes(t.status) ? t : null
-    },
-    `task ${id} to reach ${states.join('/')}`,
-  )
+  waitFor(`task ${id} to reach ${states.join('/')}`, async () => {
+    const t = await statusOf(db.sql, id)
+    return states.includes(t.status) ? t : null
+  })
 
 describe('worker', () => {
   test("a failing task goes through retrying with the strategy's delays, then lands in failed", async () => {
@@ -157,7 +154,7 @@ describe('worker', () => {
       await add({ task_type: 'record', priority: p, payload: { label: p } })
     await worker.start()
     running.push(worker)
-    await waitUntil(() => order.length === 5, 'five tasks to run')
+    await waitFor('five tasks to run', () => order.length === 5)
     expect(order).toEqual(['critical', 'high', 'normal', 'normal', 'low'])
   })
 })
@@ -180,11 +177,11 @@ describe('circuit breaker and pause', () => {
     running.push(worker)
     await db.sql`UPDATE task_types SET breaker_failure_threshold = 2, breaker_success_threshold = 2, breaker_cooldown_ms = 400 WHERE name = 'flaky'`
     await db.sql`SELECT pg_notify('tasklab_control', '{"kind":"types"}')`
-    await waitUntil(
+    await waitFor(
+      'settings',
       async () =>
         (await db.sql`SELECT 1 FROM task_types WHERE name = 'flaky' AND breaker_failure_threshold = 2`)
           .length,
-      'settings',
     )
     const opened = events.waitFor('breaker:changed', (e) => e.taskType === 'flaky' && e.to === 'open')
     const ids = []

@@ -72,7 +72,7 @@ export async function request<T>(
       err.details,
     )
   }
-  const meta = (json.meta ?? json.pagination ?? {}) as { total?: number }
+  const meta = (json.meta ?? {}) as { total?: number }
   const total = (json.total as number | undefined) ?? meta.total
   return { data: json.data as T, total, message: (json.message as string | null) ?? null }
 }

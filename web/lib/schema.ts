@@ -32,11 +32,14 @@ export function skeleton(schema: JsonSchema | null | undefined, depth = 0): unkn
   }
 }
 
-/** The example a type registered, or one built from its schema when it has none (or an empty one). */
-export function startingPayload(example: unknown, schema: JsonSchema | null): unknown {
+/**
+ * The example a type registered, or one built from its schema when it has none (or an empty one).
+ * `schema` is a type's payload_schema as the API sends it: a JSON Schema object or null.
+ */
+export function startingPayload(example: unknown, schema: unknown): unknown {
   const empty =
     example === null ||
     example === undefined ||
     (typeof example === 'object' && !Array.isArray(example) && Object.keys(example).length === 0)
-  return empty ? skeleton(schema) : example
+  return empty ? skeleton(schema as JsonSchema | null) : example
 }

@@ -1,11 +1,8 @@
 // "Why is it waiting?" on the wire (GET /tasks/{id}/why, GET /tasks/why), and the short words the
 // list's badges and the overview's breakdown use for each reason code.
-import type { WhySummary as EngineSummary, Why as EngineWhy, Reason, ReasonCode } from '../../src/queue/why'
-import type { Wire } from './types'
+import type { WhyReason as Reason, ReasonCode, Why, WhySummary } from '../../src/api/wire'
 
-export type { Reason, ReasonCode }
-export type Why = Wire<EngineWhy>
-export type WhySummary = Wire<EngineSummary>
+export type { Reason, ReasonCode, Why, WhySummary }
 
 export const REASON_LABEL: Record<ReasonCode, string> = {
   TERMINAL: 'finished',

@@ -4,7 +4,8 @@
 //   created = terminal + in flight, and no task is running past its lease.
 import { useEffect, useState } from 'preact/hooks'
 import { Action, Card, Empty, ErrorNote, toast } from '../components/ui'
-import { api, qs } from '../lib/api'
+import { api, getToken, qs } from '../lib/api'
+import { chaosCommand } from '../lib/chaos-command'
 import { ago, num } from '../lib/format'
 import { bump, useLive, useNow } from '../lib/live'
 import type { Task, TaskType, WorkerInfo } from '../lib/types'
@@ -173,8 +174,15 @@ export function Chaos() {
             ))}
           </ul>
           <p class="muted small">
-            The full scripted scenarios (worker kills, database restart) run from the command line:{' '}
-            <code>tasklab chaos flood --url {location.origin}</code>.
+            The full scripted scenarios (worker kills, database restart) run from the command line, with your
+            session token (db-restart also needs <code>--database-url</code>):{' '}
+            <code>{chaosCommand(location.origin)}</code>{' '}
+            <Action
+              label="Copy with my token"
+              run={() => navigator.clipboard.writeText(chaosCommand(location.origin, getToken() ?? ''))}
+              done="command copied"
+              small
+            />
           </p>
         </Card>
         <Card title={run ? `Verdict: ${run.name}` : 'Invariant verdict'}>

@@ -8,7 +8,7 @@ import { Card } from '../components/ui'
 import { duration, num } from '../lib/format'
 import { type Bucket, useLive, useNow, WINDOW_S } from '../lib/live'
 import { useQueueLatency } from '../lib/metrics'
-import type { TaskStatus, TaskType, WorkerInfo } from '../lib/types'
+import { type TaskStatus, type TaskType, WAITING, type WorkerInfo } from '../lib/types'
 import { useApi } from '../lib/use-api'
 import { HELD, REASON_LABEL, WAITING_REASONS, type WhySummary } from '../lib/why'
 import { isAlive, liveWorkerCount, nextProbe, probeText } from './types-util'
@@ -43,8 +43,6 @@ function throughput(buckets: Bucket[], now: number, since: number, span: number)
   }
   return { completed, failed, slots }
 }
-
-const WAITING: TaskStatus[] = ['pending', 'scheduled', 'retrying']
 
 export function Overview() {
   const live = useLive()

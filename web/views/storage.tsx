@@ -6,61 +6,11 @@ import { Chart, type Series } from '../components/chart'
 import { Card, ErrorNote } from '../components/ui'
 import { ago, dateTime, duration, num } from '../lib/format'
 import { useNow } from '../lib/live'
+import type { StorageReport } from '../lib/types'
 import { useApi } from '../lib/use-api'
 
-interface TableRow {
-  table: string
-  rows: number
-  dead_rows: number
-  total_bytes: number
-  table_bytes: number
-  index_bytes: number
-  toast_bytes: number
-  last_vacuum: string | null
-  last_autovacuum: string | null
-}
-
-interface OpenTx {
-  pid: number
-  application_name: string
-  client: string
-  user: string | null
-  state: string | null
-  xact_start: string
-  query_start: string | null
-  age_secs: number
-  xmin_age: number | null
-  wait_event: string | null
-  query: string
-}
-
-interface Sample {
-  at: string
-  total_bytes: number
-  dead_rows: number
-  tasks: { bytes: number; dead_rows: number }
-  task_events: { bytes: number; dead_rows: number }
-}
-
 type Secs = number | null
-
-export interface StorageReport {
-  server: { version: string; database: string; database_bytes: number; autovacuum: boolean }
-  tables: TableRow[]
-  totals: { rows: number; dead_rows: number; total_bytes: number }
-  oldest_transaction: OpenTx | null
-  open_transactions: OpenTx[]
-  long_transaction_secs: number
-  warnings: string[]
-  retention: {
-    completed_secs: number
-    cancelled_secs: number
-    failed_secs: number
-    overrides: { task_type: string; completed_secs: Secs; cancelled_secs: Secs; failed_secs: Secs }[]
-  }
-  projection: { bytes_per_hour: number; in_a_day_bytes: number; window_secs: number } | null
-  history: Sample[]
-}
+type Sample = StorageReport['history'][number]
 
 export function bytes(n: number | null | undefined): string {
   if (n === null || n === undefined) return '—'

@@ -2,7 +2,7 @@
 // its transition history (GET /tasks/{id}/events), newest first. The buttons follow the state:
 // cancel while it can still be stopped, retry once it is failed or cancelled, delete when finished.
 
-import { retryDelayMs } from '../../src/queue/retry'
+import { retryDelayMs } from '../../src/shared/retry'
 import { Action, Badge, Card, Empty, ErrorNote, Json } from '../components/ui'
 import { WhyBox } from '../components/why-box'
 import { api } from '../lib/api'
@@ -10,12 +10,8 @@ import { ago, dateTime, duration, num } from '../lib/format'
 import { bump, taskVersion, useLive, useNow } from '../lib/live'
 import { navigate } from '../lib/router'
 import type { RetryStrategy, Task, TaskEvent, TaskStatus } from '../lib/types'
-import { TERMINAL } from '../lib/types'
+import { CANCELLABLE, DELETABLE, RETRYABLE, TERMINAL } from '../lib/types'
 import { useApi } from '../lib/use-api'
-
-const CANCELLABLE: TaskStatus[] = ['pending', 'scheduled', 'running', 'retrying']
-const RETRYABLE: TaskStatus[] = ['failed', 'cancelled']
-const DELETABLE: TaskStatus[] = ['completed', 'failed', 'cancelled']
 
 export interface Attempt {
   /** Numbered across manual retries: the third run of the handler is attempt 3, whatever reset. */

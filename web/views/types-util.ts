@@ -27,8 +27,3 @@ export function probeText(at: string, now = Date.now()): string {
     ? `next probe in ${Math.ceil(ms / 1000)} s`
     : 'cool-down over: the next task of this type is the probe'
 }
-
-export function runningCount(w: WorkerInfo): number {
-  if (typeof w.running_tasks === 'number') return w.running_tasks
-  return Array.isArray(w.running_tasks) ? w.running_tasks.length : 0
-}

@@ -4,7 +4,7 @@ import { ago, dateTime, duration } from '../lib/format'
 import { useLive, useNow } from '../lib/live'
 import type { WorkerInfo } from '../lib/types'
 import { useApi } from '../lib/use-api'
-import { isAlive, runningCount } from './types-util'
+import { isAlive } from './types-util'
 
 export function Workers() {
   const live = useLive()
@@ -41,7 +41,7 @@ export function Workers() {
           <tbody>
             {rows.map((w) => {
               const ok = isAlive(w, now)
-              const n = runningCount(w)
+              const n = w.running_tasks
               return (
                 <tr key={w.id} data-worker={w.id} class={ok ? '' : 'dim'}>
                   <td class="mono">

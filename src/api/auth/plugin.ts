@@ -1,12 +1,14 @@
 // /auth: register, login (username or email), the first-start login link, logout, logout-all, me,
 // refresh and password change.
+import { Type as T } from '@sinclair/typebox'
 import { Elysia, t } from 'elysia'
+import { Ok, route } from '../contract'
 import type { ApiDeps } from '../deps'
-import { doc } from '../docs'
 import { ok } from '../envelope'
 import { ApiError, badRequest } from '../errors'
 import { authenticate } from './guard'
 import { ACCOUNT_RULE, LoginThrottle, SlowDown } from './rate-limit'
+import { PasswordChanged, Session, SessionsClosed, User } from './schemas'
 import { closeAllSessions, closeSession, exchangeLoginLink, openSession, refreshSession } from './sessions'
 import { bearer, hashToken } from './tokens'
 import { checkPassword, createUser, findByLogin, publicUser, setPassword } from './users'
@@ -49,7 +51,7 @@ export function authPlugin(deps: ApiDeps) {
       },
       {
         body: t.Object({ username: Str(32), email: Str(254), password: Str(128) }),
-        detail: doc('auth', 'Create an account (role user)', { status: 201, errors: [409] }),
+        ...route('auth', 'Create an account (role user)', { answer: Ok(User), status: 201, errors: [409] }),
       },
     )
     .post(
@@ -72,7 +74,8 @@ export function authPlugin(deps: ApiDeps) {
       },
       {
         body: t.Object({ username: t.Optional(Str(254)), email: t.Optional(Str(254)), password: Str(128) }),
-        detail: doc('auth', 'Log in with username or email; returns a bearer session_token', {
+        ...route('auth', 'Log in with username or email; returns a bearer session_token', {
+          answer: Ok(Session),
           errors: [401, 429],
         }),
       },
@@ -82,7 +85,10 @@ export function authPlugin(deps: ApiDeps) {
       async ({ body }) => ok(await exchangeLoginLink(sql, body.token), 'Logged in with the login link.'),
       {
         body: t.Object({ token: Str(512, 'the token from the login link printed at first start') }),
-        detail: doc('auth', 'Exchange a one-time login link token for a session', { errors: [401] }),
+        ...route('auth', 'Exchange a one-time login link token for a session', {
+          answer: Ok(Session),
+          errors: [401],
+        }),
       },
     )
     .post(
@@ -92,7 +98,7 @@ export function authPlugin(deps: ApiDeps) {
         await closeSession(sql, bearer(headers.authorization)!)
         return ok(null, 'Logged out.')
       },
-      { detail: doc('auth', 'End this session', { auth: true }) },
+      route('auth', 'End this session', { answer: Ok(T.Null()), auth: true }),
     )
     .post(
       '/logout-all',
@@ -101,11 +107,13 @@ export function authPlugin(deps: ApiDeps) {
         const n = await closeAllSessions(sql, caller.user.id)
         return ok({ sessions_closed: n }, `Logged out of ${n} session(s).`)
       },
-      { detail: doc('auth', 'End every session of this account', { auth: true }) },
+      route('auth', 'End every session of this account', { answer: Ok(SessionsClosed), auth: true }),
     )
-    .get('/me', async ({ headers }) => ok((await authenticate(sql, headers.authorization)).user), {
-      detail: doc('auth', 'The account behind the token', { auth: true }),
-    })
+    .get(
+      '/me',
+      async ({ headers }) => ok((await authenticate(sql, headers.authorization)).user),
+      route('auth', 'The account behind the token', { answer: Ok(User), auth: true }),
+    )
     .post(
       '/refresh',
       async ({ headers }) => {
@@ -115,7 +123,7 @@ export function authPlugin(deps: ApiDeps) {
           'Session renewed; the old token no longer works.',
         )
       },
-      { detail: doc('auth', 'Swap the token for a new one with a fresh expiry', { auth: true }) },
+      route('auth', 'Swap the token for a new one with a fresh expiry', { answer: Ok(Session), auth: true }),
     )
     .post(
       '/password',
@@ -144,7 +152,8 @@ export function authPlugin(deps: ApiDeps) {
       },
       {
         body: t.Object({ current_password: t.Optional(Str(128)), new_password: Str(128) }),
-        detail: doc('auth', 'Set or change the password (current_password not needed when none is set yet)', {
+        ...route('auth', 'Set or change the password (current_password not needed when none is set yet)', {
+          answer: Ok(PasswordChanged),
           auth: true,
           errors: [403, 429],
         }),

@@ -1,12 +1,13 @@
 // /chaos: fault rules and worker kills (CONTRACT §5), admin only. Without --chaos the plugin has no
 // routes at all, so every /api/v1/chaos path is the API's ordinary 404 and nothing here runs.
+import { Type as T } from '@sinclair/typebox'
 import { Elysia, t } from 'elysia'
 import { ChaosError } from '../../chaos/errors'
 import { killWorker } from '../../chaos/kill'
 import { createFault, deleteFault, FAULT_KINDS, listFaults, MAX_EXPIRY_SECS } from '../../chaos/rules'
 import { authenticate, requireAdmin } from '../auth/guard'
+import { Named, Nullable, Ok, OneOf, route, Timestamp } from '../contract'
 import type { ApiDeps } from '../deps'
-import { doc } from '../docs'
 import { ok } from '../envelope'
 import { ApiError } from '../errors'
 
@@ -32,6 +33,23 @@ const NewFault = t.Object({
   ),
   expires_at: t.Optional(t.String({ description: 'ISO 8601; instead of expires_in_secs' })),
 })
+
+const FaultRule = Named(
+  'FaultRule',
+  T.Object({
+    id: T.String({ format: 'uuid' }),
+    task_type: T.String({ description: 'a registered type, or "*" for every type' }),
+    kind: OneOf(FAULT_KINDS),
+    probability: T.Number(),
+    permanent: T.Boolean(),
+    latency_ms: Nullable(T.Integer()),
+    match: Nullable(T.Record(T.String(), T.Unknown())),
+    message: Nullable(T.String()),
+    created_at: Timestamp,
+    expires_at: Timestamp,
+    created_by: Nullable(T.String({ format: 'uuid' })),
+  }),
+)
 
 /** The chaos services speak ChaosError; the envelope speaks ApiError. */
 async function mapped<T>(fn: () => Promise<T>): Promise<T> {
@@ -60,7 +78,8 @@ export function chaosPlugin(deps: ApiDeps) {
         return ok(await listFaults(sql))
       },
       {
-        detail: doc('chaos', 'Fault rules in force (admin; only with --chaos)', {
+        ...route('chaos', 'Fault rules in force (admin; only with --chaos)', {
+          answer: Ok(T.Array(FaultRule)),
           auth: true,
           errors: [403],
         }),
@@ -82,9 +101,10 @@ export function chaosPlugin(deps: ApiDeps) {
       },
       {
         body: NewFault,
-        detail: doc('chaos', 'Create a fault rule for a task type (admin; only with --chaos)', {
-          auth: true,
+        ...route('chaos', 'Create a fault rule for a task type (admin; only with --chaos)', {
+          answer: Ok(FaultRule),
           status: 201,
+          auth: true,
           errors: [403],
         }),
       },
@@ -98,7 +118,11 @@ export function chaosPlugin(deps: ApiDeps) {
       },
       {
         params: t.Object({ id: t.String({ format: 'uuid' }) }),
-        detail: doc('chaos', 'Delete a fault rule (admin)', { auth: true, errors: [403, 404] }),
+        ...route('chaos', 'Delete a fault rule (admin)', {
+          answer: Ok(T.Object({ id: T.String({ format: 'uuid' }) })),
+          auth: true,
+          errors: [403, 404],
+        }),
       },
     )
     .post(
@@ -118,7 +142,8 @@ export function chaosPlugin(deps: ApiDeps) {
       },
       {
         params: t.Object({ id: t.String({ minLength: 1, maxLength: 200 }) }),
-        detail: doc('chaos', 'Make a worker exit abruptly, as kill -9 would (admin)', {
+        ...route('chaos', 'Make a worker exit abruptly, as kill -9 would (admin)', {
+          answer: Ok(T.Object({ id: T.String(), pid: T.Integer(), host: T.String() })),
           auth: true,
           errors: [403, 404],
         }),

@@ -9,7 +9,7 @@ import { authenticate } from '../auth/guard'
 import { userOfToken } from '../auth/sessions'
 import { bearer } from '../auth/tokens'
 import type { ApiDeps } from '../deps'
-import { doc } from '../docs'
+import { textRoute } from '../docs'
 import { keepOpen } from '../http/connections'
 import type { FeedEvent, LiveFeed } from './feed'
 
@@ -156,17 +156,11 @@ export function eventsPlugin(deps: ApiDeps, feed: LiveFeed) {
           }),
         ),
       }),
-      detail: {
-        ...doc('events', 'Server-sent events: `transitions` (coalesced, ≤ 4/s) and `counts` (every second)', {
-          auth: true,
-        }),
-        responses: {
-          200: {
-            description: 'text/event-stream',
-            content: { 'text/event-stream': { schema: { type: 'string' } } },
-          },
-        },
-      },
+      detail: textRoute(
+        'events',
+        'Server-sent events: `transitions` (coalesced, ≤ 4/s) and `counts` (every second)',
+        { mediaType: 'text/event-stream', description: 'the event stream', auth: true },
+      ),
     },
   )
 }

@@ -1,10 +1,11 @@
 // Health: /health/live says the process answers (no database), /health/ready says it can serve
 // (the database answers within 2 s) and /health is ready plus details. Ready goes 503 while
 // PostgreSQL is unreachable and back to 200 by itself: postgres.js reconnects on the next query.
+import { Type as T } from '@sinclair/typebox'
 import { Elysia } from 'elysia'
 import { VERSION } from '../../version'
+import { Named, Ok, route } from '../contract'
 import type { ApiDeps } from '../deps'
-import { doc } from '../docs'
 import { ok } from '../envelope'
 import { errorBody } from '../http/on-error'
 
@@ -32,6 +33,19 @@ async function probe(deps: ApiDeps): Promise<{ up: true; ms: number } | { up: fa
   }
 }
 
+const Health = Named(
+  'Health',
+  T.Object({
+    status: T.Literal('ok'),
+    database: T.Literal('up'),
+    database_ms: T.Number({ description: 'round trip of SELECT 1' }),
+    version: T.String(),
+    uptime_s: T.Integer(),
+    chaos: T.Boolean({ description: 'fault injection is on (--chaos)' }),
+  }),
+)
+const Ready = T.Object({ status: T.Literal('ready') })
+
 export function healthPlugin(deps: ApiDeps) {
   const answer = async (set: { status?: number | string }, details: boolean) => {
     const db = await probe(deps)
@@ -49,18 +63,28 @@ export function healthPlugin(deps: ApiDeps) {
         details ? { ...info, database: 'down' } : undefined,
       )
     }
-    return ok(details ? { status: 'ok', database: 'up', database_ms: db.ms, ...info } : { status: 'ready' })
+    return ok(
+      details
+        ? { status: 'ok' as const, database: 'up' as const, database_ms: db.ms, ...info }
+        : { status: 'ready' as const },
+    )
   }
   return new Elysia({ name: 'tasklab-health', prefix: '/health' })
     .get('', ({ set }) => answer(set, true), {
-      detail: doc('health', 'Status, version and database round trip (503 when the database is down)', {
+      ...route('health', 'Status, version and database round trip (503 when the database is down)', {
+        answer: Ok(T.Union([Health, Ready])),
         errors: [503],
       }),
     })
-    .get('/live', () => ok({ status: 'alive' }), {
-      detail: doc('health', 'The process answers (never touches the database)'),
+    .get('/live', () => ok({ status: 'alive' as const }), {
+      ...route('health', 'The process answers (never touches the database)', {
+        answer: Ok(T.Object({ status: T.Literal('alive') })),
+      }),
     })
     .get('/ready', ({ set }) => answer(set, false), {
-      detail: doc('health', 'Ready to serve: 503 while PostgreSQL is unreachable', { errors: [503] }),
+      ...route('health', 'Ready to serve: 503 while PostgreSQL is unreachable', {
+        answer: Ok(T.Union([Health, Ready])),
+        errors: [503],
+      }),
     })
 }

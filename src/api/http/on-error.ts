@@ -32,6 +32,16 @@ function fromValidation(err: ValidationError): ApiError {
   return new ApiError(400, 'VALIDATION_ERROR', message.replace(/\.\.$/, '.'), { field, in: err.type })
 }
 
+export function methodNotAllowed(method: string, path: string, methods: string[]): ApiError {
+  return new ApiError(
+    405,
+    'METHOD_NOT_ALLOWED',
+    `${method} is not allowed on ${path}; use ${methods.join(', ')}.`,
+    { allow: methods },
+    { allow: methods.join(', ') },
+  )
+}
+
 export interface ErrorContext {
   code: string | number
   error: unknown
@@ -58,13 +68,7 @@ export function classify(ctx: ErrorContext, allowed: (path: string) => string[])
   if (code === 'NOT_FOUND') {
     const methods = allowed(ctx.path)
     if (methods.length > 0 && !methods.includes(ctx.method))
-      return new ApiError(
-        405,
-        'METHOD_NOT_ALLOWED',
-        `${ctx.method} is not allowed on ${ctx.path}; use ${methods.join(', ')}.`,
-        { allow: methods },
-        { allow: methods.join(', ') },
-      )
+      return methodNotAllowed(ctx.method, ctx.path, methods)
     return new ApiError(404, 'NOT_FOUND', `No route ${ctx.method} ${ctx.path.slice(0, 200)}.`)
   }
   // The database is away: a temporary condition the client may retry, not a bug to log as one.

@@ -1,10 +1,14 @@
-// What /metrics reports. Counters come from this process's QueueEventBus (the typed event map:
-// claims and outcomes of the worker running in this process); latency histograms come from the
-// live feed (stored transitions, claims and completions rebuilt from the rows each outcome write
-// names), so they cover every worker process; gauges (tasks per status and type, breakers, live
-// workers) are read from the database at scrape time.
+// What /metrics reports, from one source: the database, to which every process contributes.
+// - Counters and latency histograms come from task_events, read through the live feed (stored
+//   transitions, claims and completions rebuilt from the rows each outcome write names): every
+//   transition made by any process (the workers of every machine, the API's cancels and retries,
+//   rescue) counts, whichever process serves /metrics. They start at 0 when this process starts,
+//   as Prometheus counters do after a restart; every serve process behind a load balancer reports
+//   the same totals since its own start, so query them with rate(), not by summing processes.
+// - Gauges (tasks per status and type, breakers, live workers) are read at scrape time.
+// The feed skips the rare transition whose transaction commits after a later one was read
+// (src/api/events/feed.ts); the tasks gauge is exact.
 import type { Sql } from '../../db/connect'
-import type { QueueEventBus } from '../../queue/events'
 import { LIVE_WORKER } from '../../queue/workers'
 import type { FeedEvent, LiveFeed } from '../events/feed'
 import { Histogram, labels } from './histogram'
@@ -20,21 +24,19 @@ export class MetricsCollector {
   )
   readonly runTime = new Histogram('tasklab_task_run_seconds', 'Time an attempt ran, by type and outcome.')
 
-  constructor(events: QueueEventBus, feed: LiveFeed) {
-    events.on('worker:claimed', (e) => {
-      this.claimed += e.count
-    })
-    events.on('task:transition', (e) => {
-      if (e.from !== 'running') return
-      const key = `${e.taskType}\u0000${e.to}`
-      this.outcomes.set(key, (this.outcomes.get(key) ?? 0) + 1)
-    })
+  constructor(feed: LiveFeed) {
     feed.subscribe((batch) => this.observe(batch))
   }
 
-  /** Only rows whose task still shows the same attempt give exact times; the rest are skipped. */
+  /** Counts every transition; times only rows whose task still shows the same attempt (exact). */
   observe(batch: FeedEvent[]): void {
     for (const e of batch) {
+      if (e.to_status === 'running') this.claimed++
+      // Outcomes of an attempt, and every move to the dead letter queue (rescue's included).
+      if (e.from_status === 'running' || e.to_status === 'failed') {
+        const key = `${e.task_type}\u0000${e.to_status}`
+        this.outcomes.set(key, (this.outcomes.get(key) ?? 0) + 1)
+      }
       if (e.current_attempt !== e.attempt) continue
       if (e.to_status === 'running' && e.run_at)
         this.queueLatency.observe({ task_type: e.task_type }, (e.at.getTime() - e.run_at.getTime()) / 1000)
@@ -49,7 +51,7 @@ export class MetricsCollector {
   async render(sql: Sql): Promise<string> {
     const out: string[] = []
     out.push(
-      '# HELP tasklab_tasks_claimed_total Tasks claimed by the worker in this process.',
+      '# HELP tasklab_tasks_claimed_total Claims by every worker (task_events), since this process started.',
       '# TYPE tasklab_tasks_claimed_total counter',
     )
     out.push(`tasklab_tasks_claimed_total ${this.claimed}`)
@@ -60,13 +62,10 @@ export class MetricsCollector {
         if (status === to) out.push(`${name}${labels({ task_type: type! })} ${n}`)
       }
     }
-    counter('tasklab_tasks_completed_total', 'Attempts that completed, in this process.', 'completed')
-    counter('tasklab_tasks_failed_total', 'Tasks moved to the dead letter queue, in this process.', 'failed')
-    counter(
-      'tasklab_tasks_retried_total',
-      'Attempts that failed with attempts left, in this process.',
-      'retrying',
-    )
+    const since = 'by any process (task_events), since this process started.'
+    counter('tasklab_tasks_completed_total', `Attempts that completed, ${since}`, 'completed')
+    counter('tasklab_tasks_failed_total', `Tasks moved to the dead letter queue, ${since}`, 'failed')
+    counter('tasklab_tasks_retried_total', `Attempts that failed with attempts left, ${since}`, 'retrying')
     out.push(...this.queueLatency.render(), ...this.runTime.render())
     try {
       const [tasks, types, [workers]] = await Promise.all([

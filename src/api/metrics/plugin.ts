@@ -1,13 +1,13 @@
-// GET /metrics: Prometheus text format. Public like /health (bind to 127.0.0.1, the default, or put
+// GET /metrics: Prometheus text format, everything derived from the database (collector.ts). Public like /health (bind to 127.0.0.1, the default, or put
 // it behind your proxy): it shows counts and type names, never payloads or users.
 import { Elysia } from 'elysia'
 import type { ApiDeps } from '../deps'
-import { doc } from '../docs'
+import { textRoute } from '../docs'
 import type { LiveFeed } from '../events/feed'
 import { MetricsCollector } from './collector'
 
 export function metricsPlugin(deps: ApiDeps, feed: LiveFeed) {
-  const collector = new MetricsCollector(deps.events, feed)
+  const collector = new MetricsCollector(feed)
   return new Elysia({ name: 'tasklab-metrics' }).get(
     '/metrics',
     async ({ set }) => {
@@ -15,18 +15,11 @@ export function metricsPlugin(deps: ApiDeps, feed: LiveFeed) {
       return collector.render(deps.sql)
     },
     {
-      detail: {
-        ...doc(
-          'metrics',
-          'Prometheus metrics: tasks by status/type, counters, latency histograms, breakers, workers',
-        ),
-        responses: {
-          200: {
-            description: 'Prometheus text format',
-            content: { 'text/plain': { schema: { type: 'string' } } },
-          },
-        },
-      },
+      detail: textRoute(
+        'metrics',
+        'Prometheus metrics: tasks by status/type, counters, latency histograms, breakers, workers',
+        { mediaType: 'text/plain', description: 'Prometheus text format' },
+      ),
     },
   )
 }

@@ -11,10 +11,11 @@ import {
   tableStorage,
 } from '../../db/storage'
 import { authenticate, requireAdmin } from '../auth/guard'
+import { Ok, route } from '../contract'
 import type { ApiDeps } from '../deps'
-import { doc } from '../docs'
 import { ok } from '../envelope'
 import { project, StorageHistory } from './history'
+import { Storage } from './schemas'
 
 /** A transaction open longer than this (seconds) is called out, unless the request names another. */
 export const LONG_TRANSACTION_SECS = 60
@@ -84,10 +85,10 @@ export function storagePlugin(deps: ApiDeps) {
             }),
           ),
         }),
-        detail: doc(
+        ...route(
           'storage',
           'Rows, bytes, dead rows and vacuum per table; the oldest open transaction and its session; retention; projected size (admin)',
-          { auth: true, errors: [403] },
+          { answer: Ok(Storage), auth: true, errors: [403] },
         ),
       },
     )

@@ -1,18 +1,32 @@
 // /tasks: create (one or a batch, with idempotency keys), list with filters and a total, stats,
 // the dead letter queue with bulk retry/delete, and per-task read, history, cancel, retry, delete.
 // A user sees and touches only their own tasks (another user's is 404); an admin sees all.
+import { Type as T } from '@sinclair/typebox'
 import { Elysia, t } from 'elysia'
 import { cancelTask, deleteTask, getTask, retryTask, taskEvents } from '../../queue/actions'
 import { deleteDeadLetter, retryDeadLetter, type Selection } from '../../queue/dead-letter'
 import { type NewTask as EngineTask, enqueue, enqueueBatch } from '../../queue/enqueue'
 import { listTasks, taskStats } from '../../queue/queries'
 import { authenticate } from '../auth/guard'
+import { Ok, Paged, route } from '../contract'
 import type { ApiDeps } from '../deps'
-import { doc } from '../docs'
 import { ok, page } from '../envelope'
 import { badRequest } from '../errors'
 import { parseFilter, parsePage } from './parse'
-import { Batch, DeadLetterQuery, DeadLetterSelection, IdParams, ListQuery, NewTask } from './schemas'
+import {
+  Batch,
+  DeadLetterQuery,
+  DeadLetterSelection,
+  Deleted,
+  IdParams,
+  ListQuery,
+  NewTask,
+  Retried,
+  Task,
+  TaskDeleted,
+  TaskEvent,
+  TaskStats,
+} from './schemas'
 
 const IdempotencyHeader = t.Object({
   authorization: t.Optional(t.String({ description: 'Bearer <session_token>' })),
@@ -61,9 +75,11 @@ export function tasksPlugin(deps: ApiDeps) {
       {
         body: NewTask,
         headers: IdempotencyHeader,
-        detail: doc('tasks', 'Create a task (201; 200 when the idempotency key repeats)', {
-          auth: true,
+        ...route('tasks', 'Create a task (201; 200 when the idempotency key repeats)', {
+          answer: Ok(Task),
           status: 201,
+          also: [200],
+          auth: true,
         }),
       },
     )
@@ -85,9 +101,10 @@ export function tasksPlugin(deps: ApiDeps) {
       },
       {
         body: Batch,
-        detail: doc('tasks', 'Create up to 1,000 tasks in one transaction (all or nothing)', {
-          auth: true,
+        ...route('tasks', 'Create up to 1,000 tasks in one transaction (all or nothing)', {
+          answer: Ok(T.Array(Task)),
           status: 201,
+          auth: true,
         }),
       },
     )
@@ -102,14 +119,20 @@ export function tasksPlugin(deps: ApiDeps) {
       },
       {
         query: ListQuery,
-        detail: doc('tasks', 'List tasks, newest first; meta.total counts all matches', { auth: true }),
+        ...route('tasks', 'List tasks, newest first; meta.total counts all matches', {
+          answer: Paged(Task),
+          auth: true,
+        }),
       },
     )
     .get(
       '/stats',
       async ({ headers }) => ok(await taskStats(sql, (await who(headers.authorization)).scope)),
       {
-        detail: doc('tasks', 'Counts per status, and per type (own tasks; all for an admin)', { auth: true }),
+        ...route('tasks', 'Counts per status, and per type (own tasks; all for an admin)', {
+          answer: Ok(TaskStats),
+          auth: true,
+        }),
       },
     )
     .get(
@@ -128,7 +151,10 @@ export function tasksPlugin(deps: ApiDeps) {
       },
       {
         query: DeadLetterQuery,
-        detail: doc('dead-letter', 'Failed tasks (the dead letter queue), paginated', { auth: true }),
+        ...route('dead-letter', 'Failed tasks (the dead letter queue), paginated', {
+          answer: Paged(Task),
+          auth: true,
+        }),
       },
     )
     .post(
@@ -144,7 +170,7 @@ export function tasksPlugin(deps: ApiDeps) {
       },
       {
         body: DeadLetterSelection,
-        detail: doc('dead-letter', 'Retry failed tasks by ids or filter', { auth: true }),
+        ...route('dead-letter', 'Retry failed tasks by ids or filter', { answer: Ok(Retried), auth: true }),
       },
     )
     .delete(
@@ -156,7 +182,7 @@ export function tasksPlugin(deps: ApiDeps) {
       },
       {
         body: DeadLetterSelection,
-        detail: doc('dead-letter', 'Delete failed tasks by ids or filter', { auth: true }),
+        ...route('dead-letter', 'Delete failed tasks by ids or filter', { answer: Ok(Deleted), auth: true }),
       },
     )
     .get(
@@ -165,7 +191,11 @@ export function tasksPlugin(deps: ApiDeps) {
         ok(await getTask(sql, params.id, (await who(headers.authorization)).scope)),
       {
         params: IdParams,
-        detail: doc('tasks', 'One task (404 when missing or not yours)', { auth: true, errors: [404] }),
+        ...route('tasks', 'One task (404 when missing or not yours)', {
+          answer: Ok(Task),
+          auth: true,
+          errors: [404],
+        }),
       },
     )
     .get(
@@ -174,7 +204,11 @@ export function tasksPlugin(deps: ApiDeps) {
         ok(await taskEvents(sql, params.id, (await who(headers.authorization)).scope)),
       {
         params: IdParams,
-        detail: doc('tasks', "The task's transitions, oldest first", { auth: true, errors: [404] }),
+        ...route('tasks', "The task's transitions, oldest first", {
+          answer: Ok(T.Array(TaskEvent)),
+          auth: true,
+          errors: [404],
+        }),
       },
     )
     .post(
@@ -191,7 +225,8 @@ export function tasksPlugin(deps: ApiDeps) {
       },
       {
         params: IdParams,
-        detail: doc('tasks', 'Cancel a waiting task, or signal a running one (409 when finished)', {
+        ...route('tasks', 'Cancel a waiting task, or signal a running one (409 when finished)', {
+          answer: Ok(Task),
           auth: true,
           errors: [404, 409],
         }),
@@ -207,7 +242,8 @@ export function tasksPlugin(deps: ApiDeps) {
       },
       {
         params: IdParams,
-        detail: doc('tasks', 'Retry a failed or cancelled task, attempts reset (409 otherwise)', {
+        ...route('tasks', 'Retry a failed or cancelled task, attempts reset (409 otherwise)', {
+          answer: Ok(Task),
           auth: true,
           errors: [404, 409],
         }),
@@ -222,7 +258,8 @@ export function tasksPlugin(deps: ApiDeps) {
       },
       {
         params: IdParams,
-        detail: doc('tasks', 'Delete a completed, failed or cancelled task (409 otherwise)', {
+        ...route('tasks', 'Delete a completed, failed or cancelled task (409 otherwise)', {
+          answer: Ok(TaskDeleted),
           auth: true,
           errors: [404, 409],
         }),

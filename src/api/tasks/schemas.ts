@@ -1,9 +1,12 @@
-// Request schemas of the task routes (they also make the OpenAPI document). Deep checks with
+// Request and answer schemas of the task routes (they also make the OpenAPI document). Deep checks with
 // sentences naming the field (priority, scheduled_at, sizes, retry strategy) live in the engine's
 // validateNewTask; these catch wrong types early and document the shapes.
+import { Type as T } from '@sinclair/typebox'
 import { t } from 'elysia'
 import { BATCH_LIMIT } from '../../queue/enqueue'
-import { PRIORITIES, TASK_STATUSES } from '../../queue/states'
+import { PRIORITIES, TASK_STATUSES, type TaskStatus } from '../../queue/states'
+import { REASON_CODES } from '../../queue/why'
+import { JsonObject, Named, Nullable, OneOf, Timestamp } from '../contract'
 
 const Json = t.Record(t.String(), t.Unknown())
 
@@ -88,4 +91,138 @@ export const DeadLetterSelection = t.Object(
     ),
   },
   { description: 'either ids, or a filter ({} = every failed task you can see)' },
+)
+
+// ---- answers ----
+
+const Status = OneOf(TASK_STATUSES)
+
+/** The retry strategy a task or type holds, as stored (the request side above is looser). */
+export const StoredRetryStrategy = Named(
+  'RetryStrategy',
+  T.Union([
+    T.Object({
+      type: T.Literal('exponential'),
+      base_delay_ms: T.Number(),
+      multiplier: T.Number(),
+      max_delay_ms: T.Number(),
+      max_attempts: T.Integer(),
+    }),
+    T.Object({
+      type: T.Literal('linear'),
+      base_delay_ms: T.Number(),
+      increment_ms: T.Number(),
+      max_delay_ms: T.Number(),
+      max_attempts: T.Integer(),
+    }),
+    T.Object({ type: T.Literal('fixed'), interval_ms: T.Number(), max_attempts: T.Integer() }),
+  ]),
+)
+
+export const Task = Named(
+  'Task',
+  T.Object({
+    id: T.String({ format: 'uuid' }),
+    task_type: T.String(),
+    status: Status,
+    priority: OneOf(PRIORITIES),
+    payload: T.Unknown(),
+    result: T.Unknown({ description: "the handler's result once completed" }),
+    metadata: JsonObject,
+    retry_strategy: StoredRetryStrategy,
+    max_attempts: T.Integer(),
+    current_attempt: T.Integer(),
+    last_error: Nullable(T.String()),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    scheduled_at: Nullable(Timestamp),
+    run_at: Timestamp,
+    started_at: Nullable(Timestamp),
+    completed_at: Nullable(Timestamp),
+    created_by: Nullable(T.String({ format: 'uuid' })),
+    locked_by: Nullable(T.String({ description: 'the worker running it' })),
+    last_worker: Nullable(
+      T.String({ description: 'the worker of the current attempt while its claim is not yet logged' }),
+    ),
+    lease_expires_at: Nullable(Timestamp),
+    timeout_ms: Nullable(T.Integer()),
+    idempotency_key: Nullable(T.String()),
+    cancel_requested: T.Boolean(),
+  }),
+)
+
+export const TaskEvent = Named(
+  'TaskEvent',
+  T.Object({
+    id: T.String(),
+    task_id: T.String({ format: 'uuid' }),
+    task_type: T.String(),
+    at: Timestamp,
+    from_status: Nullable(Status),
+    to_status: Status,
+    attempt: T.Integer(),
+    worker_id: Nullable(T.String()),
+    error: Nullable(T.String()),
+    actor: T.String(),
+  }),
+)
+
+const countsOf = (name: string) =>
+  Named(
+    name,
+    T.Object({
+      ...Object.fromEntries(TASK_STATUSES.map((s) => [s, T.Integer()])),
+      total: T.Integer(),
+    } as Record<TaskStatus | 'total', ReturnType<typeof T.Integer>>),
+  )
+export const StatusCounts = countsOf('StatusCounts')
+export const TaskStats = Named(
+  'TaskStats',
+  T.Intersect([StatusCounts, T.Object({ by_type: T.Record(T.String(), StatusCounts) })]),
+)
+
+export const Retried = T.Object({ retried: T.Integer(), ids: T.Array(T.String({ format: 'uuid' })) })
+export const Deleted = T.Object({ deleted: T.Integer(), ids: T.Array(T.String({ format: 'uuid' })) })
+export const TaskDeleted = T.Object({ id: T.String({ format: 'uuid' }), deleted: T.Literal(true) })
+
+// ---- why a task waits (src/queue/why.ts) ----
+
+const ReasonCode = OneOf(REASON_CODES, 'in this order, the first reason of a task is its headline')
+
+export const WhyReason = Named(
+  'WhyReason',
+  T.Object(
+    { code: ReasonCode, message: T.String({ description: 'a sentence a person reads' }) },
+    {
+      // The evidence differs per code (run_at, the breaker's counts, the worker's heartbeat, …).
+      additionalProperties: T.Unknown(),
+      description: 'one reason, with the facts behind it as further fields',
+    },
+  ),
+)
+
+export const Why = Named(
+  'Why',
+  T.Object({
+    task_id: T.String({ format: 'uuid' }),
+    status: Status,
+    runnable: T.Boolean({ description: 'nothing holds it back: the next claim with a free slot takes it' }),
+    reasons: T.Array(WhyReason),
+    checked_at: Timestamp,
+  }),
+)
+
+export const WhySummary = Named(
+  'WhySummary',
+  T.Object({
+    by_reason: T.Partial(T.Record(ReasonCode, T.Integer()), {
+      description: 'unfinished tasks (waiting or running) by their headline reason',
+    }),
+    tasks: T.Optional(
+      T.Record(T.String({ format: 'uuid' }), T.Object({ code: ReasonCode, message: T.String() }), {
+        description: 'per task id, when ids were asked for',
+      }),
+    ),
+    checked_at: Timestamp,
+  }),
 )

@@ -2,25 +2,20 @@
 // headline reason of many tasks at once, for the list's badges and the overview's breakdown.
 // Owner-scoped like GET /tasks/{id}: another user's task is 404.
 import { Elysia, t } from 'elysia'
-import type { Config } from '../../config'
 import { explainTask, summarizeWhy } from '../../queue/why'
 import { authenticate } from '../auth/guard'
+import { Ok, route } from '../contract'
 import type { ApiDeps } from '../deps'
-import { doc } from '../docs'
 import { ok } from '../envelope'
 import { badRequest } from '../errors'
-import { IdParams } from './schemas'
+import { IdParams, Why, WhySummary } from './schemas'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
-/** The per-user running cap, in builds that have one (STARTER__WORKER__MAX_RUNNING_PER_USER). */
-export function userCapOf(config: Config): number | null {
-  return (config.worker as { maxRunningPerUser?: number | null }).maxRunningPerUser ?? null
-}
-
 export function whyPlugin(deps: ApiDeps) {
   const { sql } = deps
-  const userCap = userCapOf(deps.config)
+  // The per-user running cap (STARTER__WORKER__MAX_RUNNING_PER_USER), which the claim enforces.
+  const userCap = deps.config.worker.maxRunningPerUser ?? null
   return new Elysia({ name: 'tasklab-why', prefix: '/tasks' })
     .get(
       '/why',
@@ -40,7 +35,8 @@ export function whyPlugin(deps: ApiDeps) {
             t.String({ maxLength: 40_000, description: 'task ids, comma-separated (at most 1000)' }),
           ),
         }),
-        detail: doc('tasks', 'Unfinished tasks counted by the reason they wait; per task with ids=', {
+        ...route('tasks', 'Unfinished tasks counted by the reason they wait; per task with ids=', {
+          answer: Ok(WhySummary),
           auth: true,
         }),
       },
@@ -53,7 +49,8 @@ export function whyPlugin(deps: ApiDeps) {
       },
       {
         params: IdParams,
-        detail: doc('tasks', 'Why the task is not running (or what it is doing), evaluated now', {
+        ...route('tasks', 'Why the task is not running (or what it is doing), evaluated now', {
+          answer: Ok(Why),
           auth: true,
           errors: [404],
         }),

@@ -1,19 +1,27 @@
 // /tasks/types: the registry. GET is public (what can I enqueue, who runs it, is it healthy?);
 // POST is an idempotent upsert for admins and for workers holding the worker credential; PATCH is
 // the admin's control of pause, breaker, timeout and default retry strategy.
+import { Type as T } from '@sinclair/typebox'
 import { Elysia, t } from 'elysia'
 import { QueueError } from '../../queue/errors'
 import type { TaskTypeRow } from '../../queue/registry'
 import { readTypes, TYPE_NAME, upsertTypes } from '../../queue/registry'
 import { parseRetryStrategy } from '../../queue/retry'
-import { patchType, type TypeOverview, type TypePatch, typesOverview } from '../../queue/type-admin'
+import {
+  patchType,
+  type TypeOverview,
+  type TypePatch,
+  typeOverview,
+  typesOverview,
+} from '../../queue/type-admin'
 import { authenticate, isWorkerToken, requireAdmin } from '../auth/guard'
+import { Ok, route } from '../contract'
 import type { ApiDeps } from '../deps'
-import { doc } from '../docs'
 import { ok } from '../envelope'
 import { badRequest } from '../errors'
 import { RetryStrategy } from '../tasks/schemas'
 import { RetentionOverrides, retentionPatch, retentionView } from './retention'
+import { TaskType } from './schemas'
 
 /** A type as the API shows it: the seed's fields, plus live workers, breaker and settings. */
 export function typeView(row: TaskTypeRow, liveWorkers?: string[]) {
@@ -57,7 +65,23 @@ export function typesPlugin(deps: ApiDeps) {
       '',
       async () => ok((await typesOverview(sql)).map((r: TypeOverview) => typeView(r, r.live_workers))),
       {
-        detail: doc('types', 'Registered types with live workers, breaker state and paused flag (public)'),
+        ...route('types', 'Registered types with live workers, breaker state and paused flag (public)', {
+          answer: Ok(T.Array(TaskType)),
+        }),
+      },
+    )
+    .get(
+      '/:type',
+      async ({ params }) => {
+        const row = await typeOverview(sql, params.type)
+        return ok(typeView(row, row.live_workers))
+      },
+      {
+        params: t.Object({ type: t.String({ maxLength: 63 }) }),
+        ...route('types', 'One type with its live workers, breaker and settings (public; 404 when unknown)', {
+          answer: Ok(TaskType),
+          errors: [404],
+        }),
       },
     )
     .post(
@@ -88,9 +112,11 @@ export function typesPlugin(deps: ApiDeps) {
           payload_schema: t.Optional(t.Record(t.String(), t.Unknown())),
           example_payload: t.Optional(t.Record(t.String(), t.Unknown())),
         }),
-        detail: doc('types', 'Register or update a type (admin or worker credential); idempotent', {
-          auth: true,
+        ...route('types', 'Register or update a type (admin or worker credential); idempotent', {
+          answer: Ok(TaskType),
           status: 201,
+          also: [200],
+          auth: true,
           errors: [403],
         }),
       },
@@ -147,10 +173,14 @@ export function typesPlugin(deps: ApiDeps) {
           ),
           retention: t.Optional(RetentionOverrides),
         }),
-        detail: doc(
+        ...route(
           'types',
           'Pause/resume, breaker thresholds or reset, timeout, default retry strategy, retention (admin)',
-          { auth: true, errors: [403, 404] },
+          {
+            answer: Ok(TaskType),
+            auth: true,
+            errors: [403, 404],
+          },
         ),
       },
     )

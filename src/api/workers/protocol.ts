@@ -2,6 +2,7 @@
 // language can run tasklab tasks with these four routes plus POST /tasks/types. Callers hold the
 // worker token or an admin session; a user session is 403. The rules live in src/queue/remote.ts;
 // this file turns HTTP into calls of it and announces what changed (events, NOTIFY, log).
+import { Type as T } from '@sinclair/typebox'
 import { Elysia, t } from 'elysia'
 import { probeAt } from '../../queue/breaker'
 import { nextRunAt } from '../../queue/claim'
@@ -21,11 +22,12 @@ import {
 import { resultProblem } from '../../queue/result-check'
 import { Wakeups } from '../../queue/wakeups'
 import { authenticate, isWorkerToken, requireAdmin } from '../auth/guard'
+import { Ok, route } from '../contract'
 import type { ApiDeps } from '../deps'
-import { doc } from '../docs'
 import { ok } from '../envelope'
 import { ApiError, badRequest } from '../errors'
-import { IdParams } from '../tasks/schemas'
+import { IdParams, Task } from '../tasks/schemas'
+import { ClaimedTask, Heartbeat } from './schemas'
 
 export const CLAIM_LIMIT_MAX = 100
 export const WAIT_MS_MAX = 30_000
@@ -158,10 +160,10 @@ export function protocolPlugin(deps: ApiDeps) {
           limit: t.Number({ description: `1 to ${CLAIM_LIMIT_MAX}` }),
           wait_ms: t.Optional(t.Number({ description: `0 to ${WAIT_MS_MAX}; 0 answers at once` })),
         }),
-        detail: doc(
+        ...route(
           'workers',
           'Claim up to `limit` tasks of `types`, waiting up to `wait_ms` for one (long poll; worker token or admin)',
-          { auth: true, errors: [400, 401, 403] },
+          { answer: Ok(T.Array(ClaimedTask)), auth: true, errors: [403] },
         ),
       },
     )
@@ -176,9 +178,10 @@ export function protocolPlugin(deps: ApiDeps) {
       {
         params: IdParams,
         body: t.Object({ worker_id: WorkerId }),
-        detail: doc('workers', "Extend the task's lease; tells the worker whether a cancel was requested", {
+        ...route('workers', "Extend the task's lease; tells the worker whether a cancel was requested", {
+          answer: Ok(Heartbeat),
           auth: true,
-          errors: [401, 403, 409],
+          errors: [403, 409],
         }),
       },
     )
@@ -208,9 +211,10 @@ export function protocolPlugin(deps: ApiDeps) {
       {
         params: IdParams,
         body: t.Object({ worker_id: WorkerId, result: t.Optional(t.Unknown()) }),
-        detail: doc('workers', 'Report success with the result (guarded by the lease)', {
+        ...route('workers', 'Report success with the result (guarded by the lease)', {
+          answer: Ok(Task),
           auth: true,
-          errors: [400, 401, 403, 409],
+          errors: [403, 409],
         }),
       },
     )
@@ -242,10 +246,10 @@ export function protocolPlugin(deps: ApiDeps) {
           }),
           permanent: t.Optional(t.Boolean()),
         }),
-        detail: doc(
+        ...route(
           'workers',
           'Report a failed attempt: retried by the task strategy, or failed at once when permanent',
-          { auth: true, errors: [401, 403, 409] },
+          { answer: Ok(Task), auth: true, errors: [403, 409] },
         ),
       },
     )

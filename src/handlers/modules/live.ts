@@ -6,7 +6,6 @@ import { basename, dirname, join, resolve } from 'node:path'
 import type { TSchema } from '@sinclair/typebox'
 import type { Logger } from '../../log'
 import type { TypeDefinition } from '../../queue/registry'
-import { resultProblem } from '../../queue/result-check'
 import { type HandlerContext, PermanentError, type TaskHandler } from '../contract'
 import { HandlerModuleError, importModule, type LoadedModule, type ModuleHandler, moduleFiles } from './load'
 
@@ -181,8 +180,8 @@ export class HandlerModules {
         throw new PermanentError(err instanceof Error ? err.message : String(err))
       throw err
     }
-    const problem = resultProblem(result)
-    if (problem) throw new Error(`The handler returned a result tasklab cannot store: ${problem}.`)
+    // What the result may hold is judged where every handler's is (cleanResult in
+    // worker/execute.ts): text cleaned, a result JSON or PostgreSQL cannot hold a permanent failure.
     return result ?? null
   }
 }
