@@ -4,18 +4,17 @@
 // outcome it promises (a task's history, a killed worker's tasks rescued as "worker lost", a chaos
 // run that passes).
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { rm } from 'node:fs/promises'
 import { TASKLAB_BIN } from '../helpers/binary'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
+import { runToEnd, tempDir } from '../helpers/proc'
 
 let db: TestDatabase
 let dir: string
 
 beforeAll(async () => {
   db = await createTestDatabase()
-  dir = await mkdtemp(join(tmpdir(), 'tasklab-tour-'))
+  dir = await tempDir('tour')
 })
 afterAll(async () => {
   await db.drop()
@@ -67,16 +66,9 @@ TOUR
 sed -i "s#127.0.0.1:3000#127.0.0.1:$PORT#g; s#tl_…#$LINK#g" "$DIR/typed.sh"
 bash "$DIR/typed.sh"
 `
-  const run = Bun.spawn(['bash', '-c', script], {
+  const { code, out, err } = await runToEnd(['bash', '-c', script], {
     env: { ...process.env, DATABASE_URL: db.url },
-    stdout: 'pipe',
-    stderr: 'pipe',
   })
-  const [out, err, code] = await Promise.all([
-    new Response(run.stdout).text(),
-    new Response(run.stderr).text(),
-    run.exited,
-  ])
   const seen = `${out}\n${err}`
   expect({ code, seen }).toMatchObject({ code: 0 })
   // The email task's history, as the tour prints it.
