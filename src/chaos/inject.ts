@@ -94,9 +94,16 @@ export function createChaosHooks(opts: {
   const kill = opts.kill ?? killSelf
   let rules: FaultRule[] = []
   let inFlight: Promise<void> | null = null
+  let again = false
 
+  // A change announced while a read is in flight may have committed after that read's snapshot:
+  // read once more when it ends, or the new rule would wait for the next timer tick (2 s).
   const refresh = (): Promise<void> => {
-    inFlight ??= activeFaults(sql)
+    if (inFlight) {
+      again = true
+      return inFlight.then(() => (again ? refresh() : undefined))
+    }
+    inFlight = activeFaults(sql)
       .then((r) => {
         if (r.length !== rules.length) log.info('chaos fault rules loaded', { rules: r.length })
         rules = r
@@ -109,6 +116,7 @@ export function createChaosHooks(opts: {
       .finally(() => {
         inFlight = null
       })
+    again = false
     return inFlight
   }
   const ready = refresh()

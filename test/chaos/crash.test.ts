@@ -61,6 +61,16 @@ test('a crash rule SIGKILLs the worker mid-task; the task is rescued as "worker 
   const child = worker('crash1')
   await workerRegistered(db.sql, child)
   await createFault(db.sql, { task_type: 'delay_task', kind: 'crash', match: { crash: true } }, null)
+  // The worker learns of the rule through a control notification; a task it claimed before then
+  // would simply complete. Wait until it says it holds the rule.
+  await waitFor(
+    'the worker to load the crash rule',
+    () => /chaos fault rules loaded.*"rules":1/.test(child.output()),
+    {
+      timeoutMs: 10_000,
+      detail: () => child.output(),
+    },
+  )
   const task = await add({ crash: true })
   await child.waitExit(15_000)
   expect(child.proc.signalCode).toBe('SIGKILL')
