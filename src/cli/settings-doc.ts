@@ -1,5 +1,5 @@
-// The configuration table of the README, generated from the settings table in src/config.ts;
-// test/unit/settings.test.ts fails when the README's copy differs, and
+// The configuration table of docs/configuration.md, generated from the settings table in
+// src/config.ts; test/unit/settings.test.ts fails when the docs' copy differs, and
 // `bun scripts/settings-table.ts` rewrites it.
 import { allSettings } from '../config'
 

@@ -1,5 +1,5 @@
 // The settings table in src/config.ts is the one list of settings: the parser, every --help page
-// and the README's table are generated from it; these tests fail when one of them drifts.
+// and the table of docs/configuration.md are generated from it; these tests fail when one of them drifts.
 import { describe, expect, test } from 'bun:test'
 import { COMMAND_HELP, mainHelp } from '../../src/cli/help'
 import { settingsTable, TABLE_END, TABLE_START } from '../../src/cli/settings-doc'
@@ -9,9 +9,9 @@ import { allSettings, type Command, loadConfig, settingFlags, unknownVariables }
 const settings = allSettings()
 
 describe('the settings table', () => {
-  test('the README configuration table is the generated one (bun scripts/settings-table.ts)', async () => {
-    const readme = await Bun.file('README.md').text()
-    const block = readme.split(TABLE_START)[1]?.split(TABLE_END)[0]?.trim()
+  test('the configuration table of docs/configuration.md is the generated one (bun scripts/settings-table.ts)', async () => {
+    const page = await Bun.file('docs/configuration.md').text()
+    const block = page.split(TABLE_START)[1]?.split(TABLE_END)[0]?.trim()
     expect(block).toBe(settingsTable())
   })
 
