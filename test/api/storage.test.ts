@@ -3,7 +3,7 @@
 // takes per-type retention, validated like the environment variables.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { project, type Sample } from '../../src/api/storage/history'
-import { connect } from '../../src/db/connect'
+import { holdOpenTransaction } from '../helpers/open-transaction'
 import { waitFor } from '../helpers/proc'
 import { type Harness, harness } from './harness'
 
@@ -91,18 +91,9 @@ describe('GET /storage', () => {
   })
 
   test('names the session holding the oldest open transaction, and warns past the threshold', async () => {
-    const holder = connect(h.db.url, { max: 1, applicationName: 'holds-the-horizon' })
-    let release!: () => void
-    const released = new Promise<void>((r) => {
-      release = r
-    })
-    let pid = 0
-    const open = holder.begin(async (tx) => {
-      pid = (await tx<{ pid: number }[]>`SELECT pg_backend_pid() AS pid, txid_current()`)[0]!.pid
-      await released
-    })
+    const held = await holdOpenTransaction(h.db.url, 'holds-the-horizon')
+    const pid = held.pid
     try {
-      await waitFor('the transaction to open', () => pid > 0, { timeoutMs: 5000, intervalMs: 20 })
       const quiet = await storage()
       expect(quiet.oldest_transaction).toMatchObject({
         pid,
@@ -118,9 +109,7 @@ describe('GET /storage', () => {
       expect(loud.oldest_transaction.age_secs).toBeGreaterThan(0.2)
       expect(loud.warnings.join(' ')).toContain(`pid ${pid} (holds-the-horizon`)
     } finally {
-      release()
-      await open
-      await holder.end()
+      await held.release()
     }
     expect((await storage()).oldest_transaction?.pid).not.toBe(pid)
   })

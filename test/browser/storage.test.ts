@@ -5,9 +5,9 @@ import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { mkdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
-import { connect } from '../../src/db/connect'
 import { launchChromium, watchedPage } from '../helpers/chromium'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
+import { holdOpenTransaction } from '../helpers/open-transaction'
 import { type Child, compiledBinary, spawnTasklab, tail, tempDir, waitFor } from '../helpers/proc'
 
 const SHOTS = resolve('test-results/screenshots')
@@ -63,18 +63,9 @@ test('an admin sees storage live, and the transaction left open is named with it
   expect(await page.locator('.storage .chart svg').count()).toBe(2)
   expect(await page.locator('[data-warning=long-transaction]').count()).toBe(0)
 
-  const holder = connect(db.url, { max: 1, applicationName: 'forgotten-psql' })
-  let release!: () => void
-  const released = new Promise<void>((r) => {
-    release = r
-  })
-  let pid = 0
-  const open = holder.begin(async (tx) => {
-    pid = (await tx<{ pid: number }[]>`SELECT pg_backend_pid() AS pid, txid_current()`)[0]!.pid
-    await released
-  })
+  const held = await holdOpenTransaction(db.url, 'forgotten-psql')
+  const pid = held.pid
   try {
-    await waitFor('the transaction to open', () => pid > 0, { timeoutMs: 5000, intervalMs: 20 })
     // A link may carry the threshold; 1 s makes the warning appear within the test.
     await page.goto(`${new URL(loginLink).origin}/storage?long_transaction_secs=1`)
     const warning = page.locator('[data-warning=long-transaction]')
@@ -84,9 +75,7 @@ test('an admin sees storage live, and the transaction left open is named with it
     expect(await page.locator('[data-tile="Oldest transaction"]').textContent()).toContain('forgotten-psql')
     await page.screenshot({ path: `${SHOTS}/storage.png`, fullPage: true })
   } finally {
-    release()
-    await open
-    await holder.end()
+    await held.release()
   }
   await page.locator('[data-warning=long-transaction]').waitFor({ state: 'detached' })
   expect(problems).toEqual([])
