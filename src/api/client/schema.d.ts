@@ -883,6 +883,44 @@ export interface components {
             /** @description fault injection is on (--chaos) */
             chaos: boolean;
         };
+        /** StreamTransition */
+        StreamTransition: {
+            /** @description the latest transition of this entry; the message id */
+            id: string;
+            /** Format: uuid */
+            task_id: string;
+            task_type: string;
+            /** @description the task's state before its first move in this message; null: created */
+            from: ("pending" | "scheduled" | "running" | "retrying" | "completed" | "failed" | "cancelled") | null;
+            to: "pending" | "scheduled" | "running" | "retrying" | "completed" | "failed" | "cancelled";
+            attempt: number;
+            worker_id: string | null;
+            error: string | null;
+            actor: string;
+            /** Format: date-time */
+            at: string;
+            /** @description queue latency of a claim in this entry: from ready (run_at) to claimed, as the histogram of GET /metrics measures it */
+            wait_ms: number | null;
+            /** @description an attempt that ended in this entry: from claimed to its end */
+            run_ms: number | null;
+        };
+        /** StreamEvent */
+        StreamEvent: {
+            /** @constant */
+            event: "transitions";
+            /** @description one entry per task that moved, ≤ 4 messages/s */
+            data: components["schemas"]["StreamTransition"][];
+        } | {
+            /** @constant */
+            event: "counts";
+            data: components["schemas"]["TaskStats"];
+        } | {
+            /** @constant */
+            event: "logout";
+            data: {
+                reason: string;
+            };
+        };
         /** FaultRule */
         FaultRule: {
             /** Format: uuid */
@@ -951,7 +989,7 @@ export interface components {
             wait_event: string | null;
             /** @description its current or last statement, cut to 200 characters */
             query: string;
-        } | null;
+        };
         /** Storage */
         Storage: {
             /** Format: date-time */
@@ -969,7 +1007,7 @@ export interface components {
                 dead_rows: number;
                 total_bytes: number;
             };
-            oldest_transaction: components["schemas"]["OpenTransaction"];
+            oldest_transaction: components["schemas"]["OpenTransaction"] | null;
             /** @description oldest first, at most 5 */
             open_transactions: components["schemas"]["OpenTransaction"][];
             /** @description transactions older than this are warned about */
@@ -3020,13 +3058,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description the event stream */
+            /** @description the event stream; each message as StreamEvent */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": components["schemas"]["StreamEvent"];
                 };
             };
             /** @description Error */
