@@ -149,7 +149,7 @@ export function Overview() {
             format={(v) => duration(v)}
             series={[
               { name: 'mean wait from ready to claimed', cls: 'info', values: tp.wait },
-              { name: 'mean run time', cls: 'ok', values: tp.run },
+              { name: 'mean run time', cls: 'warn', values: tp.run },
             ]}
             empty="no task claimed since this page opened"
           />
