@@ -9,7 +9,7 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
-    readonly details?: unknown,
+    readonly details?: Record<string, unknown>,
     /** Extra response headers (Allow, Retry-After, WWW-Authenticate). */
     readonly headers?: Record<string, string>,
   ) {

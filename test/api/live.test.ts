@@ -71,14 +71,14 @@ describe('workers and types', () => {
   test('GET /workers lists the worker alive; GET /tasks/types counts it per type', async () => {
     const r = await h.call('GET', '/api/v1/workers', { token: alice.token })
     expect(r.status).toBe(200)
-    const me = r.body.data.find((x: { id: string }) => x.id === w.worker.id)
+    const me = r.body.data.find((x) => x.id === w.worker.id)
     expect(me).toMatchObject({ alive: true, running_tasks: 0, pid: process.pid })
-    expect(me.task_types).toContain('data_processing')
+    expect(me!.task_types).toContain('data_processing')
     for (const f of ['host', 'started_at', 'heartbeat_at']) expect(me).toHaveProperty(f)
     expect((await h.call('GET', '/api/v1/workers')).status).toBe(401)
     const types = await h.call('GET', '/api/v1/tasks/types')
-    const dp = types.body.data.find((t: { task_type: string }) => t.task_type === 'data_processing')
-    expect(dp.workers).toEqual({ alive: 1, ids: [w.worker.id] })
+    const dp = types.body.data.find((t) => t.task_type === 'data_processing')
+    expect(dp!.workers).toEqual({ alive: 1, ids: [w.worker.id] })
   })
 })
 

@@ -23,5 +23,5 @@ test('a task enqueued by another process reaches a waiting claim through LISTEN/
   await h.db.sql`SELECT pg_notify(${TASKS_CHANNEL}, '')`
   const r = await waiting
   expect(r.status).toBe(200)
-  expect(r.body.data.map((t: { id: string }) => t.id)).toEqual([task.id])
+  expect(r.body.data.map((t) => t.id)).toEqual([task.id])
 })

@@ -37,7 +37,7 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
-    readonly details?: unknown,
+    readonly details?: Record<string, unknown>,
   ) {
     super(message)
   }

@@ -626,7 +626,13 @@ export interface components {
                 code: string;
                 /** @description a sentence naming the field or the problem */
                 message: string;
-                details?: unknown;
+                /** @description more about the error: the field at fault, a limit, … */
+                details?: {
+                    /** @description the request field at fault */
+                    field?: string;
+                } & {
+                    [key: string]: unknown;
+                };
             };
         };
         /** Session */
