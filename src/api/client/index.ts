@@ -30,7 +30,8 @@ export type ErrorEnvelope = Schemas['Error']
 
 export const API_PREFIX = '/api/v1'
 
-/** An error answer (the envelope's code, message and details), or a transport failure. */
+/** An error answer (the envelope's code, message and details), or a transport failure. The server
+ *  throws a subclass (src/api/errors.ts) and the envelope carries it to the client. */
 export class ApiError extends Error {
   override name = 'ApiError'
   constructor(
