@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 // tasklab's entry point: parse the command line, load the configuration once, run the command.
-import { runChaos } from './chaos/command'
+import { runChaos } from './lab/command'
 import { runAdmin } from './cli/admin'
 import { parseArgs } from './cli/args'
 import { explainDatabaseError } from './cli/db-error'

@@ -2,7 +2,7 @@
 // starts its parts, and drains them on SIGTERM/SIGINT; a second signal exits at once.
 
 import { assertPortFree, type Server, startServer } from '../api/server'
-import { createChaosHooks } from '../chaos/inject'
+import { createChaosHooks } from '../faults/inject'
 import type { Config } from '../config'
 import { isConnectionError } from '../db/connect'
 import { BUILTIN_TYPES, builtinHandlers } from '../handlers'

@@ -2,8 +2,8 @@
 // processes: a crash rule (SIGKILL mid-task) and a kill message (POST /chaos/workers/{id}/kill).
 // Neither cleans up: the task stays running until its lease expires and rescue gives it back.
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { killWorker } from '../../src/chaos/kill'
-import { createFault } from '../../src/chaos/rules'
+import { killWorker } from '../../src/faults/kill'
+import { createFault } from '../../src/faults/rules'
 import { enqueue } from '../../src/queue/enqueue'
 import { rescueExpired, WORKER_LOST } from '../../src/queue/rescue'
 import { defaultRetryStrategy } from '../../src/queue/retry'

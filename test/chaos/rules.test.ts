@@ -1,8 +1,8 @@
 // Fault rules: validation, storage and expiry, and how a worker's hooks turn them into faults.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { ChaosError } from '../../src/chaos/errors'
-import { createChaosHooks, decide, faultsFor } from '../../src/chaos/inject'
-import { createFault, deleteFault, type FaultRule, listFaults, validateFault } from '../../src/chaos/rules'
+import { ChaosError } from '../../src/faults/errors'
+import { createChaosHooks, decide, faultsFor } from '../../src/faults/inject'
+import { createFault, deleteFault, type FaultRule, listFaults, validateFault } from '../../src/faults/rules'
 import { PermanentError, RetryableError } from '../../src/handlers/contract'
 import { silentLogger } from '../../src/log'
 import type { Task } from '../../src/queue/task'

@@ -56,7 +56,7 @@ export async function workerKill(ctx: Ctx): Promise<Report> {
         `  killed ${victim.label} (pid ${victim.pid}) ${viaApi ? 'through the API' : 'with SIGKILL'}; started ${fresh.label}`,
       )
     } else {
-      // Remote (HTTP) workers cannot be killed through the API (src/chaos/kill.ts says why).
+      // Remote (HTTP) workers cannot be killed through the API (src/faults/kill.ts says why).
       const live = (await ctx.api.workers()).filter(
         (w) => w.alive !== false && !w.stopped_at && w.kind !== 'remote',
       )
