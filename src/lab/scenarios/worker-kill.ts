@@ -3,7 +3,7 @@
 // (the worker SIGKILLs itself); against a running instance only the API kill exists, no replacement
 // can be started, and one worker is always spared. Every task must complete; the attempts the
 // killed workers held come back through lease expiry ("worker lost") and are counted.
-import { WORKER_LOST } from '../../queue/rescue'
+import { WORKER_LOST } from '../../shared/states'
 import {
   account,
   type Check,
