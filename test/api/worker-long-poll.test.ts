@@ -1,8 +1,8 @@
 // A waiting claim is woken by the NOTIFY another process sends, not by a timer: with a 30 s lease
 // the claim's only other wake-up is 15 s away, past this test's 5 s limit.
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { TASKS_CHANNEL } from '../../src/queue/notify'
 import { insertTask } from '../helpers/factory'
+import { wakeWorkers } from '../helpers/load'
 import { type Harness, harness, WORKER_TOKEN } from './harness'
 
 let h: Harness
@@ -20,7 +20,7 @@ test('a task enqueued by another process reaches a waiting claim through LISTEN/
   await Bun.sleep(200)
   // What another process's enqueue does: insert, then NOTIFY (no local poke in this process).
   const task = await insertTask(h.db.sql, { task_type: 'far_away' })
-  await h.db.sql`SELECT pg_notify(${TASKS_CHANNEL}, '')`
+  await wakeWorkers(h.db.sql)
   const r = await waiting
   expect(r.status).toBe(200)
   expect(r.body.data.map((t: { id: string }) => t.id)).toEqual([task.id])

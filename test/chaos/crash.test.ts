@@ -9,6 +9,7 @@ import { rescueExpired } from '../../src/queue/rescue'
 import { defaultRetryStrategy } from '../../src/queue/retry'
 import { WORKER_LOST } from '../../src/shared/states'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
+import { wakeWorkers } from '../helpers/load'
 import { type Child, spawnTasklab, waitFor, workerRegistered } from '../helpers/proc'
 import { statusOf } from '../helpers/worker'
 
@@ -40,7 +41,7 @@ const add = async (metadata: Record<string, unknown>, delay = 0) => {
     { task_type: 'delay_task', payload: { delay_seconds: delay }, metadata, max_attempts: 3 },
     { createdBy: null, defaults: { maxAttempts: 3, retryStrategy: defaultRetryStrategy(10, 3) } },
   )
-  await db.sql`SELECT pg_notify('tasklab_tasks', '')`
+  await wakeWorkers(db.sql)
   return task
 }
 
