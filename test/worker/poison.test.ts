@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { Type } from '@sinclair/typebox'
 import { builtinHandlers } from '../../src/handlers'
 import { defineHandler, PermanentError, type TaskHandler } from '../../src/handlers/contract'
+import { sendControl } from '../../src/queue/notify'
 import type { Task } from '../../src/queue/task'
 import type { Worker } from '../../src/worker/runner'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
@@ -111,7 +112,7 @@ beforeAll(async () => {
   await worker.start()
   // Breakers would (rightly) hold back the types that keep failing; here every task must run.
   await db.sql`UPDATE task_types SET breaker_failure_threshold = 1000000`
-  await db.sql`SELECT pg_notify('tasklab_control', '{"kind":"types"}')`
+  await sendControl(db.sql, { kind: 'types' })
 })
 afterAll(async () => {
   await worker.stop(0)
