@@ -111,8 +111,12 @@ beforeAll(async () => {
   add = t.add
   await worker.start()
   // Breakers would (rightly) hold back the types that keep failing; here every task must run.
-  await db.sql`UPDATE task_types SET breaker_failure_threshold = 1000000`
+  // The worker reads thresholds from its view of the types, refreshed on NOTIFY. The same
+  // statement pauses `file_cleanup` (unused here) as a marker: once the view shows it paused, the
+  // refresh that read the new thresholds has landed.
+  await db.sql`UPDATE task_types SET breaker_failure_threshold = 1000000, paused = (name = 'file_cleanup')`
   await sendControl(db.sql, { kind: 'types' })
+  await waitFor('the worker to see the new thresholds', () => worker.paused('file_cleanup'))
 })
 afterAll(async () => {
   await worker.stop(0)
