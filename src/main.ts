@@ -1,6 +1,5 @@
 #!/usr/bin/env bun
 // tasklab's entry point: parse the command line, load the configuration once, run the command.
-import { runChaos } from './chaos/command'
 import { runAdmin } from './cli/admin'
 import { parseArgs } from './cli/args'
 import { explainDatabaseError } from './cli/db-error'
@@ -13,6 +12,7 @@ import { connect } from './db/connect'
 import { migrate } from './db/migrate'
 import { resolveDatabase } from './db/resolve'
 import { initHandler } from './handlers/modules/init'
+import { runChaos } from './lab/command'
 import { createLogger } from './log'
 import { VERSION } from './version'
 

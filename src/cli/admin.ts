@@ -3,7 +3,7 @@
 // cleared, their sessions and old links end, and a fresh one-time link is printed. The panel asks
 // for a new password right after the link is used.
 import { openSession } from '../api/auth/sessions'
-import { SESSIONS_CHANNEL } from '../api/auth/token-cache'
+import { announceEnded } from '../api/auth/token-cache'
 import { NO_PASSWORD, type User } from '../api/auth/users'
 import { type Config, ConfigError, type Flags } from '../config'
 import { connect, type Sql } from '../db/connect'
@@ -31,7 +31,7 @@ export async function resetLoginLink(sql: Sql, username?: string): Promise<{ use
     await tx`UPDATE users SET password_hash = ${NO_PASSWORD}, updated_at = now() WHERE id = ${user.id}`
     await tx`DELETE FROM sessions WHERE user_id = ${user.id}`
     // A running tasklab's token cache drops them at commit, as on logout (token-cache.ts).
-    await tx`SELECT pg_notify(${SESSIONS_CHANNEL}, ${JSON.stringify({ user: user.id })})`
+    await announceEnded(tx, { user: user.id })
     const link = await openSession(tx as unknown as Sql, user, 'login_link')
     return { user, token: link.session_token }
   }) as Promise<{ user: User; token: string }>

@@ -2,9 +2,9 @@
 // starts its parts, and drains them on SIGTERM/SIGINT; a second signal exits at once.
 
 import { assertPortFree, type Server, startServer } from '../api/server'
-import { createChaosHooks } from '../chaos/inject'
 import type { Config } from '../config'
 import { isConnectionError } from '../db/connect'
+import { createChaosHooks } from '../faults/inject'
 import { BUILTIN_TYPES, builtinHandlers } from '../handlers'
 import { HandlerModules } from '../handlers/modules/live'
 import type { Logger } from '../log'

@@ -41,7 +41,7 @@ const invalid = (field: string, message: string, index?: number): never => {
 export function validateNewTask(
   input: NewTask,
   createdBy: string | null,
-  now: Date,
+  _now: Date,
   defaultMaxAttempts: number,
   index?: number,
 ): Row {

@@ -1,9 +1,7 @@
 import type { Sql } from '../db/connect'
 import { failureOutcome, isRefusal } from './finish'
-import { TERMINAL } from './states'
+import { TERMINAL, WORKER_LOST } from './states'
 import type { Task } from './task'
-
-export const WORKER_LOST = 'worker lost'
 
 /**
  * Rescues tasks whose lease expired: their worker stopped heartbeating (kill -9, lost machine,

@@ -17,6 +17,17 @@ export function closeWakeups(): void {
   for (const w of all) w.close()
 }
 
+/**
+ * How many waits of this process are parked now, past their claim that found nothing. Tests wait
+ * for it before they enqueue, so that the task reaches a claim that waits rather than the first
+ * look at the table.
+ */
+export function parkedWaits(): number {
+  let n = 0
+  for (const w of all) n += w.parked
+  return n
+}
+
 export class Wakeups {
   private readonly waiting = new Set<() => void>()
   private listening: Promise<unknown> | undefined
@@ -27,6 +38,10 @@ export class Wakeups {
     private readonly notifier: Notifier,
   ) {
     all.add(this)
+  }
+
+  get parked(): number {
+    return this.waiting.size
   }
 
   close(): void {

@@ -54,6 +54,12 @@ export const TRANSITIONS: Readonly<Record<TaskStatus, Readonly<Partial<Record<Ta
   cancelled: { pending: 'user retries (attempts reset)' },
 }
 
+/**
+ * The error of an attempt whose lease ran out (its worker stopped heartbeating): the rescue writes
+ * it, and clients such as the chaos lab recognise rescued attempts by it in a task's history.
+ */
+export const WORKER_LOST = 'worker lost'
+
 /** States a user may cancel: those with a move to cancelled. */
 export const CANCELLABLE: readonly TaskStatus[] = TASK_STATUSES.filter((s) => 'cancelled' in TRANSITIONS[s])
 /** States a user may retry: the terminal ones that may move back to pending. */

@@ -7,7 +7,7 @@ import type { Sql } from '../db/connect'
 import type { Logger } from '../log'
 import { admits, type Breaker, isPristine, probeAt } from '../queue/breaker'
 import type { QueueEventBus } from '../queue/events'
-import { CONTROL_CHANNEL } from '../queue/notify'
+import { sendControl } from '../queue/notify'
 import { breakerOf, breakerSettingsOf, readTypes, recordBreaker, type TaskTypeRow } from '../queue/registry'
 
 export interface TypeViewOptions {
@@ -119,7 +119,8 @@ export class TypeView {
       from: before,
       failures: row.breaker_failures,
     })
-    // Other workers refresh their view of the type at once.
-    this.o.sql`SELECT pg_notify(${CONTROL_CHANNEL}, ${JSON.stringify({ kind: 'types' })})`.catch(() => {})
+    // Other workers refresh their view of the type at once; a lost message costs them only the
+    // wait until their next heartbeat's refresh, so a failure here is not the breaker's concern.
+    sendControl(this.o.sql, { kind: 'types' }).catch(() => {})
   }
 }

@@ -103,7 +103,11 @@ describe('GET /storage', () => {
       expect(quiet.oldest_transaction!.client).toMatch(/^(local|[\d.:a-f]+:\d+)$/)
       expect(quiet.oldest_transaction!.xmin_age).not.toBeNull()
       expect(quiet.warnings.join(' ')).not.toContain(`pid ${pid}`)
-      await Bun.sleep(300)
+      await waitFor(
+        'the server to see the transaction open for more than 0.2 s',
+        async () => ((await storage()).oldest_transaction?.age_secs ?? 0) > 0.2,
+        { intervalMs: 100 },
+      )
       const loud = await storage('long_transaction_secs=0.2')
       expect(loud.long_transaction_secs).toBe(0.2)
       expect(loud.oldest_transaction!.age_secs).toBeGreaterThan(0.2)

@@ -2,6 +2,7 @@
 // the workers.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { CONTROL_CHANNEL } from '../../src/queue/notify'
+import { waitFor } from '../helpers/wait'
 import { type Harness, harness, WORKER_TOKEN } from './harness'
 
 let h: Harness
@@ -114,9 +115,10 @@ describe('PATCH /tasks/types/:type', () => {
     })
     expect(r.status).toBe(200)
     expect(r.body.data.paused).toBe(true)
-    const deadline = Date.now() + 5000
-    while (!heard.includes('{"kind":"types"}') && Date.now() < deadline) await Bun.sleep(10)
-    expect(heard).toContain('{"kind":"types"}')
+    await waitFor('the workers to be told on tasklab_control', () => heard.includes('{"kind":"types"}'), {
+      timeoutMs: 5000,
+      intervalMs: 10,
+    })
     await sub.unlisten()
     const resumed = await h.call('PATCH', '/api/v1/tasks/types/email', {
       token: admin.token,

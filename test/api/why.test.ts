@@ -248,10 +248,11 @@ describe('GET /tasks/{id}/why', () => {
     expect(bobs.by_reason).toEqual({})
     expect((await h.call('GET', '/api/v1/tasks/why?ids=nope', { token: alice.token })).status).toBe(400)
 
-    while (gates.length > 0 || (await statusOf(waiting)) !== 'completed') {
+    // Each gated task, once released, frees the slot for the next one to reach its gate.
+    await waitFor('the waiting task to complete', async () => {
       for (const release of gates.splice(0)) release()
-      await Bun.sleep(20)
-    }
+      return (await statusOf(waiting)) === 'completed'
+    })
     expect(await codes(waiting)).toEqual(['TERMINAL'])
   })
 

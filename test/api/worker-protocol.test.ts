@@ -3,6 +3,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { failOverdueRemote } from '../../src/queue/remote'
 import { rescueExpired } from '../../src/queue/rescue'
+import { parkedWaits } from '../../src/queue/wakeups'
+import { waitFor } from '../helpers/wait'
 import { type Harness, harness, WORKER_TOKEN } from './harness'
 
 let h: Harness
@@ -213,7 +215,7 @@ describe('long poll', () => {
 
   test('is woken by an enqueue, not by its timeout', async () => {
     const waiting = claim({ worker_id: 'py-1', types: ['remote_other'], limit: 1, wait_ms: 30_000 })
-    await Bun.sleep(100)
+    await waitFor('the claim to wait', () => parkedWaits() > 0)
     const { id } = await create('remote_other')
     const r = await waiting
     expect(r.body.data.map((t) => t.id)).toEqual([id])
@@ -297,11 +299,10 @@ describe('leases and timeouts', () => {
   test("a silent worker's task is rescued after its lease and another worker completes it", async () => {
     const { id } = await create('remote_other', { retry_strategy: { type: 'fixed', interval_ms: 0 } })
     await claim({ worker_id: 'py-dead', types: ['remote_other'], limit: 1 })
-    let rescued: unknown[] = []
-    while (rescued.length === 0) {
-      await Bun.sleep(100)
-      rescued = await rescueExpired(h.db.sql)
-    }
+    await waitFor(
+      'the lease to run out and the rescue to take the task',
+      async () => (await rescueExpired(h.db.sql)).length > 0,
+    )
     expect(await task(id)).toMatchObject({ status: 'retrying', last_error: 'worker lost' })
     const r = await claim({ worker_id: 'py-alive', types: ['remote_other'], limit: 1, wait_ms: 5000 })
     expect(r.body.data[0]).toMatchObject({ id, current_attempt: 2 })
@@ -313,11 +314,10 @@ describe('leases and timeouts', () => {
     const { id } = await create('remote_other', { timeout_ms: 50, max_attempts: 1 })
     const r = await claim({ worker_id: 'py-slow', types: ['remote_other'], limit: 1 })
     expect(r.body.data[0]!.timeout_ms).toBe(50)
-    let overdue: unknown[] = []
-    while (overdue.length === 0) {
-      await Bun.sleep(20)
-      overdue = await failOverdueRemote(h.db.sql, 300_000)
-    }
+    await waitFor(
+      'the attempt to pass its timeout and be failed',
+      async () => (await failOverdueRemote(h.db.sql, 300_000)).length > 0,
+    )
     expect(await task(id)).toMatchObject({ status: 'failed', last_error: 'timed out after 50 ms' })
     expect((await report(id, 'heartbeat', { worker_id: 'py-slow' })).body.error.code).toBe('LEASE_LOST')
   })

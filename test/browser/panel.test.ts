@@ -373,8 +373,8 @@ test('the overview shows work flowing (screenshot), and no console error happene
   // Queue latency and run times come with the stream's transitions (GET /events carries each
   // claim's wait_ms and each attempt's run_ms): both lines draw, and nothing read /metrics.
   const latency = page.locator('.card', { hasText: 'Queue latency' })
-  await latency.locator('.series.info .dot').waitFor({ state: 'attached' })
-  await latency.locator('.series.warn .dot').waitFor({ state: 'attached' })
+  await latency.locator('.series.info .latest').waitFor({ state: 'attached' })
+  await latency.locator('.series.warn .latest').waitFor({ state: 'attached' })
   expect(await latency.textContent()).not.toContain('no task claimed since this page opened')
   expect(metricsReads).toBe(0)
   await page.screenshot({ path: `${SHOTS}/overview.png`, fullPage: true })

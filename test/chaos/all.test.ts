@@ -2,7 +2,7 @@
 // itself (a server and 3 workers, 2 s leases), 300 tasks each, and must account for every task.
 // A slow test: `npm run test:slow` runs it (test/helpers/slow.ts).
 import { afterAll, beforeAll, expect } from 'bun:test'
-import type { RunReport } from '../../src/chaos/report'
+import type { RunReport } from '../../src/lab/report'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
 import { cleanEnv, compiledBinary, tail } from '../helpers/proc'
 import { SLOW_TESTS, slowTest } from '../helpers/slow'

@@ -2,7 +2,7 @@
 // through a 300-task flood, and must name that session through GET /storage, show the dead rows
 // it kept from VACUUM, reclaim them once it ends, and lose nothing. Its figures are printed.
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import type { RunReport } from '../../src/chaos/report'
+import type { RunReport } from '../../src/lab/report'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
 import { cleanEnv, compiledBinary, tail } from '../helpers/proc'
 

@@ -2,12 +2,14 @@
 // processes: a crash rule (SIGKILL mid-task) and a kill message (POST /chaos/workers/{id}/kill).
 // Neither cleans up: the task stays running until its lease expires and rescue gives it back.
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { killWorker } from '../../src/chaos/kill'
-import { createFault } from '../../src/chaos/rules'
+import { killWorker } from '../../src/faults/kill'
+import { createFault } from '../../src/faults/rules'
 import { enqueue } from '../../src/queue/enqueue'
-import { rescueExpired, WORKER_LOST } from '../../src/queue/rescue'
+import { rescueExpired } from '../../src/queue/rescue'
 import { defaultRetryStrategy } from '../../src/queue/retry'
+import { WORKER_LOST } from '../../src/shared/states'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
+import { wakeWorkers } from '../helpers/load'
 import { type Child, spawnTasklab, waitFor, workerRegistered } from '../helpers/proc'
 import { statusOf } from '../helpers/worker'
 
@@ -39,7 +41,7 @@ const add = async (metadata: Record<string, unknown>, delay = 0) => {
     { task_type: 'delay_task', payload: { delay_seconds: delay }, metadata, max_attempts: 3 },
     { createdBy: null, defaults: { maxAttempts: 3, retryStrategy: defaultRetryStrategy(10, 3) } },
   )
-  await db.sql`SELECT pg_notify('tasklab_tasks', '')`
+  await wakeWorkers(db.sql)
   return task
 }
 

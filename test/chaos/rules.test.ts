@@ -1,8 +1,8 @@
 // Fault rules: validation, storage and expiry, and how a worker's hooks turn them into faults.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { ChaosError } from '../../src/chaos/errors'
-import { createChaosHooks, decide, faultsFor } from '../../src/chaos/inject'
-import { createFault, deleteFault, type FaultRule, listFaults, validateFault } from '../../src/chaos/rules'
+import { ChaosError } from '../../src/faults/errors'
+import { createChaosHooks, decide, faultsFor } from '../../src/faults/inject'
+import { createFault, deleteFault, type FaultRule, listFaults, validateFault } from '../../src/faults/rules'
 import { PermanentError, RetryableError } from '../../src/handlers/contract'
 import { silentLogger } from '../../src/log'
 import type { Task } from '../../src/queue/task'
@@ -192,6 +192,15 @@ describe('rules in the database', () => {
       )
       await hooks.refresh()
       const ctl = new AbortController()
+      // A hang waits on the attempt's signal: the hook starting to listen for its abort is the event
+      // that shows it hangs; a hook that returned or threw instead wins the race below.
+      const listening = new Promise<'listening'>((resolve) => {
+        const listen = ctl.signal.addEventListener.bind(ctl.signal)
+        ctl.signal.addEventListener = ((...args: Parameters<typeof listen>) => {
+          listen(...args)
+          if (args[0] === 'abort') resolve('listening')
+        }) as typeof listen
+      })
       const task = {
         id: crypto.randomUUID(),
         task_type: 'delay_task',
@@ -201,7 +210,14 @@ describe('rules in the database', () => {
       const hung = hooks.beforeRun(task, ctl.signal).finally(() => {
         settled = true
       })
-      await Bun.sleep(50) // long enough for a non-hanging hook to have returned
+      const first = await Promise.race([
+        listening,
+        hung.then(
+          () => 'returned',
+          (err) => `threw ${err}`,
+        ),
+      ])
+      expect(first).toBe('listening')
       expect(settled).toBe(false)
       ctl.abort(new Error('timed out'))
       await expect(hung).rejects.toThrow('timed out')

@@ -22,6 +22,11 @@ export async function enqueueAll(sql: Sql, tasks: NewTask[], defaults = TEST_DEF
   return out
 }
 
+/**
+ * What another process's enqueue sends: one NOTIFY on the tasks channel, awaited. (The Notifier of
+ * src/queue/notify.ts debounces it without a promise and also wakes its own process's workers,
+ * which a test standing in for another process must not do.)
+ */
 export async function wakeWorkers(sql: Sql): Promise<void> {
   await sql`SELECT pg_notify(${TASKS_CHANNEL}, '')`
 }

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { Type } from '@sinclair/typebox'
 import { builtinHandlers } from '../../src/handlers'
 import { defineHandler, PermanentError, type TaskHandler } from '../../src/handlers/contract'
+import { sendControl } from '../../src/queue/notify'
 import type { Task } from '../../src/queue/task'
 import type { Worker } from '../../src/worker/runner'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
@@ -110,8 +111,12 @@ beforeAll(async () => {
   add = t.add
   await worker.start()
   // Breakers would (rightly) hold back the types that keep failing; here every task must run.
-  await db.sql`UPDATE task_types SET breaker_failure_threshold = 1000000`
-  await db.sql`SELECT pg_notify('tasklab_control', '{"kind":"types"}')`
+  // The worker reads thresholds from its view of the types, refreshed on NOTIFY. The same
+  // statement pauses `file_cleanup` (unused here) as a marker: once the view shows it paused, the
+  // refresh that read the new thresholds has landed.
+  await db.sql`UPDATE task_types SET breaker_failure_threshold = 1000000, paused = (name = 'file_cleanup')`
+  await sendControl(db.sql, { kind: 'types' })
+  await waitFor('the worker to see the new thresholds', () => worker.paused('file_cleanup'))
 })
 afterAll(async () => {
   await worker.stop(0)

@@ -4,6 +4,7 @@
 import { afterAll, afterEach, beforeAll, expect, test } from 'bun:test'
 import { Type } from '@sinclair/typebox'
 import { defineHandler } from '../../src/handlers/contract'
+import { sendControl } from '../../src/queue/notify'
 import type { Worker } from '../../src/worker/runner'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
 import { registerTypes } from '../helpers/factory'
@@ -134,7 +135,7 @@ test('a task claimed ahead whose type is paused meanwhile goes back instead of s
   for (let i = 0; i < 4; i++) await add({ task_type: 'gate', payload: { label: 'go' } })
   await waitFor('tasks claimed ahead', () => worker.prefetched >= 2)
   await db.sql`UPDATE task_types SET paused = true WHERE name = 'gate'`
-  await db.sql`SELECT pg_notify('tasklab_control', '{"kind":"types"}')`
+  await sendControl(db.sql, { kind: 'types' })
   // The worker learns of the pause by NOTIFY; then the held slot frees and the queue is judged.
   await waitFor('the worker to see the pause', () => worker.paused('gate'))
   const runs = g.seen.runs

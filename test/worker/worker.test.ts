@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox'
 import { builtinHandlers } from '../../src/handlers'
 import { defineHandler, PermanentError, sleep, type TaskHandler } from '../../src/handlers/contract'
 import { cancelTask } from '../../src/queue/actions'
+import { sendControl } from '../../src/queue/notify'
 import type { Worker } from '../../src/worker/runner'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
 import { insertTask, registerTypes } from '../helpers/factory'
@@ -176,14 +177,23 @@ describe('circuit breaker and pause', () => {
     await worker.start()
     running.push(worker)
     await db.sql`UPDATE task_types SET breaker_failure_threshold = 2, breaker_success_threshold = 2, breaker_cooldown_ms = 400 WHERE name = 'flaky'`
-    await db.sql`SELECT pg_notify('tasklab_control', '{"kind":"types"}')`
+    await sendControl(db.sql, { kind: 'types' })
     await waitFor(
       'settings',
       async () =>
         (await db.sql`SELECT 1 FROM task_types WHERE name = 'flaky' AND breaker_failure_threshold = 2`)
           .length,
     )
+    // What the worker does with the type, in order: attempts it starts and the breaker's moves.
+    const seen: string[] = []
+    events.on('task:transition', (e) => {
+      if (e.taskType === 'flaky' && e.to === 'running') seen.push('run')
+    })
+    events.on('breaker:changed', (e) => {
+      if (e.taskType === 'flaky') seen.push(e.to)
+    })
     const opened = events.waitFor('breaker:changed', (e) => e.taskType === 'flaky' && e.to === 'open')
+    const probing = events.waitFor('breaker:changed', (e) => e.taskType === 'flaky' && e.to === 'half_open')
     const ids = []
     for (let i = 0; i < 6; i++)
       ids.push(
@@ -196,13 +206,13 @@ describe('circuit breaker and pause', () => {
         ).id,
       )
     await opened
-    // While open, nothing is burned: no task reaches failed, attempts stop growing.
-    const snapshot = await db.sql`SELECT sum(current_attempt)::int AS n FROM tasks WHERE task_type = 'flaky'`
-    await Bun.sleep(150)
-    const again =
-      await db.sql`SELECT sum(current_attempt)::int AS n, count(*) FILTER (WHERE status = 'failed')::int AS failed FROM tasks WHERE task_type = 'flaky'`
-    expect(again[0]!.failed).toBe(0)
-    expect(again[0]!.n).toBe(snapshot[0]!.n)
+    // While open, nothing is burned: from the opening until the cool-down lets one probe through
+    // (the breaker goes half-open as the probe is claimed), no attempt starts and no task fails.
+    await probing
+    expect(seen.slice(seen.indexOf('open') + 1, seen.indexOf('half_open'))).toEqual([])
+    const [failed] =
+      await db.sql`SELECT count(*)::int AS n FROM tasks WHERE task_type = 'flaky' AND status = 'failed'`
+    expect(failed!.n).toBe(0)
     healthy = true
     await events.waitFor('breaker:changed', (e) => e.taskType === 'flaky' && e.to === 'closed', 10_000)
     for (const id of ids) await settled(id, 'completed')
@@ -213,13 +223,16 @@ describe('circuit breaker and pause', () => {
     await worker.start()
     running.push(worker)
     await db.sql`UPDATE task_types SET paused = true WHERE name = 'data_processing'`
-    await db.sql`SELECT pg_notify('tasklab_control', '{"kind":"types"}')`
-    await Bun.sleep(100)
+    await sendControl(db.sql, { kind: 'types' })
+    await waitFor('the worker to see the pause', () => worker.paused('data_processing'))
     const t = await add({ task_type: 'data_processing', payload: { operation: 'sum', data: [1, 2] } })
-    await Bun.sleep(300)
+    // The claim takes tasks by (priority, run_at): had the pause let it through, the paused type's
+    // task would have been claimed no later than this later one of the same priority.
+    const later = await add({ task_type: 'delay_task', payload: { delay_seconds: 0 } })
+    await settled(later.id, 'completed')
     expect((await statusOf(db.sql, t.id)).status).toBe('pending')
     await db.sql`UPDATE task_types SET paused = false WHERE name = 'data_processing'`
-    await db.sql`SELECT pg_notify('tasklab_control', '{"kind":"types"}')`
+    await sendControl(db.sql, { kind: 'types' })
     const done = await settled(t.id, 'completed')
     expect(done.result).toEqual({ operation: 'sum', result: 3, count: 2 })
   })

@@ -69,7 +69,7 @@ export function Chart(props: {
                 <path class="area" d={`M${first},${y(0)} L${pts.join(' L')} L${lastX},${y(0)} Z`} />
               )}
               {pts.length > 1 && <polyline class="line" points={pts.join(' ')} />}
-              <line class="dot" x1={lastX} y1={lastY} x2={lastX} y2={lastY} />
+              <line class="latest" x1={lastX} y1={lastY} x2={lastX} y2={lastY} />
             </g>
           )
         })}

@@ -2,7 +2,7 @@
 // admin gets a one-time "login link" token of the same kind, exchanged once for a session.
 import type { Sql } from '../../db/connect'
 import { ApiError, unauthorized } from '../errors'
-import { cachedUser, forget, rememberUser, SESSIONS_CHANNEL } from './token-cache'
+import { announceEnded, cachedUser, type Ended, forget, rememberUser } from './token-cache'
 import { hashToken, LOGIN_LINK_TTL_MS, newToken, SESSION_TTL_MS } from './tokens'
 import { createUser, NO_PASSWORD, type User } from './users'
 
@@ -48,19 +48,24 @@ export async function userOfToken(sql: Sql, token: string): Promise<User | null>
 }
 
 export async function closeSession(sql: Sql, token: string): Promise<void> {
-  const ended = { hashes: [hashToken(token)] }
-  await sql`
-    WITH gone AS (DELETE FROM sessions WHERE token_hash = ${ended.hashes[0]!})
-    SELECT pg_notify(${SESSIONS_CHANNEL}, ${JSON.stringify(ended)})`
+  const hash = hashToken(token)
+  const ended: Ended = { hashes: [hash] }
+  await sql.begin(async (tx) => {
+    await tx`DELETE FROM sessions WHERE token_hash = ${hash}`
+    await announceEnded(tx, ended)
+  })
   forget(sql, ended)
 }
 
 export async function closeAllSessions(sql: Sql, userId: string): Promise<number> {
-  const [row] = await sql<{ n: number }[]>`
-    WITH gone AS (DELETE FROM sessions WHERE user_id = ${userId} AND kind = 'session' RETURNING 1)
-    SELECT (SELECT count(*)::int FROM gone) AS n, pg_notify(${SESSIONS_CHANNEL}, ${JSON.stringify({ user: userId })})`
-  forget(sql, { user: userId })
-  return row!.n
+  const ended: Ended = { user: userId }
+  const n = (await sql.begin(async (tx) => {
+    const gone = await tx`DELETE FROM sessions WHERE user_id = ${userId} AND kind = 'session' RETURNING 1`
+    await announceEnded(tx, ended)
+    return gone.length
+  })) as number
+  forget(sql, ended)
+  return n
 }
 
 /** A fresh token with a fresh expiry; the old token stops working in the same transaction. */
@@ -69,7 +74,7 @@ export async function refreshSession(sql: Sql, token: string, user: User): Promi
   const session = (await sql.begin(async (tx) => {
     const gone = await tx`DELETE FROM sessions WHERE token_hash = ${hash} AND kind = 'session' RETURNING 1`
     if (gone.length === 0) throw unauthorized('The session has expired or was logged out.')
-    await tx`SELECT pg_notify(${SESSIONS_CHANNEL}, ${JSON.stringify({ hashes: [hash] })})`
+    await announceEnded(tx, { hashes: [hash] })
     return openSession(tx as unknown as Sql, user)
   })) as Session
   forget(sql, { hashes: [hash] })

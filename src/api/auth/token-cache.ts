@@ -3,12 +3,13 @@
 // most frequent statement. A hit costs a Map lookup. Logging out evicts at once in this process
 // and, through a NOTIFY on SESSIONS_CHANNEL, in every other tasklab process within milliseconds;
 // anything else that ends a session (expiry, a deleted user) is seen within TOKEN_CACHE_MS.
-import type { Sql } from '../../db/connect'
+import type { Sql, TransactionSql } from '../../db/connect'
 import type { User } from './users'
 
 export const TOKEN_CACHE_MS = 5000
-/** Payload: JSON `{hashes: string[]}` (sessions ended) or `{user: string}` (all of a user's). */
-export const SESSIONS_CHANNEL = 'tasklab_sessions'
+const SESSIONS_CHANNEL = 'tasklab_sessions'
+/** Sessions that ended: these (by token hash), or all of a user's. */
+export type Ended = { hashes: string[] } | { user: string }
 /** Bounds memory under a flood of distinct valid tokens; entries expire long before this matters. */
 const MAX_ENTRIES = 10_000
 
@@ -84,10 +85,18 @@ export function rememberUser(sql: Sql, hash: string, user: User, expiresAt: Date
 }
 
 /**
- * Ends sessions in the cache of this process. The caller runs it after its DELETE committed (a
- * lookup that overlapped the DELETE is then not stored either); the NOTIFY in that DELETE's
- * statement tells the other processes.
+ * The one way to tell every process's token cache that sessions ended. Call it in the transaction
+ * (`tx`) that deletes them: the message is delivered at its commit, and not at all on rollback.
  */
-export function forget(sql: Sql, ended: { hashes?: string[]; user?: string }): void {
+export async function announceEnded(tx: TransactionSql, ended: Ended): Promise<void> {
+  await tx`SELECT pg_notify(${SESSIONS_CHANNEL}, ${JSON.stringify(ended)})`
+}
+
+/**
+ * Ends sessions in the cache of this process. The caller runs it after its DELETE committed (a
+ * lookup that overlapped the DELETE is then not stored either); announceEnded() in that DELETE's
+ * transaction tells the other processes.
+ */
+export function forget(sql: Sql, ended: Ended): void {
   applyEviction(cacheOf(sql), JSON.stringify(ended))
 }

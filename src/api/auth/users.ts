@@ -1,7 +1,7 @@
 // Accounts: validation, password hashing (argon2id through Bun.password) and lookups.
 import type { Sql } from '../../db/connect'
 import { ApiError, badRequest } from '../errors'
-import { forget, SESSIONS_CHANNEL } from './token-cache'
+import { announceEnded, forget } from './token-cache'
 
 export type Role = 'user' | 'admin'
 
@@ -129,7 +129,7 @@ export async function setPassword(
     // Every process that remembers a token of this user (token-cache.ts) forgets it at our commit;
     // by user, not by hash, so the message stays small however many sessions ended. The session
     // kept is looked up again on its next request.
-    if (gone.length > 0) await tx`SELECT pg_notify(${SESSIONS_CHANNEL}, ${JSON.stringify({ user: userId })})`
+    if (gone.length > 0) await announceEnded(tx, { user: userId })
     return gone.length
   })) as number
   if (ended > 0) forget(sql, { user: userId })

@@ -2,9 +2,9 @@
 // routes at all, so every /api/v1/chaos path is the API's ordinary 404 and nothing here runs.
 import { Type as T } from '@sinclair/typebox'
 import { Elysia, t } from 'elysia'
-import { ChaosError } from '../../chaos/errors'
-import { killWorker } from '../../chaos/kill'
-import { createFault, deleteFault, FAULT_KINDS, listFaults, MAX_EXPIRY_SECS } from '../../chaos/rules'
+import { ChaosError } from '../../faults/errors'
+import { killWorker } from '../../faults/kill'
+import { createFault, deleteFault, FAULT_KINDS, listFaults, MAX_EXPIRY_SECS } from '../../faults/rules'
 import { authenticate, requireAdmin } from '../auth/guard'
 import { Named, Nullable, Ok, OneOf, route, Timestamp } from '../contract'
 import type { ApiDeps } from '../deps'

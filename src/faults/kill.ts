@@ -1,5 +1,5 @@
 // POST /chaos/workers/{id}/kill: the API cannot reach into another process, so it publishes a
-// control message; the target worker's chaos hook (src/chaos/inject.ts) SIGKILLs its own process.
+// control message; the target worker's chaos hook (src/faults/inject.ts) SIGKILLs its own process.
 // Nothing is cleaned up: its running tasks stay `running` until their leases expire and rescue
 // takes them, exactly as after a real kill -9.
 import type { Sql } from '../db/connect'

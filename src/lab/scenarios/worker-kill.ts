@@ -3,7 +3,7 @@
 // (the worker SIGKILLs itself); against a running instance only the API kill exists, no replacement
 // can be started, and one worker is always spared. Every task must complete; the attempts the
 // killed workers held come back through lease expiry ("worker lost") and are counted.
-import { WORKER_LOST } from '../../queue/rescue'
+import { WORKER_LOST } from '../../shared/states'
 import {
   account,
   type Check,
@@ -56,7 +56,7 @@ export async function workerKill(ctx: Ctx): Promise<Report> {
         `  killed ${victim.label} (pid ${victim.pid}) ${viaApi ? 'through the API' : 'with SIGKILL'}; started ${fresh.label}`,
       )
     } else {
-      // Remote (HTTP) workers cannot be killed through the API (src/chaos/kill.ts says why).
+      // Remote (HTTP) workers cannot be killed through the API (src/faults/kill.ts says why).
       const live = (await ctx.api.workers()).filter(
         (w) => w.alive !== false && !w.stopped_at && w.kind !== 'remote',
       )

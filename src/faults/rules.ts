@@ -1,6 +1,6 @@
 // Fault rules: what an admin asks the workers to break, stored in chaos_faults so that every worker
 // process sees rules created through any API process. The API calls create/list/delete; workers
-// read activeFaults() into a cache (src/chaos/inject.ts), never once per task.
+// read activeFaults() into a cache (src/faults/inject.ts), never once per task.
 import type { Sql } from '../db/connect'
 import { sendControl } from '../queue/notify'
 import { ChaosError } from './errors'

@@ -7,7 +7,7 @@
 // tasklab process, and every task must complete.
 import postgres from 'postgres'
 import { restartEmbedded } from '../../db/embedded'
-import { WORKER_LOST } from '../../queue/rescue'
+import { WORKER_LOST } from '../../shared/states'
 import {
   account,
   type Check,

@@ -6,6 +6,10 @@
 // during the hold removes nothing, then ends the transaction, vacuums, and measures the dead rows
 // reclaimed and the claim getting fast again. Needs the database (--spawn, or --database-url).
 import postgres from 'postgres'
+// The lab's one engine import: the scenario times the engine's own claim statement on a connection
+// of its own and counts the blocks that backend touches; through the API the claim would share the
+// server's pool, and its time would be mostly the HTTP round trip.
+// biome-ignore lint/style/noRestrictedImports: measures the engine's claim SQL itself (see above)
 import { claimTasks } from '../../queue/claim'
 import type { ApiStorage } from '../client'
 import { withDatabase } from '../cluster'
