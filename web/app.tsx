@@ -2,7 +2,7 @@
 import type { ComponentChildren } from 'preact'
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { errorText, Toasts, toast } from './components/ui'
-import { ApiError, api, getToken, setToken, whenUnauthorized } from './lib/api'
+import { ApiError, answer, api, dataOf, getToken, setToken, whenUnauthorized } from './lib/api'
 import { forgetPasswordNeed, needsPassword, redeemLoginLink } from './lib/auth'
 import { connectLive, disconnectLive, useLive } from './lib/live'
 import { navigate, useLocation } from './lib/router'
@@ -51,9 +51,8 @@ export function App() {
     // event stream holds one, so the first page's own requests go first.
     setTimeout(
       () => {
-        api
-          .get<{ chaos?: boolean }>('/health')
-          .then(({ data }) => setChaos(data.chaos === true))
+        dataOf(api.GET('/api/v1/health'))
+          .then((health) => setChaos('chaos' in health && health.chaos))
           .catch(() => setChaos(false))
       },
       location.pathname === '/chaos' ? 0 : 1000,
@@ -78,7 +77,7 @@ export function App() {
         // (a 401 swaps to the login view). Saves a round trip before the first useful paint.
         const remembered = rememberedUser()
         if (remembered) signedIn(remembered)
-        const { data } = await api.get<User>('/auth/me')
+        const data = await dataOf(api.GET('/api/v1/auth/me'))
         remember(data)
         if (!remembered) signedIn(data)
         else setUser(data)
@@ -102,7 +101,7 @@ export function App() {
       </>
     )
   const logout = async () => {
-    await api.post('/auth/logout').catch(() => {})
+    await answer(api.POST('/api/v1/auth/logout')).catch(() => {})
     forgetPasswordNeed()
     setPassword(null)
     setToken(null)

@@ -3,7 +3,15 @@
 // it typechecks), Elysia checks each success answer against its schema, and fields a schema does not
 // name are dropped from the answer (normalize: 'typebox'): a new column reaches clients only once
 // it is in the schema. See docs/development.md, "Adding a route".
-import { Kind, Type as T, type TLiteral, type TSchema, type TUnion, TypeRegistry } from '@sinclair/typebox'
+import {
+  Kind,
+  Type as T,
+  type TLiteral,
+  type TSchema,
+  type TUnion,
+  type TUnsafe,
+  TypeRegistry,
+} from '@sinclair/typebox'
 
 // postgres.js hands timestamps over as Date; JSON turns them into ISO strings. Clients see a
 // date-time string; the server may return either.
@@ -41,7 +49,16 @@ export const ErrorEnvelope = Named(
     error: T.Object({
       code: T.String({ examples: ['VALIDATION_ERROR'] }),
       message: T.String({ description: 'a sentence naming the field or the problem' }),
-      details: T.Optional(T.Unknown()),
+      // Documented as an object with `field` for clients, but checked and cut as Unknown: an
+      // Object schema made normalize drop its other keys (a limit, the database's state).
+      details: T.Optional(
+        T.Unknown({
+          type: 'object',
+          properties: { field: { type: 'string', description: 'the request field at fault' } },
+          additionalProperties: true,
+          description: 'more about the error: the field at fault, a limit, …',
+        }) as unknown as TUnsafe<Record<string, unknown>>,
+      ),
     }),
   }),
 )

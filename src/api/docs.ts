@@ -31,10 +31,13 @@ const errorRef = (description: string): OpenAPIV3.ResponseObject => ({
 export function textRoute(
   tag: string,
   summary: string,
-  opts: { mediaType: string; description: string; auth?: boolean },
+  opts: { mediaType: string; description: string; auth?: boolean; schema?: unknown },
 ) {
+  // A stream's messages may be described by a schema (GET /events): a client generated from the
+  // document then has their types, though the body itself is text.
+  const schema = opts.schema ? JSON.parse(JSON.stringify(opts.schema)) : { type: 'string' }
   const responses: OpenAPIV3.ResponsesObject = {
-    200: { description: opts.description, content: { [opts.mediaType]: { schema: { type: 'string' } } } },
+    200: { description: opts.description, content: { [opts.mediaType]: { schema } } },
     400: errorRef('Error'),
   }
   if (opts.auth) responses[401] = errorRef('Not logged in')
@@ -80,8 +83,17 @@ export function hoistNamed(spec: unknown): unknown {
     const out: Record<string, unknown> = {}
     for (const [k, v] of Object.entries(obj)) out[k] = visit(v, false)
     if (!top && typeof obj.title === 'string' && /^[A-Z]\w*$/.test(obj.title)) {
+      const ref = { $ref: `#/components/schemas/${obj.title}` }
+      // The plugin folds Nullable(X) into X with type [..., 'null']: the named schema is X itself
+      // and this one use is X or null (else every other use of X became nullable too).
+      const type = out.type
+      if (Array.isArray(type) && type.includes('null')) {
+        const rest = type.filter((t) => t !== 'null')
+        schemas[obj.title] ??= { ...out, type: rest.length === 1 ? rest[0] : rest }
+        return { anyOf: [ref, { type: 'null' }] }
+      }
       schemas[obj.title] ??= { ...out }
-      return { $ref: `#/components/schemas/${obj.title}` }
+      return ref
     }
     return out
   }

@@ -2,18 +2,19 @@
 // maps the engine's QueueError codes to statuses. src/api/http/on-error.ts turns all of them into
 // the envelope {"success": false, "error": {code, message, details?}}.
 import { QueueError, type QueueErrorCode } from '../queue/errors'
+import { ApiError as AnsweredError } from './client'
 
-export class ApiError extends Error {
-  override name = 'ApiError'
+/** The error a client receives (src/api/client), plus the response headers that go with it. */
+export class ApiError extends AnsweredError {
   constructor(
-    readonly status: number,
-    readonly code: string,
+    status: number,
+    code: string,
     message: string,
-    readonly details?: unknown,
+    details?: Record<string, unknown>,
     /** Extra response headers (Allow, Retry-After, WWW-Authenticate). */
     readonly headers?: Record<string, string>,
   ) {
-    super(message)
+    super(status, code, message, details)
   }
 }
 

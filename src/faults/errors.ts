@@ -21,7 +21,7 @@ export class ChaosError extends Error {
   constructor(
     readonly code: ChaosErrorCode,
     message: string,
-    readonly details?: unknown,
+    readonly details?: Record<string, unknown>,
   ) {
     super(message)
     this.status = STATUS[code]

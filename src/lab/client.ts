@@ -1,19 +1,23 @@
 // The scenarios' only way into tasklab: its public HTTP API (CONTRACT §3 and §5), so a scenario runs
 // the same against a spawned cluster and against someone's running instance.
-import type { Storage, Task, TaskEvent, TaskType, Worker } from '../api/wire'
+import {
+  type Api,
+  ApiError,
+  answer,
+  createApi,
+  dataOf,
+  type paths,
+  type Storage,
+  type Task,
+  type TaskEvent,
+  type TaskType,
+  type Worker,
+} from '../api/client'
 
-export class ApiCallError extends Error {
-  override name = 'ApiCallError'
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message)
-  }
-}
+/** An error answer of the API (status, code, message, details). */
+export { ApiError as ApiCallError }
 
-// The wire types are the API's own, derived from its response schemas: no hand-written copy.
+// The wire types are the API's own, generated from its OpenAPI document: no hand-written copy.
 export type ApiTask = Task
 export type ApiTaskEvent = TaskEvent
 export type ApiTaskType = TaskType
@@ -22,55 +26,25 @@ export type ApiWorker = Worker
 
 export type ApiStorage = Storage
 
+type Body<P extends keyof paths, M extends 'post' | 'patch'> = paths[P][M] extends {
+  requestBody: { content: { 'application/json': infer B } }
+}
+  ? B
+  : never
+export type NewTask = Body<'/api/v1/tasks', 'post'>
+export type NewFault = Body<'/api/v1/chaos/faults', 'post'>
+export type TypePatch = Body<'/api/v1/tasks/types/{type}', 'patch'>
+
 export class ApiClient {
   readonly base: string
+  readonly api: Api
 
   constructor(
     url: string,
     public token?: string,
   ) {
     this.base = `${url.replace(/\/+$/, '').replace(/\/api\/v1$/, '')}/api/v1`
-  }
-
-  async call<T>(
-    method: string,
-    path: string,
-    body?: unknown,
-    headers: Record<string, string> = {},
-  ): Promise<{ data: T; meta?: { total: number } }> {
-    const res = await fetch(`${this.base}${path}`, {
-      method,
-      headers: {
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
-        ...headers,
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(30_000),
-    })
-    const text = await res.text()
-    let json: {
-      success?: boolean
-      data?: T
-      meta?: { total: number }
-      error?: { code: string; message: string }
-    }
-    try {
-      json = JSON.parse(text)
-    } catch {
-      throw new ApiCallError(
-        res.status,
-        'NOT_JSON',
-        `${method} ${path} answered ${res.status} with non-JSON: ${text.slice(0, 200)}`,
-      )
-    }
-    if (!res.ok || json.success === false)
-      throw new ApiCallError(
-        res.status,
-        json.error?.code ?? 'HTTP_ERROR',
-        `${method} ${path} → ${res.status} ${json.error?.code ?? ''}: ${json.error?.message ?? text.slice(0, 200)}`,
-      )
-    return { data: json.data as T, meta: json.meta }
+    this.api = createApi({ baseUrl: url, token: () => this.token, timeoutMs: 30_000 })
   }
 
   /** The readiness probe's status code; 0 when the server is unreachable. */
@@ -85,39 +59,40 @@ export class ApiClient {
   }
 
   async login(username: string, password: string): Promise<string> {
-    const { data } = await this.call<{ session_token: string }>('POST', '/auth/login', { username, password })
-    this.token = data.session_token
-    return data.session_token
+    const session = await dataOf(this.api.POST('/api/v1/auth/login', { body: { username, password } }))
+    this.token = session.session_token
+    return session.session_token
   }
 
   async register(username: string, email: string, password: string): Promise<void> {
-    await this.call('POST', '/auth/register', { username, email, password })
+    await answer(this.api.POST('/api/v1/auth/register', { body: { username, email, password } }))
   }
 
-  async me(): Promise<{ id: string; role: string; username: string }> {
-    return (await this.call<{ id: string; role: string; username: string }>('GET', '/auth/me')).data
+  async me() {
+    return dataOf(this.api.GET('/api/v1/auth/me'))
   }
 
-  async createTask(task: Record<string, unknown>): Promise<ApiTask> {
-    return (await this.call<ApiTask>('POST', '/tasks', task)).data
+  async createTask(task: NewTask): Promise<ApiTask> {
+    return dataOf(this.api.POST('/api/v1/tasks', { body: task }))
   }
 
-  async createBatch(tasks: Record<string, unknown>[]): Promise<ApiTask[]> {
+  async createBatch(tasks: NewTask[]): Promise<ApiTask[]> {
     const out: ApiTask[] = []
-    for (let i = 0; i < tasks.length; i += 1000) {
-      const { data } = await this.call<ApiTask[] | { tasks: ApiTask[] }>('POST', '/tasks/batch', {
-        tasks: tasks.slice(i, i + 1000),
-      })
-      out.push(...(Array.isArray(data) ? data : data.tasks))
-    }
+    for (let i = 0; i < tasks.length; i += 1000)
+      out.push(
+        ...(await dataOf(
+          this.api.POST('/api/v1/tasks/batch', { body: { tasks: tasks.slice(i, i + 1000) } }),
+        )),
+      )
     return out
   }
 
   /** One page of tasks and the total matching the filters. */
-  async listTasks(params: Record<string, string | number>): Promise<{ tasks: ApiTask[]; total: number }> {
-    const qs = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]))
-    const { data, meta } = await this.call<ApiTask[]>('GET', `/tasks?${qs}`)
-    return { tasks: data, total: meta?.total ?? data.length }
+  async listTasks(params: { q?: string; status?: string; limit?: number; offset?: number }) {
+    const { limit, offset, ...rest } = params
+    const query = { ...rest, limit: limit?.toString(), offset: offset?.toString() }
+    const { data, meta } = await answer(this.api.GET('/api/v1/tasks', { params: { query } }))
+    return { tasks: data, total: meta.total }
   }
 
   /** Every task whose id, type, error or metadata contains `q` (the run id), 1,000 per page. */
@@ -131,54 +106,52 @@ export class ApiClient {
   }
 
   async taskEvents(id: string): Promise<ApiTaskEvent[]> {
-    return (await this.call<ApiTaskEvent[]>('GET', `/tasks/${id}/events`)).data
+    return dataOf(this.api.GET('/api/v1/tasks/{id}/events', { params: { path: { id } } }))
   }
 
   async deadLetter(offset: number, limit: number): Promise<{ tasks: ApiTask[]; total: number }> {
-    const { data, meta } = await this.call<ApiTask[]>(
-      'GET',
-      `/tasks/dead-letter?limit=${limit}&offset=${offset}`,
-    )
-    return { tasks: data, total: meta?.total ?? data.length }
+    const query = { limit: String(limit), offset: String(offset) }
+    const { data, meta } = await answer(this.api.GET('/api/v1/tasks/dead-letter', { params: { query } }))
+    return { tasks: data, total: meta.total }
   }
 
   async types(): Promise<ApiTaskType[]> {
-    return (await this.call<ApiTaskType[]>('GET', '/tasks/types')).data
+    return dataOf(this.api.GET('/api/v1/tasks/types'))
   }
 
   async type(name: string): Promise<ApiTaskType> {
-    const found = (await this.types()).find((t) => t.task_type === name)
-    if (!found) throw new ApiCallError(404, 'TASK_TYPE_NOT_FOUND', `task type ${name} is not registered`)
-    return found
+    return dataOf(this.api.GET('/api/v1/tasks/types/{type}', { params: { path: { type: name } } }))
   }
 
-  async patchType(name: string, patch: Record<string, unknown>): Promise<ApiTaskType> {
-    return (await this.call<ApiTaskType>('PATCH', `/tasks/types/${name}`, patch)).data
+  async patchType(name: string, patch: TypePatch): Promise<ApiTaskType> {
+    return dataOf(
+      this.api.PATCH('/api/v1/tasks/types/{type}', { params: { path: { type: name } }, body: patch }),
+    )
   }
 
   async workers(): Promise<ApiWorker[]> {
-    return (await this.call<ApiWorker[]>('GET', '/workers')).data
+    return dataOf(this.api.GET('/api/v1/workers'))
   }
 
-  async createFault(rule: Record<string, unknown>): Promise<{ id: string }> {
-    return (await this.call<{ id: string }>('POST', '/chaos/faults', rule)).data
+  async createFault(rule: NewFault) {
+    return dataOf(this.api.POST('/api/v1/chaos/faults', { body: rule }))
   }
 
   async deleteFault(id: string): Promise<void> {
-    await this.call('DELETE', `/chaos/faults/${id}`)
+    await answer(this.api.DELETE('/api/v1/chaos/faults/{id}', { params: { path: { id } } }))
   }
 
-  async faults(): Promise<{ id: string; task_type: string; kind: string }[]> {
-    return (await this.call<{ id: string; task_type: string; kind: string }[]>('GET', '/chaos/faults')).data
+  async faults() {
+    return dataOf(this.api.GET('/api/v1/chaos/faults'))
   }
 
   /** GET /storage: tables, dead rows and the oldest open transaction (admin). */
   async storage(longTransactionSecs?: number): Promise<ApiStorage> {
-    const q = longTransactionSecs === undefined ? '' : `?long_transaction_secs=${longTransactionSecs}`
-    return (await this.call<ApiStorage>('GET', `/storage${q}`)).data
+    const query = { long_transaction_secs: longTransactionSecs?.toString() }
+    return dataOf(this.api.GET('/api/v1/storage', { params: { query } }))
   }
 
   async killWorker(id: string): Promise<void> {
-    await this.call('POST', `/chaos/workers/${encodeURIComponent(id)}/kill`)
+    await answer(this.api.POST('/api/v1/chaos/workers/{id}/kill', { params: { path: { id } } }))
   }
 }

@@ -1,7 +1,7 @@
 // What every scenario shares: create tagged tasks, watch them drain while the chaos happens, then
 // account for every one of them. Tasks carry metadata {chaos_run: <run id>}, and every count comes
 // from the API filtered by that id, so a scenario against a busy instance counts only its own.
-import type { ApiClient, ApiTask } from './client'
+import type { ApiClient, ApiTask, NewFault, NewTask } from './client'
 import type { Cluster } from './cluster'
 
 export interface Ctx {
@@ -36,11 +36,7 @@ export async function restoring<T>(
 }
 
 /** Runs `fn` with a fault rule in force; the rule is deleted afterwards, whatever happened. */
-export async function withFault<T>(
-  ctx: Ctx,
-  rule: Record<string, unknown>,
-  fn: (id: string) => Promise<T>,
-): Promise<T> {
+export async function withFault<T>(ctx: Ctx, rule: NewFault, fn: (id: string) => Promise<T>): Promise<T> {
   const { id } = await ctx.api.createFault(rule)
   return restoring(
     ctx,
@@ -95,11 +91,7 @@ export function newRun(scenario: string): string {
   return run
 }
 
-export function tagged(
-  run: string,
-  task: Record<string, unknown>,
-  extra: Record<string, unknown> = {},
-): Record<string, unknown> {
+export function tagged(run: string, task: NewTask, extra: Record<string, unknown> = {}): NewTask {
   return { ...task, metadata: { chaos_run: run, ...extra } }
 }
 
@@ -316,11 +308,11 @@ export const skipped = (scenario: string, why: string): Report => emptyReport(sc
 /** Retry settings that outlast the chaos: quick, and enough attempts that only a poison fails. */
 export const RESILIENT = {
   max_attempts: 10,
-  retry_strategy: { type: 'fixed', interval_ms: 100, max_attempts: 10 },
+  retry_strategy: { type: 'fixed' as const, interval_ms: 100, max_attempts: 10 },
 }
 
 /** A random delay_task between lo and hi seconds. */
-export function delayTask(lo: number, hi: number): Record<string, unknown> {
+export function delayTask(lo: number, hi: number): NewTask {
   return {
     task_type: 'delay_task',
     payload: { delay_seconds: Math.round((lo + Math.random() * (hi - lo)) * 1000) / 1000 },

@@ -12,7 +12,7 @@ export class QueueError extends Error {
   constructor(
     readonly code: QueueErrorCode,
     message: string,
-    readonly details?: unknown,
+    readonly details?: Record<string, unknown>,
   ) {
     super(message)
   }

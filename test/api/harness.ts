@@ -9,6 +9,7 @@ import { silentLogger } from '../../src/log'
 import { QueueEventBus } from '../../src/queue/events'
 import { Notifier } from '../../src/queue/notify'
 import { enqueueDefaultsOf } from '../../src/runtime'
+import type { AnswerOf } from '../helpers/answer-types'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
 import { registerTypes } from '../helpers/factory'
 
@@ -16,10 +17,10 @@ export const WORKER_TOKEN = 'worker-credential-for-tests-0123456789'
 /** Small enough to test 413 cheaply, large enough for a payload just over the 1 MiB task limit. */
 export const BODY_LIMIT = 2 * 1024 * 1024
 
-export interface Reply {
+export interface Reply<B = unknown> {
   status: number
-  // biome-ignore lint/suspicious/noExplicitAny: test assertions read arbitrary JSON
-  body: any
+  /** The JSON answer, typed from the OpenAPI document for this method and path (AnswerOf). */
+  body: B
   text: string
   headers: Headers
 }
@@ -37,7 +38,11 @@ export interface Harness {
   deps: ApiDeps
   feed: LiveFeed
   app: ReturnType<typeof createApp>
-  call(method: string, path: string, opts?: CallOptions): Promise<Reply>
+  call<M extends string, P extends string>(
+    method: M,
+    path: P,
+    opts?: CallOptions,
+  ): Promise<Reply<AnswerOf<M, P>>>
   user(name: string): Promise<{ token: string; id: string }>
   admin(): Promise<{ token: string; id: string }>
   counts(): Promise<Record<string, number>>
@@ -62,7 +67,11 @@ export async function harness(env: Record<string, string> = {}): Promise<Harness
   const app = createApp(deps, feed)
   await registerTypes(db.sql, 'email', 'data_processing', 'delay_task')
 
-  const call = async (method: string, path: string, opts: CallOptions = {}): Promise<Reply> => {
+  const call = async <M extends string, P extends string>(
+    method: M,
+    path: P,
+    opts: CallOptions = {},
+  ): Promise<Reply<AnswerOf<M, P>>> => {
     const headers: Record<string, string> = { ...opts.headers }
     if (opts.token) headers.authorization = `Bearer ${opts.token}`
     let body: string | undefined
@@ -77,7 +86,7 @@ export async function harness(env: Record<string, string> = {}): Promise<Harness
     } catch {
       parsed = undefined
     }
-    return { status: res.status, body: parsed, text, headers: res.headers }
+    return { status: res.status, body: parsed as AnswerOf<M, P>, text, headers: res.headers }
   }
 
   const user = async (name: string) => {
@@ -88,7 +97,7 @@ export async function harness(env: Record<string, string> = {}): Promise<Harness
     if (r.status !== 201) throw new Error(`register ${name}: ${r.status} ${r.text}`)
     const l = await call('POST', '/api/v1/auth/login', { body: { username: name, password } })
     if (l.status !== 200) throw new Error(`login ${name}: ${l.status} ${l.text}`)
-    return { token: l.body.data.session_token as string, id: r.body.data.id as string }
+    return { token: l.body.data.session_token, id: r.body.data.id }
   }
 
   const admin = async () => {

@@ -2,7 +2,7 @@
 // histograms from the task_events feed, gauges from the database) and /events (SSE).
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { FeedEvent } from '../../src/api/events/feed'
-import { coalesce } from '../../src/api/events/plugin'
+import { coalesce, type Transition } from '../../src/api/events/plugin'
 import { builtinHandlers } from '../../src/handlers'
 import { insertTask } from '../helpers/factory'
 import { waitFor } from '../helpers/wait'
@@ -71,14 +71,14 @@ describe('workers and types', () => {
   test('GET /workers lists the worker alive; GET /tasks/types counts it per type', async () => {
     const r = await h.call('GET', '/api/v1/workers', { token: alice.token })
     expect(r.status).toBe(200)
-    const me = r.body.data.find((x: { id: string }) => x.id === w.worker.id)
+    const me = r.body.data.find((x) => x.id === w.worker.id)
     expect(me).toMatchObject({ alive: true, running_tasks: 0, pid: process.pid })
-    expect(me.task_types).toContain('data_processing')
+    expect(me!.task_types).toContain('data_processing')
     for (const f of ['host', 'started_at', 'heartbeat_at']) expect(me).toHaveProperty(f)
     expect((await h.call('GET', '/api/v1/workers')).status).toBe(401)
     const types = await h.call('GET', '/api/v1/tasks/types')
-    const dp = types.body.data.find((t: { task_type: string }) => t.task_type === 'data_processing')
-    expect(dp.workers).toEqual({ alive: 1, ids: [w.worker.id] })
+    const dp = types.body.data.find((t) => t.task_type === 'data_processing')
+    expect(dp!.workers).toEqual({ alive: 1, ids: [w.worker.id] })
   })
 })
 
@@ -167,6 +167,40 @@ describe('events', () => {
     expect(seen.some((t) => t.task_id === id)).toBe(true)
   })
 
+  test("the stream carries each claim's queue latency and each attempt's run time, as the row has them", async () => {
+    const res = await h.app.handle(new Request(`http://localhost/api/v1/events?access_token=${alice.token}`))
+    let id = ''
+    const mine = () =>
+      events
+        .filter((e) => e.event === 'transitions')
+        .flatMap((e) => e.data as Transition[])
+        .filter((t) => t.task_id === id)
+    let events: { event: string; data: unknown }[] = []
+    events = await readEvents(res, (ev) => {
+      events = ev
+      if (ev.some((e) => e.event === 'counts') && !id)
+        void h
+          .call('POST', '/api/v1/tasks', {
+            token: alice.token,
+            body: { task_type: 'delay_task', payload: { delay_seconds: 0.2 } },
+          })
+          .then((r) => {
+            id = r.body.data.id
+          })
+      return mine().some((t) => t.to === 'completed')
+    })
+    const wait = mine().find((t) => t.wait_ms !== null)?.wait_ms
+    const run = mine().find((t) => t.to === 'completed')?.run_ms
+    const [row] = await h.db.sql<{ wait: number; run: number }[]>`
+      SELECT extract(epoch FROM started_at - run_at)::float8 * 1000 AS wait,
+             extract(epoch FROM completed_at - started_at)::float8 * 1000 AS run
+      FROM tasks WHERE id = ${id}`
+    // The stream's times are whole milliseconds of the row's microsecond timestamps.
+    expect(Math.abs(wait! - row!.wait)).toBeLessThan(1)
+    expect(Math.abs(run! - row!.run)).toBeLessThan(1)
+    expect(run!).toBeGreaterThanOrEqual(200)
+  })
+
   test("another user's stream counts only their own tasks and needs a token", async () => {
     const res = await h.app.handle(
       new Request('http://localhost/api/v1/events', { headers: { authorization: `Bearer ${bob.token}` } }),
@@ -189,15 +223,34 @@ describe('events', () => {
       run_at: null,
       started_at: null,
       current_attempt: 1,
+      wait_ms: null,
+      run_ms: null,
     }
     const batch: FeedEvent[] = [
-      { ...base, id: '1', task_id: 'a', from_status: 'pending', to_status: 'running', created_by: 'u1' },
+      {
+        ...base,
+        id: '1',
+        task_id: 'a',
+        from_status: 'pending',
+        to_status: 'running',
+        created_by: 'u1',
+        wait_ms: 5,
+      },
       { ...base, id: '2', task_id: 'b', from_status: null, to_status: 'pending', created_by: 'u2' },
-      { ...base, id: '3', task_id: 'a', from_status: 'running', to_status: 'completed', created_by: 'u1' },
+      {
+        ...base,
+        id: '3',
+        task_id: 'a',
+        from_status: 'running',
+        to_status: 'completed',
+        created_by: 'u1',
+        run_ms: 7,
+      },
     ]
-    expect(coalesce(batch, {}).map((t) => [t.task_id, t.from, t.to])).toEqual([
-      ['b', null, 'pending'],
-      ['a', 'pending', 'completed'],
+    // The claim's wait and the attempt's run time both stay on the one entry of a fast task.
+    expect(coalesce(batch, {}).map((t) => [t.task_id, t.from, t.to, t.wait_ms, t.run_ms])).toEqual([
+      ['b', null, 'pending', null, null],
+      ['a', 'pending', 'completed', 5, 7],
     ])
     expect(coalesce(batch, { userId: 'u2' }).map((t) => t.task_id)).toEqual(['b'])
   })

@@ -92,14 +92,14 @@ describe('lists are scoped before LIMIT', () => {
       })
       expect(r.body.data).toHaveLength(2)
       expect(r.body.meta.total).toBe(6)
-      seen.push(...r.body.data.map((t: Task) => t.id))
+      seen.push(...r.body.data.map((t) => t.id))
     }
     expect(seen.sort()).toEqual(aliceFailed.map((t) => t.id).sort())
   })
 
   test('GET /tasks and stats: own for users, everything for the admin', async () => {
     const a = await h.call('GET', '/api/v1/tasks?limit=1000', { token: alice.token })
-    expect(a.body.data.every((t: Task) => t.created_by === alice.id)).toBe(true)
+    expect(a.body.data.every((t) => t.created_by === alice.id)).toBe(true)
     const all = await h.call('GET', '/api/v1/tasks?limit=1000', { token: admin.token })
     const [{ n }] = (await h.db.sql`SELECT count(*)::int AS n FROM tasks`) as unknown as [{ n: number }]
     expect(all.body.meta.total).toBe(n)
@@ -108,7 +108,7 @@ describe('lists are scoped before LIMIT', () => {
     expect(sa.body.data.total).toBe(a.body.meta.total)
     expect(sadmin.body.data.total).toBe(n)
     const dl = await h.call('GET', '/api/v1/tasks/dead-letter?limit=1000', { token: admin.token })
-    expect(dl.body.data.some((t: Task) => t.created_by === bob.id)).toBe(true)
+    expect(dl.body.data.some((t) => t.created_by === bob.id)).toBe(true)
   })
 
   test("bulk dead-letter actions by ids skip another user's tasks; by filter touch only own", async () => {

@@ -50,7 +50,7 @@ describe('POST /tasks with a registered schema', () => {
     const r = await create({ task_type: 'ship_order', payload })
     expect(r.status).toBe(400)
     expect(r.body.error.code).toBe('VALIDATION_ERROR')
-    expect(r.body.error.details.field).toBe(field)
+    expect(r.body.error.details?.field).toBe(field)
     expect(r.body.error.message).toMatch(message)
     expect((await h.counts()).tasks).toBe(before)
   })
@@ -67,7 +67,7 @@ describe('POST /tasks with a registered schema', () => {
       },
     })
     expect(r.status).toBe(400)
-    expect(r.body.error.details.field).toBe('tasks[1].payload.quantity')
+    expect(r.body.error.details?.field).toBe('tasks[1].payload.quantity')
     expect((await h.counts()).tasks).toBe(before)
   })
 
@@ -86,7 +86,7 @@ describe('POST /tasks with a registered schema', () => {
       body: { task_type: 'broken_schema', payload_schema: { type: 'nonsense' } },
     })
     expect(r.status).toBe(400)
-    expect(r.body.error.details.field).toBe('payload_schema')
+    expect(r.body.error.details?.field).toBe('payload_schema')
   })
 })
 
@@ -107,7 +107,7 @@ describe('built-in types', () => {
     const before = (await h.counts()).tasks
     const r = await create({ task_type: 'delay_task', payload: { delay_seconds: 'soon' } })
     expect(r.status).toBe(400)
-    expect(r.body.error.details.field).toBe('payload.delay_seconds')
+    expect(r.body.error.details?.field).toBe('payload.delay_seconds')
     expect((await h.counts()).tasks).toBe(before)
   })
 })

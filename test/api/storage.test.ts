@@ -18,7 +18,7 @@ beforeAll(async () => {
 afterAll(() => h.close())
 
 const storage = async (query = '') => {
-  const r = await h.call('GET', `/api/v1/storage${query}`, { token: admin.token })
+  const r = await h.call('GET', `/api/v1/storage?${query}`, { token: admin.token })
   expect(r.status).toBe(200)
   return r.body.data
 }
@@ -52,7 +52,7 @@ describe('GET /storage', () => {
              pg_total_relation_size(relid)::float8 AS total_bytes, pg_relation_size(relid)::float8 AS table_bytes,
              pg_indexes_size(relid)::float8 AS index_bytes, last_vacuum, last_autovacuum
       FROM pg_stat_user_tables WHERE relname = 'tasks'`
-    const tasks = data.tables.find((t: { table: string }) => t.table === 'tasks')
+    const tasks = data.tables.find((t) => t.table === 'tasks')!
     expect(tasks).toMatchObject({
       rows: truth!.rows,
       dead_rows: 100,
@@ -65,7 +65,7 @@ describe('GET /storage', () => {
     // 3 kB of payload per row goes to TOAST: table + indexes + TOAST = total.
     expect(tasks.toast_bytes).toBeGreaterThan(0)
     expect(tasks.table_bytes + tasks.index_bytes + tasks.toast_bytes).toBe(tasks.total_bytes)
-    const types = data.tables.find((t: { table: string }) => t.table === 'task_types')
+    const types = data.tables.find((t) => t.table === 'task_types')!
     expect(types.last_vacuum).not.toBeNull()
     expect(data.totals.total_bytes).toBe(
       data.tables.reduce((s: number, t: { total_bytes: number }) => s + t.total_bytes, 0),
@@ -82,12 +82,12 @@ describe('GET /storage', () => {
       INSERT INTO tasks (task_type, status, retry_strategy, current_attempt)
       SELECT 'email', 'failed', '{"type":"fixed","interval_ms":10,"max_attempts":3}', 1 FROM generate_series(1, 50)`
     const data = await storage()
-    const names = data.tables.map((t: { table: string }) => t.table)
+    const names = data.tables.map((t) => t.table)
     expect(names).toContain('task_event_log')
     expect(names).not.toContain('task_events')
-    const log = data.tables.find((t: { table: string }) => t.table === 'task_event_log')
+    const log = data.tables.find((t) => t.table === 'task_event_log')!
     expect(log.total_bytes).toBeGreaterThan(0)
-    expect(data.history.at(-1).task_events).toEqual({ bytes: log.total_bytes, dead_rows: log.dead_rows })
+    expect(data.history.at(-1)!.task_events).toEqual({ bytes: log.total_bytes, dead_rows: log.dead_rows })
   })
 
   test('names the session holding the oldest open transaction, and warns past the threshold', async () => {
@@ -100,17 +100,17 @@ describe('GET /storage', () => {
         application_name: 'holds-the-horizon',
         state: 'idle in transaction',
       })
-      expect(quiet.oldest_transaction.client).toMatch(/^(local|[\d.:a-f]+:\d+)$/)
-      expect(quiet.oldest_transaction.xmin_age).not.toBeNull()
+      expect(quiet.oldest_transaction!.client).toMatch(/^(local|[\d.:a-f]+:\d+)$/)
+      expect(quiet.oldest_transaction!.xmin_age).not.toBeNull()
       expect(quiet.warnings.join(' ')).not.toContain(`pid ${pid}`)
       await waitFor(
         'the server to see the transaction open for more than 0.2 s',
-        async () => (await storage()).oldest_transaction?.age_secs > 0.2,
+        async () => ((await storage()).oldest_transaction?.age_secs ?? 0) > 0.2,
         { intervalMs: 100 },
       )
-      const loud = await storage('?long_transaction_secs=0.2')
+      const loud = await storage('long_transaction_secs=0.2')
       expect(loud.long_transaction_secs).toBe(0.2)
-      expect(loud.oldest_transaction.age_secs).toBeGreaterThan(0.2)
+      expect(loud.oldest_transaction!.age_secs).toBeGreaterThan(0.2)
       expect(loud.warnings.join(' ')).toContain(`pid ${pid} (holds-the-horizon`)
     } finally {
       await held.release()

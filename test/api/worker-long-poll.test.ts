@@ -25,5 +25,5 @@ test('a task enqueued by another process reaches a waiting claim through LISTEN/
   await wakeWorkers(h.db.sql)
   const r = await waiting
   expect(r.status).toBe(200)
-  expect(r.body.data.map((t: { id: string }) => t.id)).toEqual([task.id])
+  expect(r.body.data.map((t) => t.id)).toEqual([task.id])
 })

@@ -42,8 +42,12 @@ const create = async (task_type: string, extra: Record<string, unknown> = {}) =>
 }
 const claim = (body: Record<string, unknown>, token = WORKER_TOKEN) =>
   h.call('POST', '/api/v1/workers/claim', { token, body })
-const report = (id: string, what: string, body: Record<string, unknown>, token = WORKER_TOKEN) =>
-  h.call('POST', `/api/v1/tasks/${id}/${what}`, { token, body })
+const report = (
+  id: string,
+  what: 'heartbeat' | 'complete' | 'fail',
+  body: Record<string, unknown>,
+  token = WORKER_TOKEN,
+) => h.call('POST', `/api/v1/tasks/${id}/${what}`, { token, body })
 const task = async (id: string) =>
   (await h.call('GET', `/api/v1/tasks/${id}`, { token: user.token })).body.data
 
@@ -53,7 +57,7 @@ describe('claim, heartbeat, complete', () => {
     const r = await claim({ worker_id: 'py-1', types: ['remote_echo'], limit: 5 })
     expect(r.status).toBe(200)
     expect(r.body.data).toHaveLength(1)
-    const c = r.body.data[0]
+    const c = r.body.data[0]!
     expect(c).toMatchObject({
       id,
       task_type: 'remote_echo',
@@ -81,15 +85,13 @@ describe('claim, heartbeat, complete', () => {
 
   test('the remote worker shows in GET /workers and in the live-worker count of its types', async () => {
     const workers = (await h.call('GET', '/api/v1/workers', { token: admin.token })).body.data
-    expect(workers.find((w: { id: string }) => w.id === 'py-1')).toMatchObject({
+    expect(workers.find((w) => w.id === 'py-1')).toMatchObject({
       alive: true,
       kind: 'remote',
       task_types: ['remote_echo'],
     })
     const types = (await h.call('GET', '/api/v1/tasks/types')).body.data
-    expect(types.find((t: { task_type: string }) => t.task_type === 'remote_echo').workers.ids).toContain(
-      'py-1',
-    )
+    expect(types.find((t) => t.task_type === 'remote_echo')!.workers?.ids).toContain('py-1')
   })
 
   test('a late or foreign report is 409 LEASE_LOST and changes nothing', async () => {
@@ -190,7 +192,7 @@ describe('bad input', () => {
   ])('claim with %j is 400 naming %s', async (change, field) => {
     const r = await claim({ worker_id: 'py-1', types: ['remote_echo'], limit: 1, ...change })
     expect(r.status).toBe(400)
-    expect(r.body.error.details.field).toBe(field)
+    expect(r.body.error.details?.field).toBe(field)
   })
 
   test("a worker_id of one of tasklab's worker processes is refused", async () => {
@@ -198,7 +200,7 @@ describe('bad input', () => {
       .sql`INSERT INTO workers (id, host, pid, concurrency, lease_ms) VALUES ('host-1-w0', 'h', 1, 1, 1000)`
     const r = await claim({ worker_id: 'host-1-w0', types: ['remote_echo'], limit: 1 })
     expect(r.status).toBe(400)
-    expect(r.body.error.details.field).toBe('worker_id')
+    expect(r.body.error.details?.field).toBe('worker_id')
   })
 })
 
@@ -216,7 +218,7 @@ describe('long poll', () => {
     await waitFor('the claim to wait', () => parkedWaits() > 0)
     const { id } = await create('remote_other')
     const r = await waiting
-    expect(r.body.data.map((t: { id: string }) => t.id)).toEqual([id])
+    expect(r.body.data.map((t) => t.id)).toEqual([id])
     await report(id, 'complete', { worker_id: 'py-1' })
   })
 
@@ -228,7 +230,7 @@ describe('long poll', () => {
     // A claim waiting on the paused type gets the task once the type is resumed.
     const waiting = claim({ worker_id: 'py-1', types: ['remote_other'], limit: 1, wait_ms: 20_000 })
     await h.call('PATCH', '/api/v1/tasks/types/remote_other', { token: admin.token, body: { paused: false } })
-    expect((await waiting).body.data[0].id).toBe(id)
+    expect((await waiting).body.data[0]!.id).toBe(id)
     await report(id, 'complete', { worker_id: 'py-1' })
   })
 })
@@ -246,11 +248,11 @@ describe('circuit breaker', () => {
     )
     for (let i = 0; i < 2; i++) {
       const [t] = (await claim({ worker_id: 'py-b', types: ['remote_brk'], limit: 1 })).body.data
-      expect((await report(t.id, 'fail', { worker_id: 'py-b', error: 'upstream down' })).status).toBe(200)
+      expect((await report(t!.id, 'fail', { worker_id: 'py-b', error: 'upstream down' })).status).toBe(200)
     }
     const type = (await h.call('GET', '/api/v1/tasks/types')).body.data.find(
-      (x: { task_type: string }) => x.task_type === 'remote_brk',
-    )
+      (x) => x.task_type === 'remote_brk',
+    )!
     expect(type.breaker).toMatchObject({ state: 'open', failures: 2 })
     expect((await claim({ worker_id: 'py-b', types: ['remote_brk'], limit: 5 })).body.data).toEqual([])
     expect((await task(ids[2]!)).status).toBe('pending')
@@ -259,7 +261,7 @@ describe('circuit breaker', () => {
       body: { breaker: { state: 'closed' } },
     })
     const after = (await claim({ worker_id: 'py-b', types: ['remote_brk'], limit: 1 })).body.data
-    expect(after.map((t: { id: string }) => t.id)).toEqual([ids[2]])
+    expect(after.map((t) => t.id)).toEqual([ids[2]!])
     await report(ids[2]!, 'complete', { worker_id: 'py-b' })
   })
 })
@@ -274,22 +276,21 @@ describe('circuit breaker probes', () => {
     const slow = { retry_strategy: { type: 'fixed', interval_ms: 3_600_000 } }
     await create('remote_probe', slow)
     const [first] = (await claim({ worker_id: 'py-p', types: ['remote_probe'], limit: 1 })).body.data
-    await report(first.id, 'fail', { worker_id: 'py-p', error: 'down' })
+    await report(first!.id, 'fail', { worker_id: 'py-p', error: 'down' })
     const waiting = [(await create('remote_probe')).id, (await create('remote_probe')).id]
     const breaker = async () =>
-      (await h.call('GET', '/api/v1/tasks/types')).body.data.find(
-        (x: { task_type: string }) => x.task_type === 'remote_probe',
-      ).breaker.state
+      (await h.call('GET', '/api/v1/tasks/types')).body.data.find((x) => x.task_type === 'remote_probe')!
+        .breaker.state
     expect(await breaker()).toBe('open')
 
     const probe = (await claim({ worker_id: 'py-p', types: ['remote_probe'], limit: 5 })).body.data
     expect(probe).toHaveLength(1)
     expect(await breaker()).toBe('half_open')
     expect((await claim({ worker_id: 'py-q', types: ['remote_probe'], limit: 5 })).body.data).toEqual([])
-    await report(probe[0].id, 'complete', { worker_id: 'py-p' })
+    await report(probe[0]!.id, 'complete', { worker_id: 'py-p' })
     expect(await breaker()).toBe('closed')
     const rest = (await claim({ worker_id: 'py-q', types: ['remote_probe'], limit: 5 })).body.data
-    expect([probe[0].id, ...rest.map((t: { id: string }) => t.id)].sort()).toEqual(waiting.sort())
+    expect([probe[0]!.id, ...rest.map((t) => t.id)].sort()).toEqual(waiting.sort())
     for (const t of rest) await report(t.id, 'complete', { worker_id: 'py-q' })
   })
 })
@@ -312,7 +313,7 @@ describe('leases and timeouts', () => {
   test('the server fails a remote attempt past its timeout even if the worker never answers', async () => {
     const { id } = await create('remote_other', { timeout_ms: 50, max_attempts: 1 })
     const r = await claim({ worker_id: 'py-slow', types: ['remote_other'], limit: 1 })
-    expect(r.body.data[0].timeout_ms).toBe(50)
+    expect(r.body.data[0]!.timeout_ms).toBe(50)
     await waitFor(
       'the attempt to pass its timeout and be failed',
       async () => (await failOverdueRemote(h.db.sql, 300_000)).length > 0,

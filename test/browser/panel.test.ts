@@ -25,6 +25,8 @@ let page: Page
 let base = ''
 let loginLink = ''
 const problems: string[] = []
+/** The panel's reads of GET /metrics (none: its latency chart reads the event stream). */
+let metricsReads = 0
 
 interface Task {
   id: string
@@ -57,6 +59,9 @@ beforeAll(async () => {
   await mkdir(SHOTS, { recursive: true })
   browser = await launchChromium()
   page = await watchedPage(browser, problems)
+  page.on('request', (r) => {
+    if (new URL(r.url()).pathname === '/api/v1/metrics') metricsReads++
+  })
 }, 120_000)
 
 afterAll(async () => {
@@ -365,6 +370,13 @@ test('the overview shows work flowing (screenshot), and no console error happene
   await page.locator('.diagram .edge.on').first().waitFor()
   // The throughput chart draws its first line within seconds of the page opening.
   await page.locator('.chart .series.ok polyline').waitFor()
+  // Queue latency and run times come with the stream's transitions (GET /events carries each
+  // claim's wait_ms and each attempt's run_ms): both lines draw, and nothing read /metrics.
+  const latency = page.locator('.card', { hasText: 'Queue latency' })
+  await latency.locator('.series.info .latest').waitFor({ state: 'attached' })
+  await latency.locator('.series.warn .latest').waitFor({ state: 'attached' })
+  expect(await latency.textContent()).not.toContain('no task claimed since this page opened')
+  expect(metricsReads).toBe(0)
   await page.screenshot({ path: `${SHOTS}/overview.png`, fullPage: true })
   expect(problems).toEqual([])
 }, 30_000)

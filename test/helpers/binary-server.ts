@@ -3,6 +3,7 @@
 // workers, which must hold for the binary a user downloads, not only for the sources.
 import { chmod, copyFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import type { AnswerOf } from './answer-types'
 import { type Child, compiledBinary, spawnTasklab, tail, tempDir, waitFor } from './proc'
 
 export interface BinaryServer {
@@ -12,8 +13,13 @@ export interface BinaryServer {
   /** http://127.0.0.1:<port>/api/v1 */
   api: string
   userToken: string
-  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON answers
-  call(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }>
+  /** `path` under /api/v1; the body is typed from the OpenAPI document for this method and path. */
+  call<M extends string, P extends string>(
+    method: M,
+    path: P,
+    body?: unknown,
+    token?: string,
+  ): Promise<{ status: number; body: AnswerOf<M, `/api/v1${P}`> }>
   stop(): Promise<void>
 }
 
@@ -50,7 +56,12 @@ export async function startBinaryServer(
     },
     { timeoutMs: 30_000, detail: () => tail(child.output()) },
   )
-  const call: BinaryServer['call'] = async (method, path, body, token) => {
+  const call: BinaryServer['call'] = async <M extends string, P extends string>(
+    method: M,
+    path: P,
+    body?: unknown,
+    token?: string,
+  ) => {
     const headers: Record<string, string> = {}
     if (token) headers.authorization = `Bearer ${token}`
     if (body !== undefined) headers['content-type'] = 'application/json'
@@ -59,7 +70,7 @@ export async function startBinaryServer(
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     })
-    return { status: res.status, body: await res.json() }
+    return { status: res.status, body: (await res.json()) as AnswerOf<M, `/api/v1${P}`> }
   }
   const user = { username: 'dev', email: 'dev@example.com', password: 'a-long-password' }
   await call('POST', '/auth/register', user)

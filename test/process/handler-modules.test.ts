@@ -139,7 +139,7 @@ describe('the binary runs TS and JS modules from another folder', () => {
       'running',
       'completed',
     ])
-    expect(events[2].error).toBe('flaky: first attempt fails')
+    expect(events[2]?.error).toBe('flaky: first attempt fails')
   })
 
   test('an error with permanent: true fails the task at once', async () => {
@@ -178,7 +178,7 @@ describe('the binary runs TS and JS modules from another folder', () => {
       server.userToken,
     )
     expect(r.status).toBe(400)
-    expect(r.body.error.details.field).toBe('payload.mode')
+    expect(r.body.error.details?.field).toBe('payload.mode')
     const b = await server.call(
       'POST',
       '/tasks/batch',
@@ -191,7 +191,7 @@ describe('the binary runs TS and JS modules from another folder', () => {
       server.userToken,
     )
     expect(b.status).toBe(400)
-    expect(b.body.error.details.field).toBe('tasks[1].payload.n')
+    expect(b.body.error.details?.field).toBe('tasks[1].payload.n')
     expect((await db.sql`SELECT count(*)::int AS n FROM tasks`)[0]!.n).toBe(before)
   })
 

@@ -21,7 +21,7 @@ const CASES: Record<string, Record<string, 'refused' | 'allowed'>> = {
   'src/main.ts': { './lab/command': 'allowed' },
   // The lab reaches tasklab over HTTP: the API's types, pure rules, settings, the database process.
   'src/lab/command.ts': {
-    '../api/wire': 'allowed',
+    '../api/client': 'allowed',
     '../shared/states': 'allowed',
     '../config': 'allowed',
     '../db/embedded': 'allowed',
@@ -42,7 +42,18 @@ const CASES: Record<string, Record<string, 'refused' | 'allowed'>> = {
     '../../faults/kill': 'refused',
   },
   // The rules that were there before: panel → API types and shared; engine → db and shared.
-  'web/views/chaos.tsx': { '../../src/api/wire': 'allowed', '../../src/queue/claim': 'refused' },
+  'web/views/chaos.tsx': {
+    '../../src/api/client': 'allowed',
+    '../../src/api/client/schema': 'allowed',
+    '../../src/api/errors': 'refused',
+    '../../src/queue/claim': 'refused',
+  },
+  // The typed client is bundled into the panel: it imports nothing of the server.
+  'src/api/client/index.ts': {
+    './schema': 'allowed',
+    '../errors': 'refused',
+    '../../queue/states': 'refused',
+  },
   'src/queue/claim.ts': {
     '../db/connect': 'allowed',
     '../api/errors': 'refused',

@@ -1,14 +1,21 @@
 // The "Why is it waiting?" box of a task page: GET /tasks/{id}/why, refetched when the task moves
 // and every 2 s besides (a heartbeat, a breaker's cool-down or a backoff changes the answer with
 // no transition of this task), one line per reason with its code.
+
+import { answer, api } from '../lib/api'
 import { useNow } from '../lib/live'
 import { useApi } from '../lib/use-api'
-import { HELD, REASON_LABEL, type Why } from '../lib/why'
+import { HELD, REASON_LABEL } from '../lib/why'
 import { Card, ErrorNote } from './ui'
 
 export function WhyBox(props: { id: string; version: string }) {
   const tick = Math.floor(useNow(2000) / 2000)
-  const why = useApi<Why>(`/tasks/${props.id}/why`, `${props.version}-${tick}`, 500)
+  const why = useApi(
+    `why ${props.id}`,
+    () => answer(api.GET('/api/v1/tasks/{id}/why', { params: { path: { id: props.id } } })),
+    `${props.version}-${tick}`,
+    500,
+  )
   const w = why.data
   const terminal = w?.reasons[0]?.code === 'TERMINAL'
   const title = !w

@@ -1,23 +1,17 @@
 // Signing in: a password login, or the one-time link printed at first start (`/?login=TOKEN`),
 // which is exchanged for a session and then removed from the address bar and the history.
-import { api, setToken } from './api'
+import { api, dataOf, setToken } from './api'
 import type { User } from './types'
-
-export interface Session {
-  session_token: string
-  expires_at: string
-  user: User
-}
 
 export async function login(name: string, password: string): Promise<User> {
   const body = name.includes('@') ? { email: name, password } : { username: name, password }
-  const { data } = await api.post<Session>('/auth/login', body)
+  const data = await dataOf(api.POST('/api/v1/auth/login', { body }))
   setToken(data.session_token)
   return data.user
 }
 
 export async function register(username: string, email: string, password: string): Promise<User> {
-  await api.post('/auth/register', { username, email, password })
+  await dataOf(api.POST('/api/v1/auth/register', { body: { username, email, password } }))
   return login(username, password)
 }
 
@@ -29,7 +23,7 @@ export async function redeemLoginLink(): Promise<void> {
   url.searchParams.delete('login')
   history.replaceState(null, '', url.pathname + url.search)
   try {
-    const { data } = await api.post<Session>('/auth/login-link', { token })
+    const data = await dataOf(api.POST('/api/v1/auth/login-link', { body: { token } }))
     setToken(data.session_token)
     // A link is issued only to an admin without a password (first start, or after
     // `tasklab admin reset-link`): without one, signing out would lock them out.
@@ -55,6 +49,6 @@ export function forgetPasswordNeed(): void {
 
 /** Sets the first password of an account that has none (POST /auth/password). */
 export async function setFirstPassword(password: string): Promise<void> {
-  await api.post('/auth/password', { new_password: password })
+  await dataOf(api.POST('/api/v1/auth/password', { body: { new_password: password } }))
   forgetPasswordNeed()
 }

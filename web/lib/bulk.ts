@@ -1,7 +1,7 @@
 // Bulk actions as plain calls of the public per-task routes, a few at a time. "All matching this
 // filter" first collects the ids (the action itself changes what the filter matches), then acts.
-import { api, qs } from './api'
-import type { Task } from './types'
+import type { paths } from '../../src/api/client'
+import { api, dataOf } from './api'
 
 export type BulkAction = 'cancel' | 'retry' | 'delete'
 
@@ -15,10 +15,17 @@ const CONCURRENCY = 6
 const PAGE = 1000
 export const MAX_BULK = 20_000
 
-export async function collectIds(filter: Record<string, string | undefined>): Promise<string[]> {
+/** The filters of GET /tasks, as the task list keeps them in the URL. */
+export type TaskFilter = Omit<
+  NonNullable<paths['/api/v1/tasks']['get']['parameters']['query']>,
+  'limit' | 'offset'
+>
+
+export async function collectIds(filter: TaskFilter): Promise<string[]> {
   const ids: string[] = []
   for (let offset = 0; offset < MAX_BULK; offset += PAGE) {
-    const { data } = await api.get<Task[]>(`/tasks${qs({ ...filter, limit: PAGE, offset })}`)
+    const query = { ...filter, limit: String(PAGE), offset: String(offset) }
+    const data = await dataOf(api.GET('/api/v1/tasks', { params: { query } }))
     for (const t of data) ids.push(t.id)
     if (data.length < PAGE) break
   }
@@ -34,8 +41,10 @@ export async function runBulk(
   let next = 0
   const one = async (id: string) => {
     try {
-      if (action === 'delete') await api.del(`/tasks/${id}`)
-      else await api.post(`/tasks/${id}/${action}`)
+      const path = { params: { path: { id } } }
+      if (action === 'delete') await dataOf(api.DELETE('/api/v1/tasks/{id}', path))
+      else if (action === 'cancel') await dataOf(api.POST('/api/v1/tasks/{id}/cancel', path))
+      else await dataOf(api.POST('/api/v1/tasks/{id}/retry', path))
       result.done++
     } catch (err) {
       // 409: the task is in a state where the action does not apply (e.g. retry of a completed task).

@@ -1,10 +1,12 @@
 // Live updates. The server-sent event stream GET /api/v1/events brings task transitions and counts;
 // it is read with fetch (EventSource cannot send the Bearer header). If the stream fails, the
 // panel falls back to polling GET /tasks/stats every 2 s and retries the stream with a backoff.
-// Throughput, transition rates and queue latency are kept here in one-second buckets for the
-// last 5 minutes, so every view draws from the same numbers.
+// Throughput, transition rates, queue latency (each claim's wait_ms) and run times (each attempt's
+// run_ms) are kept here in one-second buckets for the last 5 minutes, so every view draws from the
+// same numbers. The messages' types are generated from the OpenAPI document (StreamEvent).
 import { useEffect, useState } from 'preact/hooks'
-import { authHeaders, BASE, getToken, request } from './api'
+import type { components } from '../../src/api/client'
+import { answer, api, authHeaders, BASE, getToken } from './api'
 import type { TaskStatus } from './types'
 import { TASK_STATUSES, TRANSITIONS } from './types'
 
@@ -18,8 +20,12 @@ export interface Bucket {
   t: number
   completed: number
   failed: number
+  /** Sum and number of the claims' waits from ready to claimed (ms). */
   latencySum: number
   latencyN: number
+  /** Sum and number of the attempts' run times (ms). */
+  runSum: number
+  runN: number
 }
 
 export interface LiveState {
@@ -66,7 +72,7 @@ const nowS = () => Math.floor(Date.now() / 1000)
 function bucket(t = nowS()): Bucket {
   let last = state.buckets[state.buckets.length - 1]
   if (!last || last.t !== t) {
-    last = { t, completed: 0, failed: 0, latencySum: 0, latencyN: 0 }
+    last = { t, completed: 0, failed: 0, latencySum: 0, latencyN: 0, runSum: 0, runN: 0 }
     state.buckets.push(last)
     while (state.buckets.length && state.buckets[0]!.t <= t - WINDOW_S) state.buckets.shift()
   }
@@ -105,15 +111,9 @@ export function edgeRate(from: string, to: string): number {
   return sum / RATE_WINDOW_S
 }
 
-interface Transition {
-  from?: string | null
-  to?: string
-  from_status?: string | null
-  to_status?: string
-  count?: number
-  latency_ms?: number
-  queue_latency_ms?: number
-}
+type StreamEvent = components['schemas']['StreamEvent']
+type Transition = components['schemas']['StreamTransition']
+type Stats = components['schemas']['TaskStats']
 
 /**
  * The stream coalesces a task's moves within one 250 ms tick into one entry (first `from`, last
@@ -132,31 +132,28 @@ export function pathOf(from: string, to: string): [string, string][] {
 }
 
 function recordTransition(t: Transition): void {
-  const from = t.from ?? t.from_status ?? null
-  const to = t.to ?? t.to_status
-  if (!to) return
-  const n = t.count ?? 1
-  if (from) for (const [a, b] of pathOf(from, to)) edge(a, b, n)
+  if (t.from) for (const [a, b] of pathOf(t.from, t.to)) edge(a, b, 1)
   const b = bucket()
-  if (to === 'completed') b.completed += n
-  if (to === 'failed') b.failed += n
-  const latency = t.queue_latency_ms ?? t.latency_ms
-  if (to === 'running' && typeof latency === 'number') {
-    b.latencySum += latency * n
-    b.latencyN += n
+  if (t.to === 'completed') b.completed++
+  if (t.to === 'failed') b.failed++
+  if (t.wait_ms !== null) {
+    b.latencySum += t.wait_ms
+    b.latencyN++
+  }
+  if (t.run_ms !== null) {
+    b.runSum += t.run_ms
+    b.runN++
   }
 }
 
-function setCounts(raw: Record<string, unknown>): void {
+function setCounts(stats: Stats): void {
   const counts: Partial<Record<TaskStatus, number>> = {}
-  const source = (raw.by_status ?? raw.counts ?? raw) as Record<string, unknown>
-  for (const s of TASK_STATUSES) counts[s] = Number(source[s] ?? 0)
-  const byType = raw.by_type ?? raw.types
-  const signature = JSON.stringify([counts, byType])
+  for (const s of TASK_STATUSES) counts[s] = stats[s]
+  const signature = JSON.stringify([counts, stats.by_type])
   if (signature !== lastSignature) state.changes++
   lastSignature = signature
   state.counts = counts
-  if (byType && typeof byType === 'object') state.byType = byType as LiveState['byType']
+  state.byType = stats.by_type
 }
 let lastSignature = ''
 
@@ -166,11 +163,9 @@ export function taskVersion(id: string): number {
   return touched.get(id) ?? 0
 }
 
-function touch(list: unknown[]): void {
+function touch(list: Transition[]): void {
   state.changes++
-  for (const t of list) {
-    const id = (t as { task_id?: string }).task_id
-    if (!id) continue
+  for (const { task_id: id } of list) {
     touched.delete(id)
     touched.set(id, state.changes)
   }
@@ -181,38 +176,15 @@ function touch(list: unknown[]): void {
   }
 }
 
-/** One SSE message from the server. Tolerant of the shapes the stream may use. */
-function onMessage(event: string, data: unknown): void {
-  if (!data || typeof data !== 'object') return
-  if (Array.isArray(data)) {
-    for (const t of data) recordTransition(t as Transition)
-    touch(data)
-    state.seq++
-    changed()
-    return
-  }
-  const d = data as Record<string, unknown>
-  if (event === 'counts' || event === 'stats' || d.counts || d.by_status)
-    setCounts((d.counts as Record<string, unknown>) ?? d)
-  if (Array.isArray(d.transitions)) {
-    for (const t of d.transitions) recordTransition(t as Transition)
-    touch(d.transitions)
-  } else if (event === 'transition' || d.to || d.to_status) {
-    recordTransition(d as Transition)
-    touch([d])
-  }
-  if (d.latency && typeof d.latency === 'object')
-    recordLatency(d.latency as { sum_ms?: number; count?: number })
+/** One SSE message from the server (an unknown event, from a newer server, is skipped). */
+function onMessage(message: StreamEvent): void {
+  if (message.event === 'counts') setCounts(message.data)
+  else if (message.event === 'transitions') {
+    for (const t of message.data) recordTransition(t)
+    touch(message.data)
+  } else return
   state.seq++
   changed()
-}
-
-function recordLatency(l: { sum_ms?: number; count?: number; avg_ms?: number }): void {
-  const b = bucket()
-  if (l.count && l.sum_ms !== undefined) {
-    b.latencySum += l.sum_ms
-    b.latencyN += l.count
-  }
 }
 
 function setConn(c: Connection): void {
@@ -278,7 +250,7 @@ function parseBlock(block: string): void {
   }
   if (!data.length) return
   try {
-    onMessage(event, JSON.parse(data.join('\n')))
+    onMessage({ event, data: JSON.parse(data.join('\n')) } as StreamEvent)
   } catch {
     // A malformed message is skipped; the next counts message corrects the picture.
   }
@@ -289,7 +261,7 @@ let lastPolled: Partial<Record<TaskStatus, number>> | null = null
 
 async function poll(): Promise<void> {
   try {
-    const { data } = await request<Record<string, unknown>>('GET', '/tasks/stats')
+    const { data } = await answer(api.GET('/api/v1/tasks/stats'))
     polledOk = true
     const before = lastPolled
     setCounts(data)
@@ -380,4 +352,4 @@ export function liveState(): LiveState {
   return state
 }
 
-export { bucket as currentBucket, recordLatency }
+export { bucket as currentBucket }

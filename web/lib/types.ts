@@ -1,18 +1,22 @@
-// Wire shapes of the public API: the types derived from the routes' response schemas
-// (src/api/wire.ts), and the shared state machine. The panel imports nothing else from src/.
-import type {
+// The API's shapes (generated from its OpenAPI document, src/api/client) and the shared state
+// machine. The panel imports nothing else from src/.
+import type { TaskStats, Worker } from '../../src/api/client'
+import type { Priority, TaskStatus } from '../../src/shared/states'
+
+export type {
   BreakerState,
+  FaultRule,
   RetryStrategy,
+  Session,
   Storage,
   Task,
   TaskEvent,
-  TaskStats,
   TaskType,
   User,
-  Worker,
-} from '../../src/api/wire'
-import type { Priority, TaskStatus } from '../../src/shared/states'
-
+  Why,
+  WhyReason,
+  WhySummary,
+} from '../../src/api/client'
 export {
   CANCELLABLE,
   DELETABLE,
@@ -23,7 +27,7 @@ export {
   TRANSITIONS,
   WAITING,
 } from '../../src/shared/states'
-export type { BreakerState, Priority, RetryStrategy, Task, TaskEvent, TaskStatus, TaskType, User }
+export type { Priority, TaskStatus }
 
 export interface JsonSchema {
   type?: string
@@ -41,7 +45,5 @@ export interface JsonSchema {
 
 /** GET /workers. */
 export type WorkerInfo = Worker
-/** GET /storage: sizes, dead rows, open transactions, retention, the projection. */
-export type StorageReport = Storage
 /** GET /tasks/stats: counts per status, and per type. */
 export type Stats = TaskStats

@@ -1,6 +1,6 @@
 // "Why is it waiting?" on the wire (GET /tasks/{id}/why, GET /tasks/why), and the short words the
 // list's badges and the overview's breakdown use for each reason code.
-import type { WhyReason as Reason, ReasonCode, Why, WhySummary } from '../../src/api/wire'
+import type { WhyReason as Reason, ReasonCode, Why, WhySummary } from '../../src/api/client'
 
 export type { Reason, ReasonCode, Why, WhySummary }
 

@@ -3,26 +3,20 @@
 // metadata {chaos_run: id} so the invariant verdict counts only them:
 //   created = terminal + in flight, and no task is running past its lease.
 import { useEffect, useState } from 'preact/hooks'
+import type { paths } from '../../src/api/client'
 import { Action, Card, Empty, ErrorNote, toast } from '../components/ui'
-import { api, getToken, qs } from '../lib/api'
+import { answer, api, dataOf, getToken } from '../lib/api'
 import { chaosCommand } from '../lib/chaos-command'
 import { ago, num } from '../lib/format'
 import { bump, useLive, useNow } from '../lib/live'
-import type { Task, TaskType, WorkerInfo } from '../lib/types'
+import type { FaultRule, TaskType } from '../lib/types'
 import { useApi } from '../lib/use-api'
 import { isAlive } from './types-util'
 
-interface Fault {
-  id: string
-  task_type: string
-  kind: 'fail' | 'latency' | 'hang' | 'crash'
-  probability: number
-  permanent: boolean
-  latency_ms: number | null
-  match: Record<string, unknown> | null
-  message: string | null
-  expires_at: string
-}
+type NewTask = paths['/api/v1/tasks']['post']['requestBody']['content']['application/json']
+type NewFault = paths['/api/v1/chaos/faults']['post']['requestBody']['content']['application/json']
+
+const createFault = (body: NewFault) => answer(api.POST('/api/v1/chaos/faults', { body }))
 
 const KIND_HELP = {
   fail: 'the attempt throws (retried, or dead-lettered when permanent)',
@@ -37,15 +31,20 @@ interface Scenario {
   run: (runId: string) => Promise<number>
 }
 
-async function createTagged(runId: string, tasks: Record<string, unknown>[]): Promise<number> {
+async function createTagged(
+  runId: string,
+  tasks: NewTask[],
+  extra: Record<string, unknown> = {},
+): Promise<number> {
   let n = 0
   for (let i = 0; i < tasks.length; i += 500) {
-    const chunk = tasks.slice(i, i + 500).map((t) => ({ ...t, metadata: { chaos_run: runId } }))
-    const { data } = await api.post<Task[]>('/tasks/batch', { tasks: chunk })
-    n += data.length
+    const chunk = tasks.slice(i, i + 500).map((t) => ({ ...t, metadata: { chaos_run: runId, ...extra } }))
+    n += (await dataOf(api.POST('/api/v1/tasks/batch', { body: { tasks: chunk } }))).length
   }
   return n
 }
+
+const PRIORITY_CYCLE = ['low', 'normal', 'high', 'critical'] as const
 
 const SCENARIOS: Scenario[] = [
   {
@@ -56,7 +55,7 @@ const SCENARIOS: Scenario[] = [
         id,
         Array.from({ length: 300 }, (_, i) => ({
           task_type: 'delay_task',
-          priority: ['low', 'normal', 'high', 'critical'][i % 4],
+          priority: PRIORITY_CYCLE[i % 4],
           payload: { delay_seconds: 0.05 + (i % 5) * 0.05 },
         })),
       ),
@@ -65,7 +64,7 @@ const SCENARIOS: Scenario[] = [
     name: 'Flaky email',
     about: 'A 2-minute rule failing 40 % of email attempts, then 40 emails: watch retries and backoff.',
     run: async (id) => {
-      await api.post('/chaos/faults', {
+      await createFault({
         task_type: 'email',
         kind: 'fail',
         probability: 0.4,
@@ -77,7 +76,7 @@ const SCENARIOS: Scenario[] = [
         Array.from({ length: 40 }, (_, i) => ({
           task_type: 'email',
           payload: { to: `user${i}@example.com`, subject: 'hello', body: 'chaos', latency_ms: 50 },
-          retry_strategy: { type: 'fixed', interval_ms: 500, max_attempts: 4 },
+          retry_strategy: { type: 'fixed' as const, interval_ms: 500, max_attempts: 4 },
         })),
       )
     },
@@ -87,7 +86,7 @@ const SCENARIOS: Scenario[] = [
     about:
       'Every data_processing attempt fails for 60 s: after 5 failures the breaker opens and the rest wait instead of burning.',
     run: async (id) => {
-      await api.post('/chaos/faults', {
+      await createFault({
         task_type: 'data_processing',
         kind: 'fail',
         probability: 1,
@@ -99,7 +98,7 @@ const SCENARIOS: Scenario[] = [
         Array.from({ length: 20 }, () => ({
           task_type: 'data_processing',
           payload: { operation: 'sum', data: [1, 2, 3] },
-          retry_strategy: { type: 'fixed', interval_ms: 1000, max_attempts: 5 },
+          retry_strategy: { type: 'fixed' as const, interval_ms: 1000, max_attempts: 5 },
         })),
       )
     },
@@ -108,7 +107,7 @@ const SCENARIOS: Scenario[] = [
     name: 'Poison messages',
     about: '10 tasks that fail permanently (straight to the dead letter queue) among 50 good ones.',
     run: async (id) => {
-      await api.post('/chaos/faults', {
+      await createFault({
         task_type: 'delay_task',
         kind: 'fail',
         permanent: true,
@@ -123,14 +122,7 @@ const SCENARIOS: Scenario[] = [
         task_type: 'delay_task',
         payload: { delay_seconds: 0.1 },
       }))
-      let n = await createTagged(id, good)
-      for (let i = 0; i < bad.length; i += 500) {
-        const { data } = await api.post<Task[]>('/tasks/batch', {
-          tasks: bad.map((t) => ({ ...t, metadata: { chaos_run: id, poison: true } })),
-        })
-        n += data.length
-      }
-      return n
+      return (await createTagged(id, good)) + (await createTagged(id, bad, { poison: true }))
     },
   },
 ]
@@ -138,9 +130,9 @@ const SCENARIOS: Scenario[] = [
 export function Chaos() {
   const live = useLive()
   const now = useNow(1000)
-  const faults = useApi<Fault[]>('/chaos/faults', live.seq, 2000)
-  const workers = useApi<WorkerInfo[]>('/workers', live.seq, 2000)
-  const types = useApi<TaskType[]>('/tasks/types')
+  const faults = useApi('faults', () => answer(api.GET('/api/v1/chaos/faults')), live.seq, 2000)
+  const workers = useApi('workers', () => answer(api.GET('/api/v1/workers')), live.seq, 2000)
+  const types = useApi('types', () => answer(api.GET('/api/v1/tasks/types')))
   const [run, setRun] = useState<{ id: string; name: string; created: number } | null>(null)
 
   const start = async (s: Scenario) => {
@@ -226,7 +218,9 @@ export function Chaos() {
                       label="Delete"
                       small
                       run={async () => {
-                        await api.del(`/chaos/faults/${f.id}`)
+                        await answer(
+                          api.DELETE('/api/v1/chaos/faults/{id}', { params: { path: { id: f.id } } }),
+                        )
                         faults.reload()
                       }}
                     />
@@ -261,7 +255,9 @@ export function Chaos() {
                       small
                       confirm={`Kill worker ${w.id} (pid ${w.pid}) abruptly?`}
                       run={async () => {
-                        const { message } = await api.post(`/chaos/workers/${encodeURIComponent(w.id)}/kill`)
+                        const { message } = await answer(
+                          api.POST('/api/v1/chaos/workers/{id}/kill', { params: { path: { id: w.id } } }),
+                        )
                         toast(message ?? 'Worker killed')
                         bump()
                       }}
@@ -278,7 +274,7 @@ export function Chaos() {
 
 function NewFaultForm(props: { types: TaskType[]; onCreated: () => void }) {
   const [type, setType] = useState('*')
-  const [kind, setKind] = useState<Fault['kind']>('fail')
+  const [kind, setKind] = useState<FaultRule['kind']>('fail')
   const [p, setP] = useState(0.5)
   const [permanent, setPermanent] = useState(false)
   const [latency, setLatency] = useState(2000)
@@ -288,7 +284,7 @@ function NewFaultForm(props: { types: TaskType[]; onCreated: () => void }) {
     e.preventDefault()
     setError(null)
     try {
-      const body: Record<string, unknown> = {
+      const body: NewFault = {
         task_type: type,
         kind,
         probability: p,
@@ -296,7 +292,7 @@ function NewFaultForm(props: { types: TaskType[]; onCreated: () => void }) {
       }
       if (kind === 'fail') body.permanent = permanent
       if (kind === 'latency') body.latency_ms = latency
-      const { message } = await api.post('/chaos/faults', body)
+      const { message } = await createFault(body)
       toast(message ?? 'Fault rule created')
       props.onCreated()
     } catch (err) {
@@ -318,7 +314,7 @@ function NewFaultForm(props: { types: TaskType[]; onCreated: () => void }) {
       </label>
       <label class="inline" title={KIND_HELP[kind]}>
         Kind
-        <select value={kind} onChange={(e) => setKind(e.currentTarget.value as Fault['kind'])}>
+        <select value={kind} onChange={(e) => setKind(e.currentTarget.value as FaultRule['kind'])}>
           {Object.keys(KIND_HELP).map((k) => (
             <option key={k} value={k}>
               {k}
@@ -383,15 +379,16 @@ function Verdict(props: { run: { id: string; created: number }; seq: number; now
   const [v, setV] = useState<{ terminal: number; inFlight: number; overdue: number } | null>(null)
   useEffect(() => {
     let stale = false
-    const count = async (status: string) =>
-      (await api.get<Task[]>(`/tasks${qs({ q: props.run.id, status, limit: 1 })}`)).total ?? 0
+    const list = (status: string, limit: number) =>
+      answer(
+        api.GET('/api/v1/tasks', { params: { query: { q: props.run.id, status, limit: String(limit) } } }),
+      )
+    const count = async (status: string) => (await list(status, 1)).meta.total
     void (async () => {
       const [terminal, inFlight, running] = await Promise.all([
         count(TERMINAL),
         count(IN_FLIGHT),
-        api.get<(Task & { lease_expires_at?: string })[]>(
-          `/tasks${qs({ q: props.run.id, status: 'running', limit: 1000 })}`,
-        ),
+        list('running', 1000),
       ])
       // A little slack for the rescue pass, which runs every few seconds.
       const overdue = running.data.filter(

@@ -1,18 +1,20 @@
 // Create a task: pick a registered type (its example payload fills the editor), a priority, an
 // optional time to run at, and a retry strategy. `?clone=ID` starts from an existing task.
 import { useEffect, useState } from 'preact/hooks'
+import type { paths } from '../../src/api/client'
 import { Card, ErrorNote, toast } from '../components/ui'
-import { api } from '../lib/api'
+import { answer, api, dataOf } from '../lib/api'
 import { fromLocalInput, json, toLocalInput } from '../lib/format'
 import { bump } from '../lib/live'
 import { navigate } from '../lib/router'
 import { startingPayload } from '../lib/schema'
-import type { JsonSchema, Priority, RetryStrategy, Task, TaskType } from '../lib/types'
+import type { JsonSchema, Priority, RetryStrategy } from '../lib/types'
 import { PRIORITIES } from '../lib/types'
 import { useApi } from '../lib/use-api'
 import { describeStrategy } from './task-detail'
 
 type StrategyType = RetryStrategy['type']
+type NewTask = paths['/api/v1/tasks']['post']['requestBody']['content']['application/json']
 const FIELDS: Record<StrategyType, { key: string; label: string; def: number }[]> = {
   exponential: [
     { key: 'base_delay_ms', label: 'Base delay (ms)', def: 1000 },
@@ -36,9 +38,11 @@ function defaults(type: StrategyType, from?: RetryStrategy | null): Record<strin
 }
 
 export function CreateTask(props: { query: URLSearchParams }) {
-  const types = useApi<TaskType[]>('/tasks/types')
+  const types = useApi('types', () => answer(api.GET('/api/v1/tasks/types')))
   const cloneId = props.query.get('clone')
-  const clone = useApi<Task>(cloneId ? `/tasks/${cloneId}` : null)
+  const clone = useApi(cloneId, () =>
+    answer(api.GET('/api/v1/tasks/{id}', { params: { path: { id: cloneId ?? '' } } })),
+  )
   const active = (types.data ?? []).filter((t) => t.is_active)
 
   const [type, setType] = useState('')
@@ -88,8 +92,8 @@ export function CreateTask(props: { query: URLSearchParams }) {
     : null
 
   /** The request body the form sends (also shown as curl); throws on JSON that does not parse. */
-  const requestBody = (): Record<string, unknown> => {
-    const body: Record<string, unknown> = { task_type: type, priority, payload: JSON.parse(payload || '{}') }
+  const requestBody = (): NewTask => {
+    const body: NewTask = { task_type: type, priority, payload: JSON.parse(payload || '{}') }
     if (metadata.trim()) body.metadata = JSON.parse(metadata)
     if (when) body.scheduled_at = fromLocalInput(when)
     if (strategy) body.retry_strategy = strategy
@@ -108,7 +112,7 @@ export function CreateTask(props: { query: URLSearchParams }) {
   const submit = async (e: Event) => {
     e.preventDefault()
     setError(null)
-    let body: Record<string, unknown>
+    let body: NewTask
     try {
       body = requestBody()
     } catch (err) {
@@ -117,7 +121,7 @@ export function CreateTask(props: { query: URLSearchParams }) {
     }
     setBusy(true)
     try {
-      const { data } = await api.post<Task>('/tasks', body)
+      const data = await dataOf(api.POST('/api/v1/tasks', { body }))
       toast(`Created ${data.task_type} task ${data.id.slice(0, 8)}`)
       bump()
       navigate(`/tasks/${data.id}`)

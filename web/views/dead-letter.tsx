@@ -3,7 +3,7 @@
 // the selected tasks, with the bulk routes POST /tasks/dead-letter/retry and DELETE /tasks/dead-letter.
 import { useRef, useState } from 'preact/hooks'
 import { Action, Card, Empty, ErrorNote, toast } from '../components/ui'
-import { api, qs } from '../lib/api'
+import { answer, api } from '../lib/api'
 import { ago, num, shortId } from '../lib/format'
 import { bump, useLive, useNow } from '../lib/live'
 import type { Task } from '../lib/types'
@@ -39,13 +39,13 @@ export function groupByError(tasks: Task[]): Group[] {
 }
 
 async function bulkRetry(ids: string[]): Promise<string> {
-  const { message } = await api.post('/tasks/dead-letter/retry', { ids })
+  const { message } = await answer(api.POST('/api/v1/tasks/dead-letter/retry', { body: { ids } }))
   bump()
   return message ?? `${ids.length} queued again`
 }
 
 async function bulkDelete(ids: string[]): Promise<string> {
-  const { message } = await api.del('/tasks/dead-letter', { ids })
+  const { message } = await answer(api.DELETE('/api/v1/tasks/dead-letter', { body: { ids } }))
   bump()
   return message ?? `${ids.length} deleted`
 }
@@ -58,7 +58,12 @@ export function DeadLetter() {
   // Up to 1,000 rows per read: refreshed at most every 2.5 s, and not while a selection is open.
   const frozen = useRef(live.changes)
   if (selected.size === 0) frozen.current = live.changes
-  const list = useApi<Task[]>(`/tasks/dead-letter${qs({ limit: LIMIT })}`, frozen.current, 2500)
+  const list = useApi(
+    'dead-letter',
+    () => answer(api.GET('/api/v1/tasks/dead-letter', { params: { query: { limit: String(LIMIT) } } })),
+    frozen.current,
+    2500,
+  )
   const tasks = list.data ?? []
   const groups = groupByError(tasks)
 

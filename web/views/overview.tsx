@@ -1,16 +1,16 @@
 // The overview: the state machine with live counts and rates, throughput and queue latency over
-// the last minutes, the dead letter size, workers alive, and warnings a learner needs to see
+// the last minutes (both from the event stream), the dead letter size, workers alive, and warnings a learner needs to see
 // (tasks that no live worker will ever pick up, paused types, open breakers).
 import type { ComponentChildren } from 'preact'
 import { Chart } from '../components/chart'
 import { StateDiagram } from '../components/state-diagram'
 import { Card } from '../components/ui'
+import { answer, api } from '../lib/api'
 import { duration, num } from '../lib/format'
 import { type Bucket, useLive, useNow, WINDOW_S } from '../lib/live'
-import { useQueueLatency } from '../lib/metrics'
-import { type TaskStatus, type TaskType, WAITING, type WorkerInfo } from '../lib/types'
+import { type TaskStatus, type TaskType, WAITING, type WhySummary, type WorkerInfo } from '../lib/types'
 import { useApi } from '../lib/use-api'
-import { HELD, REASON_LABEL, WAITING_REASONS, type WhySummary } from '../lib/why'
+import { HELD, REASON_LABEL, WAITING_REASONS } from '../lib/why'
 import { isAlive, liveWorkerCount, nextProbe, probeText } from './types-util'
 
 /** Points per chart: one per second in the first minute, one per 5 s over 5 minutes. */
@@ -25,8 +25,11 @@ export function spanSeconds(now: number, since: number): number {
   return Math.min(WINDOW_S, Math.max(60, Math.ceil(elapsed / 60) * 60))
 }
 
-/** Completed and failed per second, averaged over steps of span/60 complete seconds. */
-function throughput(buckets: Bucket[], now: number, since: number, span: number) {
+/**
+ * Completed and failed per second, and the mean queue latency and run time of the claims and
+ * attempts the stream reported, over steps of span/60 complete seconds.
+ */
+export function series(buckets: Bucket[], now: number, since: number, span: number) {
   const slots = POINTS
   const STEP_S = span / POINTS
   // The current second is still filling: leaving it out keeps the line from dipping at "now".
@@ -35,35 +38,35 @@ function throughput(buckets: Bucket[], now: number, since: number, span: number)
   const known = (i: number) => end - (slots - 1 - i) * STEP_S >= since
   const completed = Array.from({ length: slots }, (_, i) => (known(i) ? 0 : null)) as (number | null)[]
   const failed = [...completed]
+  const sums = Array.from({ length: slots }, () => ({ wait: 0, waitN: 0, run: 0, runN: 0 }))
   for (const b of buckets) {
     const i = slots - 1 - Math.floor((end - b.t) / STEP_S)
     if (i < 0 || i >= slots) continue
     completed[i] = (completed[i] ?? 0) + b.completed / STEP_S
     failed[i] = (failed[i] ?? 0) + b.failed / STEP_S
+    sums[i]!.wait += b.latencySum
+    sums[i]!.waitN += b.latencyN
+    sums[i]!.run += b.runSum
+    sums[i]!.runN += b.runN
   }
-  return { completed, failed, slots }
+  // A step with no claim has no latency: a gap, not a zero.
+  const wait = sums.map((s) => (s.waitN ? s.wait / s.waitN : null))
+  const run = sums.map((s) => (s.runN ? s.run / s.runN : null))
+  return { completed, failed, wait, run, slots }
 }
 
 export function Overview() {
   const live = useLive()
   const now = useNow(1000)
-  const types = useApi<TaskType[]>('/tasks/types', live.seq, 3000)
-  const workers = useApi<WorkerInfo[]>('/workers', live.seq, 3000)
+  const types = useApi('types', () => answer(api.GET('/api/v1/tasks/types')), live.seq, 3000)
+  const workers = useApi('workers', () => answer(api.GET('/api/v1/workers')), live.seq, 3000)
   // One grouped count per second at most, so the breakdown keeps pace with the tile's number.
-  const why = useApi<WhySummary>('/tasks/why', live.seq, 1000)
-  const latency = useQueueLatency()
+  const why = useApi('why', () => answer(api.GET('/api/v1/tasks/why')), live.seq, 1000)
   const c = live.counts
   const alive = (workers.data ?? []).filter((w) => isAlive(w, now))
   const span = spanSeconds(now, live.since)
   const spanLabel = `${span / 60} min ago`
-  const tp = throughput(live.buckets, now, live.since, span)
-  // One latency point per 2 s read, placed by its time so gaps stay gaps.
-  const latSlots = span / 2
-  const latValues = new Array<number | null>(latSlots).fill(null)
-  for (const p of latency.points) {
-    const i = latSlots - 1 - Math.floor((now - p.t) / 2000)
-    if (i >= 0 && i < latSlots && p.ms !== null) latValues[i] = p.ms
-  }
+  const tp = series(live.buckets, now, live.since, span)
   const waiting = c ? WAITING.reduce((s, k) => s + (c[k] ?? 0), 0) : undefined
   // Completed per second over the last 10 complete seconds (fewer if the page is younger).
   const end = Math.floor(now / 1000) - 1
@@ -141,15 +144,14 @@ export function Overview() {
         </Card>
         <Card title="Queue latency">
           <Chart
-            slots={latSlots}
+            slots={tp.slots}
             spanLabel={spanLabel}
             format={(v) => duration(v)}
-            series={[{ name: 'mean wait from ready to claimed', cls: 'info', values: latValues }]}
-            empty={
-              latency.available
-                ? 'no task claimed since this page opened'
-                : 'no latency data: workers in this server process report it'
-            }
+            series={[
+              { name: 'mean wait from ready to claimed', cls: 'info', values: tp.wait },
+              { name: 'mean run time', cls: 'warn', values: tp.run },
+            ]}
+            empty="no task claimed since this page opened"
           />
         </Card>
       </div>

@@ -2,11 +2,12 @@
 // open transaction that keeps VACUUM from reclaiming them — named, with its session — plus the
 // retention that keeps finished tasks from piling up for ever. Refreshes every 2 s.
 import { useState } from 'preact/hooks'
+import type { Storage as StorageReport } from '../../src/api/client'
 import { Chart, type Series } from '../components/chart'
 import { Card, ErrorNote } from '../components/ui'
+import { answer, api } from '../lib/api'
 import { ago, dateTime, duration, num } from '../lib/format'
 import { useNow } from '../lib/live'
-import type { StorageReport } from '../lib/types'
 import { useApi } from '../lib/use-api'
 
 type Secs = number | null
@@ -42,7 +43,13 @@ export function Storage(props: { query: URLSearchParams }) {
   const [threshold, setThreshold] = useState(asked > 0 && asked <= 86_400 ? asked : 60)
   const choices = [...new Set([...THRESHOLDS, threshold])].sort((a, b) => a - b)
   const tick = useNow(2000)
-  const r = useApi<StorageReport>(`/storage?long_transaction_secs=${threshold}`, tick, 1500)
+  const r = useApi(
+    `storage ${threshold}`,
+    () =>
+      answer(api.GET('/api/v1/storage', { params: { query: { long_transaction_secs: String(threshold) } } })),
+    tick,
+    1500,
+  )
   const d = r.data
   const samples = (d?.history ?? []).slice(-POINTS)
   const slots = Math.max(12, samples.length)

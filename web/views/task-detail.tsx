@@ -5,7 +5,7 @@
 import { retryDelayMs } from '../../src/shared/retry'
 import { Action, Badge, Card, Empty, ErrorNote, Json } from '../components/ui'
 import { WhyBox } from '../components/why-box'
-import { api } from '../lib/api'
+import { answer, api } from '../lib/api'
 import { ago, dateTime, duration, num } from '../lib/format'
 import { bump, taskVersion, useLive, useNow } from '../lib/live'
 import { navigate } from '../lib/router'
@@ -96,8 +96,14 @@ export function TaskDetail(props: { id: string }) {
   const now = useNow(1000)
   // With the stream, refetch when this task moves; while polling, on any change.
   const key = live.conn === 'live' ? `t${taskVersion(props.id)}` : `c${live.changes}`
-  const task = useApi<Task>(`/tasks/${props.id}`, key, 500)
-  const events = useApi<TaskEvent[]>(`/tasks/${props.id}/events`, key, 500)
+  const path = { params: { path: { id: props.id } } }
+  const task = useApi(`task ${props.id}`, () => answer(api.GET('/api/v1/tasks/{id}', path)), key, 500)
+  const events = useApi(
+    `events ${props.id}`,
+    () => answer(api.GET('/api/v1/tasks/{id}/events', path)),
+    key,
+    500,
+  )
   const t = task.data
 
   if (task.error && !t)
@@ -115,8 +121,9 @@ export function TaskDetail(props: { id: string }) {
   const attempts = attemptsOf(events.data ?? [])
   const error = currentError(t)
   const retries = attempts[0]?.retries ?? 0
-  const act = (path: string) => async () => {
-    await api.post(`/tasks/${t.id}/${path}`)
+  const act = (action: 'cancel' | 'retry') => async () => {
+    if (action === 'cancel') await answer(api.POST('/api/v1/tasks/{id}/cancel', path))
+    else await answer(api.POST('/api/v1/tasks/{id}/retry', path))
     bump()
     task.reload()
     events.reload()
@@ -157,7 +164,7 @@ export function TaskDetail(props: { id: string }) {
               kind="danger"
               confirm="Delete this task and its history for good?"
               run={async () => {
-                await api.del(`/tasks/${t.id}`)
+                await answer(api.DELETE('/api/v1/tasks/{id}', path))
                 bump()
                 navigate('/tasks')
               }}

@@ -4,22 +4,21 @@
 import { useEffect, useRef, useState } from 'preact/hooks'
 import { Badge, Empty, ErrorNote, errorText, toast } from '../components/ui'
 import { WhyBadge } from '../components/why-box'
-import { qs } from '../lib/api'
-import { type BulkAction, collectIds, describe, runBulk } from '../lib/bulk'
+import { answer, api } from '../lib/api'
+import { type BulkAction, collectIds, describe, runBulk, type TaskFilter } from '../lib/bulk'
 import { ago, dateTime, fromLocalInput, num, shortId, toLocalInput } from '../lib/format'
 import { bump, useLive, useNow } from '../lib/live'
 import { navigate, setQuery } from '../lib/router'
-import type { Task, TaskStatus, TaskType } from '../lib/types'
+import type { TaskStatus } from '../lib/types'
 import { PRIORITIES, TASK_STATUSES, TERMINAL } from '../lib/types'
 import { useApi } from '../lib/use-api'
-import type { WhySummary } from '../lib/why'
 
 const FILTERS = ['status', 'task_type', 'priority', 'created_after', 'created_before', 'q'] as const
 const LIMITS = [25, 50, 100, 250]
 
 export function Tasks(props: { query: URLSearchParams }) {
   const q = props.query
-  const filter: Record<string, string | undefined> = {}
+  const filter: TaskFilter = {}
   for (const f of FILTERS) filter[f] = q.get(f) ?? undefined
   const limit = Number(q.get('limit')) || 50
   const offset = Math.max(0, Number(q.get('offset')) || 0)
@@ -32,12 +31,20 @@ export function Tasks(props: { query: URLSearchParams }) {
   const [busy, setBusy] = useState<string | null>(null)
   const frozen = useRef(live.changes)
   if (selected.size === 0 && !allMatching) frozen.current = live.changes
-  const list = useApi<Task[]>(`/tasks${qs({ ...filter, limit, offset })}`, frozen.current, 1000)
-  const types = useApi<TaskType[]>('/tasks/types')
+  const query = { ...filter, limit: String(limit), offset: String(offset) }
+  const list = useApi(
+    `tasks ${JSON.stringify(query)}`,
+    () => answer(api.GET('/api/v1/tasks', { params: { query } })),
+    frozen.current,
+    1000,
+  )
+  const types = useApi('types', () => answer(api.GET('/api/v1/tasks/types')))
   // The headline reason of each unfinished task on this page, refreshed with the list and every 5 s.
   const unfinished = (list.data ?? []).filter((t) => !TERMINAL.includes(t.status)).map((t) => t.id)
-  const why = useApi<WhySummary>(
-    unfinished.length ? `/tasks/why?ids=${unfinished.join(',')}` : null,
+  const ids = unfinished.join(',')
+  const why = useApi(
+    unfinished.length ? `why ${ids}` : null,
+    () => answer(api.GET('/api/v1/tasks/why', { params: { query: { ids } } })),
     `${frozen.current}-${Math.floor(now / 5000)}`,
     1000,
   )

@@ -1,11 +1,12 @@
 // Task types: who can run them (live workers), their circuit breaker, and the admin's switches:
 // pause/resume and the breaker thresholds, timeout and default retry strategy (PATCH /tasks/types/{type}).
 import { useState } from 'preact/hooks'
+import type { paths } from '../../src/api/client'
 import { Action, Card, ErrorNote, toast } from '../components/ui'
-import { api } from '../lib/api'
+import { answer, api } from '../lib/api'
 import { duration, num } from '../lib/format'
 import { bump, useLive, useNow } from '../lib/live'
-import type { TaskType, WorkerInfo } from '../lib/types'
+import type { TaskType } from '../lib/types'
 import { useApi } from '../lib/use-api'
 import { describeStrategy } from './task-detail'
 import { isAlive, liveWorkerCount, nextProbe, probeText } from './types-util'
@@ -17,16 +18,19 @@ const BREAKER_HELP = {
     'Half-open: letting one probe task through; enough successes close it again, a failure reopens it.',
 }
 
+/** PATCH /tasks/types/{type}: pause, breaker reset, settings. */
+type TypePatch = paths['/api/v1/tasks/types/{type}']['patch']['requestBody']['content']['application/json']
+
 export function Types(props: { admin: boolean }) {
   const live = useLive()
   const now = useNow(1000)
-  const types = useApi<TaskType[]>('/tasks/types', live.seq, 3000)
-  const workers = useApi<WorkerInfo[]>('/workers', live.seq, 3000)
+  const types = useApi('types', () => answer(api.GET('/api/v1/tasks/types')), live.seq, 3000)
+  const workers = useApi('workers', () => answer(api.GET('/api/v1/workers')), live.seq, 3000)
   const [editing, setEditing] = useState<string | null>(null)
   const alive = (workers.data ?? []).filter((w) => isAlive(w, now))
 
-  const patch = async (name: string, body: Record<string, unknown>) => {
-    await api.patch(`/tasks/types/${name}`, body)
+  const patch = async (name: string, body: TypePatch) => {
+    await answer(api.PATCH('/api/v1/tasks/types/{type}', { params: { path: { type: name } }, body }))
     bump()
     types.reload()
   }

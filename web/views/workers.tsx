@@ -1,15 +1,15 @@
 // Workers: every process that registered in the last day, alive or not, with what it is doing.
 import { Card, Empty, ErrorNote } from '../components/ui'
+import { answer, api } from '../lib/api'
 import { ago, dateTime, duration } from '../lib/format'
 import { useLive, useNow } from '../lib/live'
-import type { WorkerInfo } from '../lib/types'
 import { useApi } from '../lib/use-api'
 import { isAlive } from './types-util'
 
 export function Workers() {
   const live = useLive()
   const now = useNow(1000)
-  const workers = useApi<WorkerInfo[]>('/workers', live.seq, 2000)
+  const workers = useApi('workers', () => answer(api.GET('/api/v1/workers')), live.seq, 2000)
   const rows = [...(workers.data ?? [])].sort(
     (a, b) => Number(isAlive(b, now)) - Number(isAlive(a, now)) || a.id.localeCompare(b.id),
   )

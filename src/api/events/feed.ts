@@ -23,6 +23,10 @@ export interface FeedEvent extends TaskEvent {
   run_at: Date | null
   started_at: Date | null
   current_attempt: number | null
+  /** A claim's wait from ready (run_at) to claimed, as the queue-latency histogram measures it. */
+  wait_ms: number | null
+  /** An attempt's end: its time from claimed to this transition. */
+  run_ms: number | null
 }
 
 export const FEED_INTERVAL_MS = 250
@@ -38,7 +42,33 @@ interface Cursors {
   started: string
 }
 
-type Row = FeedEvent & { part: 'log' | 'created' | 'started' | 'done'; seq: string; cursor: string | null }
+type Row = Omit<FeedEvent, 'wait_ms' | 'run_ms'> & {
+  part: 'log' | 'created' | 'started' | 'done'
+  seq: string
+  cursor: string | null
+}
+
+/**
+ * The latency of a claim and the run time of an attempt's end, for the panel's charts (GET /events).
+ * The task row's run_at and started_at belong to its current attempt, so they time only the rows
+ * rebuilt from it; a stored (logged) attempt is timed from its logged claim, which is written with
+ * its end and so arrives in the same tick (`claims`: claim times by task and attempt).
+ */
+function withTimes(r: Row, claims: Map<string, number>): Row & Pick<FeedEvent, 'wait_ms' | 'run_ms'> {
+  const key = `${r.task_id}:${r.attempt}`
+  const at = r.at.getTime()
+  const fromRow = r.part !== 'log'
+  let wait_ms: number | null = null
+  let run_ms: number | null = null
+  if (r.to_status === 'running') {
+    claims.set(key, at)
+    if (fromRow && r.run_at) wait_ms = Math.max(0, at - r.run_at.getTime())
+  } else if (r.from_status === 'running') {
+    const start = claims.get(key) ?? (fromRow && r.started_at ? r.started_at.getTime() : undefined)
+    if (start !== undefined) run_ms = Math.max(0, at - start)
+  }
+  return { ...r, wait_ms, run_ms }
+}
 
 export class LiveFeed {
   /** Stored transitions read up to this task_event_log id; null until the first tick. */
@@ -114,13 +144,15 @@ export class LiveFeed {
       const rows = await this.read(this.cursors, ids)
       if (rows.length === 0) return
       const batch: FeedEvent[] = []
+      const claims = new Map<string, number>()
       const now = Date.now()
       for (const r of rows) {
         if (r.part === 'log') this.cursors.log = r.cursor!
         else if (r.part === 'created') this.cursors.created = r.cursor!
         else if (r.part === 'started') this.cursors.started = r.cursor!
+        const timed = withTimes(r, claims)
         if (!this.fresh(r, now)) continue
-        const { part: _p, seq: _s, cursor: _c, ...event } = r
+        const { part: _p, seq: _s, cursor: _c, ...event } = timed
         batch.push(event)
       }
       this.cursor = this.cursors.log

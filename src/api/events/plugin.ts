@@ -1,7 +1,10 @@
 // GET /events: server-sent events for the panel. `transitions` carries what changed since the last
 // message (at most one message per 250 ms feed tick, one entry per task: its latest state), and
 // `counts` carries the caller's counts per status every second, which doubles as a keep-alive.
+// Each transition carries the claim's queue latency (wait_ms) and the attempt's run time (run_ms)
+// when the entry holds them: the panel's latency chart reads them here (src/api/events/schemas.ts).
 // EventSource cannot send headers, so the token may come as ?access_token= on this route only.
+import type { Static } from '@sinclair/typebox'
 import { Elysia, t } from 'elysia'
 import { type TaskStats, taskStats } from '../../queue/queries'
 import type { Scope } from '../../queue/task'
@@ -12,6 +15,7 @@ import type { ApiDeps } from '../deps'
 import { textRoute } from '../docs'
 import { keepOpen } from '../http/connections'
 import type { FeedEvent, LiveFeed } from './feed'
+import { StreamEvent, type StreamTransition } from './schemas'
 
 export const COUNTS_INTERVAL_MS = 1000
 /**
@@ -20,18 +24,7 @@ export const COUNTS_INTERVAL_MS = 1000
  */
 export const SESSION_CHECK_MS = 2000
 
-export interface Transition {
-  id: string
-  task_id: string
-  task_type: string
-  from: string | null
-  to: string
-  attempt: number
-  worker_id: string | null
-  error: string | null
-  actor: string
-  at: Date
-}
+export type Transition = Static<typeof StreamTransition>
 
 /** One entry per task: its first `from` and latest everything else, in the order tasks last moved. */
 export function coalesce(batch: FeedEvent[], scope: Scope): Transition[] {
@@ -46,6 +39,9 @@ export function coalesce(batch: FeedEvent[], scope: Scope): Transition[] {
       task_type: e.task_type,
       from: prev ? prev.from : e.from_status,
       to: e.to_status,
+      // A claim and its end may share an entry (a fast task arrives as pending → completed).
+      wait_ms: e.wait_ms ?? prev?.wait_ms ?? null,
+      run_ms: e.run_ms ?? prev?.run_ms ?? null,
       attempt: e.attempt,
       worker_id: e.worker_id,
       error: e.error,
@@ -159,7 +155,12 @@ export function eventsPlugin(deps: ApiDeps, feed: LiveFeed) {
       detail: textRoute(
         'events',
         'Server-sent events: `transitions` (coalesced, ≤ 4/s) and `counts` (every second)',
-        { mediaType: 'text/event-stream', description: 'the event stream', auth: true },
+        {
+          mediaType: 'text/event-stream',
+          description: 'the event stream; each message as StreamEvent',
+          auth: true,
+          schema: StreamEvent,
+        },
       ),
     },
   )

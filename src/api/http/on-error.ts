@@ -6,12 +6,13 @@ import { isConnectionError } from '../../db/connect'
 import type { Logger } from '../../log'
 import { ApiError, fromQueueError, QueueError } from '../errors'
 
+/** The error envelope (ErrorEnvelope in src/api/contract.ts); details is an object (`field`, a limit, …). */
 export interface ErrorBody {
   success: false
-  error: { code: string; message: string; details?: unknown }
+  error: { code: string; message: string; details?: Record<string, unknown> }
 }
 
-export function errorBody(code: string, message: string, details?: unknown): ErrorBody {
+export function errorBody(code: string, message: string, details?: Record<string, unknown>): ErrorBody {
   return { success: false, error: details === undefined ? { code, message } : { code, message, details } }
 }
 

@@ -48,7 +48,7 @@ export async function breaker(ctx: Ctx): Promise<Report> {
       // Probes against a still-failing type burn an attempt each: leave room for them.
       const retry = {
         max_attempts: 30,
-        retry_strategy: { type: 'fixed', interval_ms: 200, max_attempts: 30 },
+        retry_strategy: { type: 'fixed' as const, interval_ms: 200, max_attempts: 30 },
       }
       const created = await ctx.api.createBatch(
         Array.from({ length: ctx.tasks }, () => tagged(run, { ...email, ...retry })),

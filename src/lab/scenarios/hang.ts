@@ -36,7 +36,7 @@ export async function hang(ctx: Ctx): Promise<Report> {
         const retry = {
           timeout_ms: TIMEOUT_MS,
           max_attempts: 12,
-          retry_strategy: { type: 'fixed', interval_ms: 100, max_attempts: 12 },
+          retry_strategy: { type: 'fixed' as const, interval_ms: 100, max_attempts: 12 },
         }
         const created = await ctx.api.createBatch(
           Array.from({ length: ctx.tasks }, () => tagged(run, { ...delayTask(0.01, 0.05), ...retry })),
