@@ -5,17 +5,17 @@
 // that makes the "off" branch testable everywhere. The "on" branch needs a server whose autovacuum
 // is on (the suite's embedded PostgreSQL 18; CI runs the suite on both servers).
 import { afterAll, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
+import postgres from 'postgres'
 import { connect, type Sql } from '../../src/db/connect'
 import {
   HOT_TABLES,
   runVacuumPass,
   scheduleVacuum,
-  tableStates,
   THRESHOLD,
-  type VacuumPass,
+  tableStates,
   VACUUM_LOCK,
+  type VacuumPass,
 } from '../../src/maintenance/vacuum'
-import postgres from 'postgres'
 import { createTestDatabase, TEST_SERVER_URL, type TestDatabase } from '../helpers/db'
 import { registerTypes } from '../helpers/factory'
 import { waitFor } from '../helpers/wait'
@@ -81,7 +81,9 @@ setDefaultTimeout(60_000)
 describe('the queue vacuum', () => {
   test('reads every hot table, and the migration tunes autovacuum for tasks', async () => {
     expect((await tableStates(db.sql)).map((s) => s.table)).toEqual([...HOT_TABLES])
-    const [r] = await db.sql<{ opts: string[] }[]>`SELECT reloptions AS opts FROM pg_class WHERE relname = 'tasks'`
+    const [r] = await db.sql<
+      { opts: string[] }[]
+    >`SELECT reloptions AS opts FROM pg_class WHERE relname = 'tasks'`
     expect(r!.opts).toEqual(
       expect.arrayContaining([
         `autovacuum_vacuum_threshold=${THRESHOLD.minDead}`,
@@ -99,7 +101,11 @@ describe('the queue vacuum', () => {
 
     const below = await runVacuumPass(conn, { threshold: { minDead: 10_000, liveFraction: 0 } })
     expect(below.ran).toBe(true)
-    expect(tasksOutcome(below)).toMatchObject({ action: 'below threshold', autovacuum: false, threshold: 10_000 })
+    expect(tasksOutcome(below)).toMatchObject({
+      action: 'below threshold',
+      autovacuum: false,
+      threshold: 10_000,
+    })
     expect((await stats()).vacuums).toBe(before.vacuums)
 
     const pass = await runVacuumPass(conn, { threshold: { minDead: 2000, liveFraction: 0 } })
@@ -134,37 +140,34 @@ describe('the queue vacuum', () => {
 
   // Skipped on a server whose autovacuum is off (the machine's PostgreSQL 15): no table can have it
   // on there. The suite's embedded PostgreSQL 18 runs it.
-  test.skipIf(!serverAutovacuum)(
-    'autovacuum on: does nothing, and the schedule says so once',
-    async () => {
-      await deadRows(3000)
-      await untilDead(1)
-      const before = await stats()
-      const pass = await runVacuumPass(ownConnection(), { threshold: { minDead: 1, liveFraction: 0 } })
-      expect(pass.ran).toBe(true)
-      expect(pass.tables.every((t) => t.action === 'autovacuum')).toBe(true)
-      // vacuum_count counts manual VACUUMs only, so an autovacuum worker passing by cannot move it.
-      expect((await stats()).vacuums).toBe(before.vacuums)
+  test.skipIf(!serverAutovacuum)('autovacuum on: does nothing, and the schedule says so once', async () => {
+    await deadRows(3000)
+    await untilDead(1)
+    const before = await stats()
+    const pass = await runVacuumPass(ownConnection(), { threshold: { minDead: 1, liveFraction: 0 } })
+    expect(pass.ran).toBe(true)
+    expect(pass.tables.every((t) => t.action === 'autovacuum')).toBe(true)
+    // vacuum_count counts manual VACUUMs only, so an autovacuum worker passing by cannot move it.
+    expect((await stats()).vacuums).toBe(before.vacuums)
 
-      const lines: string[] = []
-      const passes: VacuumPass[] = []
-      const stop = scheduleVacuum({
-        url: db.url,
-        everyMs: 20,
-        threshold: { minDead: 1, liveFraction: 0 },
-        log: { info: (m) => lines.push(m), warn: (m) => lines.push(m) },
-        onPass: (p) => passes.push(p),
-      })
-      try {
-        await waitFor('three passes', () => passes.length >= 3)
-      } finally {
-        await stop()
-      }
-      expect(lines.filter((l) => l.startsWith('autovacuum is on'))).toHaveLength(1)
-      expect(lines.filter((l) => l.startsWith('vacuumed'))).toHaveLength(0)
-      expect((await stats()).vacuums).toBe(before.vacuums)
-    },
-  )
+    const lines: string[] = []
+    const passes: VacuumPass[] = []
+    const stop = scheduleVacuum({
+      url: db.url,
+      everyMs: 20,
+      threshold: { minDead: 1, liveFraction: 0 },
+      log: { info: (m) => lines.push(m), warn: (m) => lines.push(m) },
+      onPass: (p) => passes.push(p),
+    })
+    try {
+      await waitFor('three passes', () => passes.length >= 3)
+    } finally {
+      await stop()
+    }
+    expect(lines.filter((l) => l.startsWith('autovacuum is on'))).toHaveLength(1)
+    expect(lines.filter((l) => l.startsWith('vacuumed'))).toHaveLength(0)
+    expect((await stats()).vacuums).toBe(before.vacuums)
+  })
 
   test('a pass skips while another process holds the vacuum lock', async () => {
     await db.sql`ALTER TABLE tasks SET (autovacuum_enabled = false)`
@@ -195,8 +198,7 @@ describe('the queue vacuum', () => {
     const race = async (conn: Sql) => {
       const p = await runVacuumPass(conn, { threshold: { minDead: 1, liveFraction: 0 } })
       passes++
-      for (const t of p.tables)
-        if (t.action === 'vacuumed') spans.push([t.startedMs!, t.startedMs! + t.ms!])
+      for (const t of p.tables) if (t.action === 'vacuumed') spans.push([t.startedMs!, t.startedMs! + t.ms!])
     }
     for (let round = 0; round < 5; round++) {
       await deadRows(500)
@@ -225,7 +227,10 @@ describe('the queue vacuum', () => {
       everyMs: 20,
       tables: ['tasks'],
       threshold: { minDead: 1000, liveFraction: 0 },
-      log: { info: (msg, fields) => lines.push({ msg, fields }), warn: (msg, fields) => lines.push({ msg, fields }) },
+      log: {
+        info: (msg, fields) => lines.push({ msg, fields }),
+        warn: (msg, fields) => lines.push({ msg, fields }),
+      },
       onPass: (p) => {
         if (tasksOutcome(p)?.action === 'vacuumed') vacuumed ??= p
       },
