@@ -7,6 +7,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import postgres from 'postgres'
 import { connect, type Sql } from '../../src/db/connect'
+import { createLogger } from '../../src/log'
+import { startMaintenance } from '../../src/maintenance/maintenance'
 import {
   HOT_TABLES,
   runVacuumPass,
@@ -16,6 +18,8 @@ import {
   VACUUM_LOCK,
   type VacuumPass,
 } from '../../src/maintenance/vacuum'
+import { QueueEventBus } from '../../src/queue/events'
+import { Notifier } from '../../src/queue/notify'
 import { createTestDatabase, TEST_SERVER_URL, type TestDatabase } from '../helpers/db'
 import { registerTypes } from '../helpers/factory'
 import { waitFor } from '../helpers/wait'
@@ -246,5 +250,31 @@ describe('the queue vacuum', () => {
     expect(v!.fields!.removed).toBeGreaterThan(1000)
     expect(typeof v!.fields!.ms).toBe('number')
     expect(lines.filter((l) => l.msg.startsWith('autovacuum is off'))).toHaveLength(1)
+  })
+
+  test('every process runs it: startMaintenance with vacuum auto reports the state it found', async () => {
+    await db.sql`ALTER TABLE tasks SET (autovacuum_enabled = false)`
+    const lines: string[] = []
+    const log = createLogger({ level: 'info', format: 'json' }, {}, (l) => lines.push(l))
+    const stop = startMaintenance({
+      sql: db.sql,
+      log,
+      events: new QueueEventBus(),
+      notifier: new Notifier(db.sql),
+      leaseMs: 30_000,
+      vacuum: { mode: 'auto', url: db.url },
+    })
+    try {
+      const line = await waitFor('the vacuum job to report', () =>
+        lines.find((l) => l.includes('autovacuum is')),
+      )
+      // tasks has autovacuum_enabled = false: whatever the server says, tasklab vacuums it.
+      expect(JSON.parse(line)).toMatchObject({
+        msg: expect.stringContaining('autovacuum is off'),
+        tables: expect.arrayContaining(['tasks']),
+      })
+    } finally {
+      stop()
+    }
   })
 })
