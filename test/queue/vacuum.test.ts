@@ -77,6 +77,13 @@ const untilDead = (atLeast: number) =>
     detail: async () => JSON.stringify(await stats()),
   })
 
+/** tasks with autovacuum off for it (any server honours the reloption) and n dead rows counted. */
+async function offWithDead(n: number): Promise<void> {
+  await db.sql`ALTER TABLE tasks SET (autovacuum_enabled = false)`
+  await deadRows(n)
+  await untilDead(n)
+}
+
 const tasksOutcome = (p: VacuumPass) => p.tables.find((t) => t.table === 'tasks')
 
 // Statistics take about a second to arrive after each write; a test waits for them a few times.
@@ -97,9 +104,7 @@ describe('the queue vacuum', () => {
   })
 
   test('autovacuum off for the table: vacuums once the dead tuples pass the threshold, not before', async () => {
-    await db.sql`ALTER TABLE tasks SET (autovacuum_enabled = false)`
-    await deadRows(3000)
-    await untilDead(3000)
+    await offWithDead(3000)
     const conn = ownConnection()
     const before = await stats()
 
@@ -124,9 +129,7 @@ describe('the queue vacuum', () => {
   })
 
   test('the fraction of live rows raises the threshold on a big table', async () => {
-    await db.sql`ALTER TABLE tasks SET (autovacuum_enabled = false)`
-    await deadRows(3000)
-    await untilDead(3000)
+    await offWithDead(3000)
     const pass = await runVacuumPass(ownConnection(), { threshold: { minDead: 100, liveFraction: 1e6 } })
     // Live rows are 0 here, so the floor decides; with a live row the fraction would.
     expect(tasksOutcome(pass)).toMatchObject({ action: 'vacuumed', threshold: 100 })
@@ -174,9 +177,7 @@ describe('the queue vacuum', () => {
   })
 
   test('a pass skips while another process holds the vacuum lock', async () => {
-    await db.sql`ALTER TABLE tasks SET (autovacuum_enabled = false)`
-    await deadRows(2000)
-    await untilDead(2000)
+    await offWithDead(2000)
     const other = ownConnection()
     const before = await stats()
     await other`SELECT pg_advisory_lock(${VACUUM_LOCK})`
@@ -221,9 +222,7 @@ describe('the queue vacuum', () => {
   })
 
   test('the schedule logs each VACUUM with what it removed and how long it took', async () => {
-    await db.sql`ALTER TABLE tasks SET (autovacuum_enabled = false)`
-    await deadRows(2000)
-    await untilDead(2000)
+    await offWithDead(2000)
     const lines: { msg: string; fields?: Record<string, unknown> }[] = []
     let vacuumed: VacuumPass | undefined
     const stop = scheduleVacuum({
