@@ -29,6 +29,11 @@ export const THRESHOLD = { minDead: 50_000, liveFraction: 0.02 }
 
 /** How often a process looks at the statistics (one cheap query). */
 export const CHECK_MS = 2000
+/**
+ * Where autovacuum looks after every hot table, look again only this often (a reload can turn it
+ * off) and give the connection back in between: with autovacuum on, the job costs nothing.
+ */
+export const IDLE_CHECK_MS = 60_000
 
 /** Any constant, the same in every tasklab process (retention uses …015). */
 export const VACUUM_LOCK = 7_461_730_016
@@ -142,13 +147,14 @@ export type VacuumMode = 'auto' | 'off'
 
 /**
  * Runs a pass every CHECK_MS on a connection of its own (opened on first use, closed when the
- * schedule stops). Logs each VACUUM with what it removed and how long it took, and once (again
+ * schedule stops, or while autovacuum looks after every hot table: then every IDLE_CHECK_MS). Logs each VACUUM with what it removed and how long it took, and once (again
  * only when it changes) that autovacuum looks after every hot table. Returns the stop function.
  */
 export function scheduleVacuum(opts: {
   url: string
   log: PassLog
   everyMs?: number
+  idleEveryMs?: number
   tables?: readonly string[]
   threshold?: typeof THRESHOLD
   /** Told about every pass that ran (tests wait on it). */
@@ -160,14 +166,21 @@ export function scheduleVacuum(opts: {
   let stopped = false
   let leftToAutovacuum: boolean | undefined
   let warnedNotOwner = false
+  let idleUntil = 0
   const tick = async () => {
-    if (busy || stopped) return
+    if (busy || stopped || Date.now() < idleUntil) return
     busy = true
     try {
       conn ??= connect(opts.url, { max: 1, applicationName: 'tasklab-vacuum' })
       const p = await runVacuumPass(conn, opts)
       if (!p.ran) return
       const all = p.tables.length > 0 && p.tables.every((t) => t.action === 'autovacuum')
+      if (all) {
+        idleUntil = Date.now() + (opts.idleEveryMs ?? IDLE_CHECK_MS)
+        const c = conn
+        conn = undefined
+        await c.end({ timeout: 5 })
+      }
       if (all !== leftToAutovacuum) {
         leftToAutovacuum = all
         if (all)

@@ -162,6 +162,7 @@ describe('the queue vacuum', () => {
     const stop = scheduleVacuum({
       url: db.url,
       everyMs: 20,
+      idleEveryMs: 50,
       threshold: { minDead: 1, liveFraction: 0 },
       log: { info: (m) => lines.push(m), warn: (m) => lines.push(m) },
       onPass: (p) => passes.push(p),
