@@ -57,7 +57,8 @@ export const GROUP_COMMANDS: Record<Group, readonly Command[]> = {
   worker: ['start', 'serve', 'worker'],
   // Handler modules run where tasks run: start's in-process worker and tasklab worker.
   handlers: ['start', 'worker'],
-  // Every process runs the retention pass (src/queue/retention.ts), so each takes its settings.
+  // Every process runs the maintenance passes (src/maintenance/: retention, the queue's vacuum),
+  // so each takes their settings.
   retention: ['start', 'serve', 'worker'],
 }
 
@@ -504,6 +505,19 @@ export const SETTINGS = {
       fallback: 30 * DAY_SECS,
       shown: '`2592000` (30 d)',
       help: 'delete failed tasks (the dead letter queue) this long after they fail; `0` keeps them',
+      group: 'retention',
+    }),
+  },
+  maintenance: {
+    // auto: vacuum the queue's hot tables when the server's autovacuum is off for them
+    // (src/maintenance/vacuum.ts); with autovacuum on it does nothing either way.
+    vacuum: setting({
+      env: 'STARTER__MAINTENANCE__VACUUM',
+      flag: 'maintenance-vacuum',
+      kind: oneOf<'auto' | 'off'>('auto', 'off'),
+      fallback: 'auto',
+      shown: '`auto`',
+      help: '`auto`: when autovacuum is off for the queue tables, tasklab vacuums them once dead rows pass a threshold; `off`: never',
       group: 'retention',
     }),
   },

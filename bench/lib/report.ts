@@ -11,7 +11,7 @@ export interface Cell {
 export interface Row {
   id: string
   label: string
-  unit: 'tasks/s' | 'ms' | 's' | 'MB'
+  unit: 'tasks/s' | 'ms' | 's' | 'MB' | '×' | 'µs'
   better: 'higher' | 'lower'
   target?: string
   tasklab: Cell
@@ -21,7 +21,7 @@ export interface Row {
 
 const fmt = (x: number, unit: Row['unit']): string => {
   if (!Number.isFinite(x)) return 'n/a'
-  if (unit === 'tasks/s') return Math.round(x).toLocaleString('en-US')
+  if (unit === 'tasks/s' || unit === 'µs') return Math.round(x).toLocaleString('en-US')
   if (unit === 's') return x.toFixed(2)
   return x < 10 ? x.toFixed(2) : x.toFixed(1)
 }

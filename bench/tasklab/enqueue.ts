@@ -95,7 +95,7 @@ export async function enqueueHttp(
   mode: 'single' | 'batch',
   s: EnqueueSettings,
 ): Promise<Rate | null> {
-  const db = await freshDatabase(2)
+  const db = await freshDatabase(2, bin)
   const server = new Tasklab(bin, 'serve', db.url)
   try {
     await server.ready()

@@ -15,7 +15,7 @@ export interface MemoryResult {
 }
 
 export async function memory(bin: string, n: number, idleMs: number): Promise<MemoryResult> {
-  const db = await freshDatabase(2)
+  const db = await freshDatabase(2, bin)
   const app = new Tasklab(bin, 'start', db.url, { STARTER__WORKER__CONCURRENCY: '10' })
   try {
     await app.ready()

@@ -22,7 +22,7 @@ export async function processDrain(
   concurrency: number,
   processes: number,
 ): Promise<ProcessResult> {
-  const db = await freshDatabase(2)
+  const db = await freshDatabase(2, bin)
   const workers: Tasklab[] = []
   try {
     const tasks = Array.from({ length: 1000 }, () => NOOP)

@@ -27,7 +27,7 @@ interface Entry {
 }
 
 export async function rescue(bin: string, leaseSecs: number, timeoutS: number): Promise<RescueResult> {
-  const db = await freshDatabase(2)
+  const db = await freshDatabase(2, bin)
   const journal = `/tmp/tasklab-bench-${process.pid}/journal-${Date.now()}.jsonl`
   const env = { STARTER__WORKER__LEASE_SECS: String(leaseSecs), STARTER__WORKER__JOURNAL_FILE: journal }
   const read = (): Entry[] =>

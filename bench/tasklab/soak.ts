@@ -3,7 +3,11 @@
 // pile up, as in an hour of steady traffic). Reported at the start and at the end: throughput over
 // the first and the last tenth of the tasks (from completed_at), the time to claim 10 tasks of
 // another type (claim-probe.ts, under the same load, at 5 % and 95 % done) and the sizes of the
-// tasks table, its indexes and task_events.
+// tasks table, its indexes and task_events. Also counted: the VACUUMs of tasks during the soak
+// (tasklab's own when autovacuum is off, src/maintenance/vacuum.ts; autovacuum's otherwise) and
+// how often one was running when the progress poll looked.
+import { readFileSync } from 'node:fs'
+import { loadavg } from 'node:os'
 import { enqueueBatch, type NewTask } from '../../src/queue/enqueue'
 import { freshDatabase } from '../lib/db'
 import { Tasklab } from '../lib/proc'
@@ -22,6 +26,51 @@ export interface SoakResult {
   claimMsEnd: number
   sizesStart: RelationSize[]
   sizesEnd: RelationSize[]
+  /** VACUUMs of tasks (manual + auto) over the soak, and n_dead_tup at the end. */
+  vacuums: number
+  deadAtEnd: number
+  /** Share of the 500 ms progress polls that saw a VACUUM running (any table of the database). */
+  vacuumBusy: number
+  /** Throughput over each tenth of the tasks, first to last (from completed_at). */
+  tenths: number[]
+  /**
+   * CPU per task (µs) of the worker process and every backend of the soak's database (the
+   * vacuum's included, the bench's own not) over the first and the last tenth: unlike
+   * throughput, it barely moves when other work loads the machine's shared cores.
+   */
+  cpuUsStart: number
+  cpuUsEnd: number
+  /** The 1-minute load average at the first and the last tenth. */
+  loadStart: number
+  loadEnd: number
+}
+
+/** utime + stime of a process in clock ticks (1/100 s), or undefined once it is gone. */
+function cpuTicks(pid: number): number | undefined {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return Number(f[11]) + Number(f[12])
+  } catch {
+    return undefined
+  }
+}
+
+interface CpuSample {
+  done: number
+  ticks: number
+  load: number
+}
+
+/** CPU µs per task between the samples nearest to done = a and done = b. */
+function cpuPerTask(samples: CpuSample[], a: number, b: number): { us: number; load: number } {
+  const near = (x: number) =>
+    samples.reduce((best, s) => (Math.abs(s.done - x) < Math.abs(best.done - x) ? s : best))
+  const s0 = near(a)
+  const s1 = near(b)
+  return {
+    us: s1.done > s0.done ? ((s1.ticks - s0.ticks) * 10_000) / (s1.done - s0.done) : Number.NaN,
+    load: s1.load,
+  }
 }
 
 const BACKLOG_LOW = 20_000
@@ -33,7 +82,7 @@ export async function soak(
   concurrency: number,
   log: (s: string) => void,
 ): Promise<SoakResult> {
-  const db = await freshDatabase(4)
+  const db = await freshDatabase(4, bin)
   const noop: NewTask[] = Array.from({ length: BATCH }, () => ({
     task_type: 'delay_task',
     payload: { delay_seconds: 0 },
@@ -62,11 +111,31 @@ export async function soak(
     let sizesStart: RelationSize[] = []
     let claimMsEnd = Number.NaN
     let lastLog = 0
+    let polls = 0
+    let busyPolls = 0
+    const ticks = new Map<number, number>()
+    const cpu: CpuSample[] = []
     // Every 500 ms: the count reads the status index, whose dead entries grow with the soak (a
     // 50 ms poll took 20 % of a core by the end of 1,000,000 and slowed what it measured).
     await until('the soak to drain', 6 * 3600_000, 500, async () => {
       if (w.proc.exitCode !== null) throw new Error(`bench: soak worker exited: ${w.stderr}`)
       const left = await unfinished()
+      const [v] = await db.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM pg_stat_progress_vacuum WHERE datname = current_database()`
+      polls++
+      if (v!.n > 0) busyPolls++
+      const backends = await db.sql<{ pid: number }[]>`
+        SELECT pid FROM pg_stat_activity
+        WHERE datname = current_database() AND application_name <> 'tasklab-test'`
+      for (const pid of [w.pid, ...backends.map((b) => b.pid)]) {
+        const t = cpuTicks(pid)
+        if (t !== undefined) ticks.set(pid, t)
+      }
+      cpu.push({
+        done: enqueued - left,
+        ticks: [...ticks.values()].reduce((a, b) => a + b, 0),
+        load: loadavg()[0]!,
+      })
       const done = enqueued - left
       if (left < BACKLOG_LOW && enqueued < n) await fill(enqueued + (2 * BACKLOG_LOW - left))
       if (Number.isNaN(claimMsStart) && done >= n * 0.05) {
@@ -81,25 +150,38 @@ export async function soak(
       return done >= n ? true : undefined
     })
     const sizesEnd = await queueSizes(db)
+    const [vs] = await db.sql<{ vacuums: number; dead: number }[]>`
+      SELECT (vacuum_count + autovacuum_count)::int AS vacuums, n_dead_tup::float8 AS dead
+      FROM pg_stat_user_tables WHERE relname = 'tasks'`
     const [q] = await db.sql<{ t: string[] }[]>`
-      SELECT array[
-        extract(epoch FROM min(started_at)),
-        extract(epoch FROM percentile_disc(0.1) WITHIN GROUP (ORDER BY completed_at)),
-        extract(epoch FROM percentile_disc(0.9) WITHIN GROUP (ORDER BY completed_at)),
-        extract(epoch FROM max(completed_at))
-      ]::text[] AS t
+      SELECT (array[extract(epoch FROM min(started_at))]
+          || percentile_disc(array[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1])
+               WITHIN GROUP (ORDER BY extract(epoch FROM completed_at)))::text[] AS t
       FROM tasks WHERE task_type = 'delay_task' AND status = 'completed'`
-    const [t0, t10, t90, t100] = q!.t.map(Number) as [number, number, number, number]
+    const edges = q!.t.map(Number)
+    const tenths = edges.slice(1).map((t, i) => (0.1 * n) / (t - edges[i]!))
+    const [t0, t100] = [edges[0]!, edges[10]!]
+    // From 1 %: the worker's start-up CPU is not the queue's cost per task.
+    const first = cpuPerTask(cpu, 0.01 * n, 0.1 * n)
+    const last = cpuPerTask(cpu, 0.9 * n, n)
     return {
       n,
       concurrency,
       perSec: n / (t100 - t0),
-      startPerSec: (0.1 * n) / (t10 - t0),
-      endPerSec: (0.1 * n) / (t100 - t90),
+      startPerSec: tenths[0]!,
+      endPerSec: tenths[9]!,
       claimMsStart,
       claimMsEnd,
       sizesStart,
       sizesEnd,
+      vacuums: vs!.vacuums,
+      deadAtEnd: vs!.dead,
+      vacuumBusy: polls > 0 ? busyPolls / polls : 0,
+      tenths,
+      cpuUsStart: first.us,
+      cpuUsEnd: last.us,
+      loadStart: first.load,
+      loadEnd: last.load,
     }
   } finally {
     await worker?.stop()

@@ -45,7 +45,7 @@ function page(body: string, exits: string, database = true): string {
 const WORKER_OPTS = options('worker')
 const SERVER_OPTS = options('server')
 const HANDLERS_OPTS = options('handlers')
-/** Every process runs the retention pass, so start, serve and worker all take these. */
+/** Every process runs the maintenance passes (retention, vacuum), so start, serve and worker all take these. */
 const RETENTION_OPTS = options('retention')
 
 export const COMMAND_HELP: Record<string, string> = {

@@ -67,6 +67,7 @@ export async function runRole(role: Role, config: Config, log: Logger): Promise<
       leaseMs: config.worker.leaseMs,
       retention: config.retention,
       defaultTimeoutMs: config.worker.defaultTimeoutMs,
+      vacuum: { mode: config.maintenance.vacuum, url: r.db.url },
     })
     if (role !== 'worker') server = await startServer(r)
     if (role !== 'serve') {

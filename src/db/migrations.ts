@@ -7,6 +7,7 @@ import m0005 from '../../migrations/0005_claim.sql' with { type: 'text' }
 import m0006 from '../../migrations/0006_time_ordered_ids.sql' with { type: 'text' }
 import m0007 from '../../migrations/0007_handlers.sql' with { type: 'text' }
 import m0008 from '../../migrations/0008_retention.sql' with { type: 'text' }
+import m0009 from '../../migrations/0009_autovacuum.sql' with { type: 'text' }
 
 export interface Migration {
   version: number
@@ -22,4 +23,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, name: '0006_time_ordered_ids.sql', sql: m0006 },
   { version: 7, name: '0007_handlers.sql', sql: m0007 },
   { version: 8, name: '0008_retention.sql', sql: m0008 },
+  { version: 9, name: '0009_autovacuum.sql', sql: m0009 },
 ]

@@ -1,7 +1,8 @@
 // Housekeeping that any tasklab process runs (workers and the API server alike, so that a queue
 // with every worker dead still shows the truth): rescue tasks whose lease expired, forget workers
 // gone for a day. Rescue runs every second (or lease/3 if shorter), so a task is back in the queue
-// within lease + 1 s of its worker's death.
+// within lease + 1 s of its worker's death. Retention and the queue's vacuum (vacuum.ts) run on
+// timers of their own, so a long purge or VACUUM never delays a rescue.
 import type { Sql } from '../db/connect'
 import { isConnectionError } from '../db/connect'
 import type { Logger } from '../log'
@@ -11,6 +12,7 @@ import { failOverdueRemote } from '../queue/remote'
 import { rescueExpired } from '../queue/rescue'
 import { type RetentionSettings, scheduleRetention } from '../queue/retention'
 import { pruneWorkers } from '../queue/workers'
+import { scheduleVacuum, type VacuumMode } from './vacuum'
 
 export function startMaintenance(opts: {
   sql: Sql
@@ -22,6 +24,8 @@ export function startMaintenance(opts: {
   retention?: RetentionSettings
   /** Remote (HTTP) workers' attempts past their timeout are failed here; no process times them. */
   defaultTimeoutMs?: number
+  /** `auto` vacuums the hot tables when autovacuum is off for them, on a connection to this URL. */
+  vacuum?: { mode: VacuumMode; url: string }
 }): () => void {
   const intervalMs = Math.max(100, Math.min(1000, Math.floor(opts.leaseMs / 3)))
   let busy = false
@@ -67,8 +71,11 @@ export function startMaintenance(opts: {
   }
   const timer = setInterval(() => void tick(), intervalMs)
   const stopRetention = opts.retention ? scheduleRetention({ ...opts, settings: opts.retention }) : () => {}
+  const stopVacuum =
+    opts.vacuum?.mode === 'auto' ? scheduleVacuum({ url: opts.vacuum.url, log: opts.log }) : async () => {}
   return () => {
     clearInterval(timer)
     stopRetention()
+    void stopVacuum()
   }
 }

@@ -61,6 +61,7 @@ slowTest(
         'paused_claim',
         'soak_start',
         'soak_end',
+        'soak_ratio',
         'soak_claim_end',
       ]
       for (const id of own) expect(row(id).tasklab.samples.filter(Number.isFinite).length).toBeGreaterThan(0)

@@ -86,13 +86,19 @@ export interface TestDatabase {
   drop(): Promise<void>
 }
 
-export async function createTestDatabase(opts: { max?: number } = {}): Promise<TestDatabase> {
+/**
+ * `template` names another migrated template to clone (the bench's, made by an older binary's own
+ * `tasklab migrate`, whose schema this checkout's template would be too new for).
+ */
+export async function createTestDatabase(
+  opts: { max?: number; template?: string } = {},
+): Promise<TestDatabase> {
   const admin = postgres(TEST_SERVER_URL, { max: 2, onnotice: () => {} })
   try {
     const name = `tasklab_t_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
-    await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE}`).catch(async (err) => {
+    await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE ${opts.template ?? TEMPLATE}`).catch(async (err) => {
       // The template went away since this process made it (someone dropped it by hand): make it again.
-      if ((err as { code?: string }).code !== '3D000') throw err
+      if ((err as { code?: string }).code !== '3D000' || opts.template) throw err
       templateReady = ensureTemplate(admin)
       await templateReady
       await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE}`)

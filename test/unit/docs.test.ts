@@ -139,6 +139,7 @@ const SAMPLE_VALUES = [
   'json',
   '/elsewhere',
   '10.0.0.0/8',
+  'off',
 ]
 
 interface CodeSetting {

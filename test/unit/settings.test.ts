@@ -36,6 +36,7 @@ describe('the settings table', () => {
       STARTER__LOG__FORMAT: 'json',
       STARTER__WORKER__ID: 'n7',
       STARTER__WEBHOOK__ALLOW_HOSTS: '127.0.0.1,localhost,10.0.0.0/8',
+      STARTER__MAINTENANCE__VACUUM: 'off',
     }
     const base = JSON.stringify(loadConfig({}, { HOME: '/h' }))
     for (const s of settings) {

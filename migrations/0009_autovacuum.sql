@@ -1,0 +1,11 @@
+-- Autovacuum tuned for a queue (issue 13, the soak). Every claim and every finish leaves a dead
+-- version of a task row, and a dead entry at the head of tasks_ready_idx that each claim's index
+-- scan walks until a vacuum removes it. Autovacuum's default waits for 20 % of the table to be
+-- dead (autovacuum_vacuum_scale_factor 0.2): with 5,000,000 finished tasks kept, 1,000,000 dead
+-- rows, ~500,000 tasks of dead ready entries. Without any vacuum the 1,000,000-task soak fell to
+-- 0.61× its starting throughput (docs/performance.md). These thresholds are the ones tasklab's own
+-- vacuum uses when autovacuum is off (src/maintenance/vacuum.ts, THRESHOLD): vacuum past 50,000
+-- dead rows or 2 % of the live ones, whichever is more. They only matter where autovacuum is on
+-- (tasklab's embedded PostgreSQL, most servers); autovacuum still visits a database at most every
+-- autovacuum_naptime (1 min by default), a server-wide setting left alone here.
+ALTER TABLE tasks SET (autovacuum_vacuum_threshold = 50000, autovacuum_vacuum_scale_factor = 0.02);
