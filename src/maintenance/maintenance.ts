@@ -12,6 +12,7 @@ import { failOverdueRemote } from '../queue/remote'
 import { rescueExpired } from '../queue/rescue'
 import { type RetentionSettings, scheduleRetention } from '../queue/retention'
 import { pruneWorkers } from '../queue/workers'
+import { WORKER_LOST } from '../shared/states'
 import { scheduleVacuum, type VacuumMode } from './vacuum'
 
 export function startMaintenance(opts: {
@@ -58,7 +59,7 @@ export function startMaintenance(opts: {
           to: r.status,
           attempt: r.attempt,
           workerId: r.worker,
-          error: 'worker lost',
+          error: WORKER_LOST,
         })
       }
       if (rescued.length + overdue.length > 0) opts.notifier.poke()
