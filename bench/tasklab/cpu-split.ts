@@ -50,7 +50,10 @@ async function drain(bin: string): Promise<Run> {
   try {
     const tasks = Array.from({ length: 1000 }, () => NOOP)
     for (let k = 0; k < N; k += 1000)
-      await enqueueBatch(db.sql, tasks.slice(0, Math.min(1000, N - k)), { createdBy: null, defaults: DEFAULTS })
+      await enqueueBatch(db.sql, tasks.slice(0, Math.min(1000, N - k)), {
+        createdBy: null,
+        defaults: DEFAULTS,
+      })
     await db.sql`ANALYZE tasks`
     const worker = new Tasklab(bin, 'worker', db.url, { STARTER__WORKER__CONCURRENCY: String(C) })
     w = worker
@@ -68,8 +71,9 @@ async function drain(bin: string): Promise<Run> {
     const start = new Map((await backends()).map((p) => [p, ticks(p)]))
     const commits = async () =>
       Number(
-        (await db.sql`SELECT pg_stat_get_db_xact_commit(oid) AS n FROM pg_database WHERE datname = current_database()`)[0]!
-          .n,
+        (
+          await db.sql`SELECT pg_stat_get_db_xact_commit(oid) AS n FROM pg_database WHERE datname = current_database()`
+        )[0]!.n,
       )
     const x0 = await commits()
     await until('the queue to drain', 300_000, 20, async () => ((await unfinished(db)) ? undefined : true))
@@ -107,7 +111,7 @@ for (let p = 0; p < PAIRS; p++) {
 console.log(`${N} no-op tasks, c=${C}, ${PAIRS} runs each, medians (min–max)`)
 console.log('| binary | tasks/s | worker µs/task | PostgreSQL µs/task | transactions per 100 tasks |')
 console.log('|---|---|---|---|---|')
-const cell = (xs: number[]) => `${median(xs)} (${Math.min(...xs)}–${Math.max(...xs)})`
+const cell = (xs: number[]) => `${+median(xs).toFixed(1)} (${Math.min(...xs)}–${Math.max(...xs)})`
 for (const bin of bins) {
   const rs = runs.filter((r) => r.bin === bin)
   console.log(

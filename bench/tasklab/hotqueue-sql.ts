@@ -19,7 +19,6 @@ const URL_BASE = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1
 const ROUNDS = Number(process.argv[2] ?? 3)
 const N = Number(process.argv[3] ?? 40_000)
 const SHAPES = [
-
   { clients: 2, batch: 50 },
   { clients: 2, batch: 100 },
 ]
@@ -259,7 +258,13 @@ async function runOne(variant: string, clients: number, batch: number): Promise<
       for (;;) {
         const got = await c.unsafe(claim, [], { prepare: true })
         if (got.length === 0) break
-        const outcomes = got.map((r) => ({ id: r.id, status: 'completed', result: null, error: null, run_at: null }))
+        const outcomes = got.map((r) => ({
+          id: r.id,
+          status: 'completed',
+          result: null,
+          error: null,
+          run_at: null,
+        }))
         const w = await c.unsafe(finish, [outcomes as never], { prepare: true })
         if (w.length !== got.length) throw new Error(`finish wrote ${w.length} of ${got.length}`)
         done += w.length

@@ -1,4 +1,5 @@
 import type { Sql } from '../db/connect'
+import { sqlStates, WAITING } from './states'
 import type { Task } from './task'
 
 /**
@@ -86,6 +87,7 @@ export async function claimTasks(sql: Sql, opts: ClaimOptions): Promise<ClaimedT
 
 function claimOnce(sql: Sql, opts: ClaimOptions, cap: number | undefined): Promise<ClaimedTask[]> {
   const types = opts.types as string[]
+  const running = sqlStates(sql, 'running')
   // Without a cap the statement carries none of the per-user parts (the hot path stays as lean as
   // it can be); with one, users at the cap are skipped in the index read and the pick trims those
   // this claim would take past it.
@@ -94,7 +96,7 @@ function claimOnce(sql: Sql, opts: ClaimOptions, cap: number | undefined): Promi
       ? sql``
       : sql`, busy AS (
           SELECT created_by, count(*)::int AS n FROM tasks
-          WHERE status = 'running' AND created_by IS NOT NULL GROUP BY created_by)`
+          WHERE status = ${running} AND created_by IS NOT NULL GROUP BY created_by)`
   const notFull =
     cap === undefined
       ? sql``
@@ -114,7 +116,7 @@ function claimOnce(sql: Sql, opts: ClaimOptions, cap: number | undefined): Promi
     WITH async AS (SELECT set_config('synchronous_commit', 'off', true)),
     admitted AS (
       SELECT name, CASE WHEN breaker_state = 'closed' THEN ${opts.limit}::int
-                        WHEN EXISTS (SELECT 1 FROM tasks p WHERE p.task_type = task_types.name AND p.status = 'running') THEN 0
+                        WHEN EXISTS (SELECT 1 FROM tasks p WHERE p.task_type = task_types.name AND p.status = ${running}) THEN 0
                         ELSE 1 END AS cap
       FROM task_types
       WHERE name = ANY(${types}::text[]) AND is_active AND NOT paused
@@ -124,7 +126,7 @@ function claimOnce(sql: Sql, opts: ClaimOptions, cap: number | undefined): Promi
     locked AS (
       SELECT c.* FROM admitted a CROSS JOIN LATERAL (
         SELECT r.id, r.priority, r.run_at, r.created_by FROM tasks r
-        WHERE r.task_type = a.name AND r.status IN ('pending', 'scheduled', 'retrying') AND r.run_at <= now()
+        WHERE r.task_type = a.name AND r.status IN (${sqlStates(sql, ...WAITING)}) AND r.run_at <= now()
           ${notFull}
         ORDER BY r.priority DESC, r.run_at, r.id
         LIMIT a.cap
@@ -133,7 +135,7 @@ function claimOnce(sql: Sql, opts: ClaimOptions, cap: number | undefined): Promi
     ),
     picked AS (${picked})
     UPDATE tasks t SET
-      status = 'running',
+      status = ${running},
       locked_by = ${opts.workerId},
       last_worker = ${opts.workerId},
       lease_expires_at = now() + ${opts.leaseMs} * interval '1 millisecond',
@@ -150,6 +152,6 @@ function claimOnce(sql: Sql, opts: ClaimOptions, cap: number | undefined): Promi
 export async function nextRunAt(sql: Sql, types: readonly string[]): Promise<Date | null> {
   const [row] = await sql<{ at: Date | null }[]>`
     SELECT min(run_at) AS at FROM tasks
-    WHERE status IN ('scheduled', 'retrying') AND run_at > now() AND task_type = ANY(${types as string[]}::text[])`
+    WHERE status IN (${sqlStates(sql, 'scheduled', 'retrying')}) AND run_at > now() AND task_type = ANY(${types as string[]}::text[])`
   return row?.at ?? null
 }

@@ -168,7 +168,11 @@ export function startAttempt(task: Task, opts: RunOptions): Attempt {
   return { task, startedAt, done, abort }
 }
 
-function classify(task: Task, err: unknown, reason: AbortReason | undefined): Omit<AttemptResult, 'durationMs'> {
+function classify(
+  task: Task,
+  err: unknown,
+  reason: AbortReason | undefined,
+): Omit<AttemptResult, 'durationMs'> {
   if (reason) {
     switch (reason.kind) {
       case 'cancel':

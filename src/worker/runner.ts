@@ -224,8 +224,11 @@ export class Worker {
       if (!next) break
       now ??= new Date()
       // Paused, or its breaker opened, while it waited here: it goes back instead of starting.
-      if (!next.probe && !this.types.mayStart(next.task.task_type, now)) (blocked ??= []).push(next)
-      else this.begin(next.task)
+      if (next.probe || this.types.mayStart(next.task.task_type, now)) this.begin(next.task)
+      else {
+        blocked ??= []
+        blocked.push(next)
+      }
     }
     if (blocked) this.giveBack(blocked)
     this.claimer.wake('slot')
@@ -261,7 +264,8 @@ export class Worker {
         createdBy: task.created_by,
         createdAt: task.created_at,
         // Made only if the handler logs: most attempts never do.
-        log: () => this.opts.log.child({ task: task.id, type: task.task_type, attempt: task.current_attempt }),
+        log: () =>
+          this.opts.log.child({ task: task.id, type: task.task_type, attempt: task.current_attempt }),
         sql: this.opts.sql,
       },
     })
