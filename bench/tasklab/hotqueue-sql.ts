@@ -292,8 +292,89 @@ async function runOne(variant: string, clients: number, batch: number): Promise<
   }
 }
 
+/**
+ * The soak's question: after `drained` tasks went through, what does a claim of 50 cost, what does
+ * a VACUUM of the table that holds the claim's index cost, and the claim after it? Claims are
+ * timed inside a transaction that is rolled back, so the probe takes nothing.
+ */
+async function soakProbe(variant: string, total: number, drained: number): Promise<Record<string, unknown>> {
+  const name = `hq_soak_${variant}_${process.pid}`
+  const admin = open('postgres')
+  await admin.unsafe(`DROP DATABASE IF EXISTS ${name}`)
+  await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE hq_tpl`)
+  const c = open(name)
+  if (VARIANT_DDL[variant]) await c.unsafe(VARIANT_DDL[variant]!)
+  const rows = `INSERT INTO tasks (task_type, payload, retry_strategy, run_at)
+      SELECT 'noop', '{"delay_seconds":0}', '{"type":"fixed","delay_ms":0}',
+             now() - interval '1 minute' + g * interval '1 microsecond'
+      FROM generate_series($1::int, $2::int) g`
+  const insert = ['b2', 'b3', 'c2'].includes(variant)
+    ? `WITH t AS (${rows} RETURNING id, task_type, priority, run_at, created_by)
+       INSERT INTO task_queue (id, task_type, priority, run_at, created_by) SELECT * FROM t`
+    : rows
+  for (let i = 0; i < total; i += 10_000) await c.unsafe(insert, [i, Math.min(i + 10_000, total) - 1])
+  await c`ANALYZE`
+  const claim = claimSql(variant, 100, 'w0')
+  const finish = finishSql(variant, 'w0')
+  let done = 0
+  while (done < drained) {
+    const got = await c.unsafe(claim, [], { prepare: true })
+    const outcomes = got.map((r) => ({
+      id: r.id,
+      status: 'completed',
+      result: null,
+      error: null,
+      run_at: null,
+    }))
+    done += (await c.unsafe(finish, [outcomes as never], { prepare: true })).length
+  }
+  const probe = claimSql(variant, 50, 'probe')
+  const timeClaim = async () => {
+    const ms: number[] = []
+    for (let i = 0; i < 5; i++)
+      await c
+        .begin(async (tx) => {
+          const t0 = performance.now()
+          await tx.unsafe(probe, [], { prepare: true })
+          ms.push(performance.now() - t0)
+          throw new Error('rollback')
+        })
+        .catch(() => {})
+    return +ms.sort((p, q) => p - q)[2]!.toFixed(2)
+  }
+  const before = await timeClaim()
+  const table = variant === 'a' ? 'tasks' : 'task_queue'
+  const t0 = performance.now()
+  await c.unsafe(`VACUUM ${table}`)
+  const vacuumMs = Math.round(performance.now() - t0)
+  const after = await timeClaim()
+  const [size] = await c.unsafe(`SELECT pg_size_pretty(pg_total_relation_size('${table}')) AS s`)
+  await c.end()
+  await admin.unsafe(`DROP DATABASE ${name}`)
+  await admin.end()
+  return {
+    variant,
+    total,
+    drained,
+    claimMsBefore: before,
+    vacuumTable: table,
+    vacuumMs,
+    claimMsAfter: after,
+    size: size!.s,
+  }
+}
+
 const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
 await makeTemplate()
+if (process.env.SOAK) {
+  const [total, drained] = process.env.SOAK.split(',').map(Number) as [number, number]
+  for (const v of VARIANTS)
+    console.log(JSON.stringify({ load: load(), ...(await soakProbe(v, total, drained)) }))
+  const admin = open('postgres')
+  await admin.unsafe('DROP DATABASE IF EXISTS hq_tpl')
+  await admin.end()
+  process.exit(0)
+}
 const samples: Sample[] = []
 for (let r = 0; r < ROUNDS; r++)
   for (const s of SHAPES)
