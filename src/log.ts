@@ -18,6 +18,8 @@ export interface Logger {
   warn(msg: string, fields?: Fields): void
   error(msg: string, fields?: Fields): void
   child(fields: Fields): Logger
+  /** Whether a line of this level would be written; callers skip building fields that would be dropped. */
+  enabled?(level: LogLevel): boolean
 }
 
 export function createLogger(
@@ -51,6 +53,7 @@ export function createLogger(
     warn: (m, f) => write('warn', m, f, base),
     error: (m, f) => write('error', m, f, base),
     child: (fields) => make({ ...base, ...fields }),
+    enabled: (level) => ORDER[level] >= min,
   })
   return make(base)
 }
@@ -66,4 +69,5 @@ export const silentLogger: Logger = {
   warn() {},
   error() {},
   child: () => silentLogger,
+  enabled: () => false,
 }
