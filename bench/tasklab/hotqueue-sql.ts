@@ -32,6 +32,23 @@ const dbUrl = (name: string) => {
 }
 const open = (name: string, max = 1) => postgres(dbUrl(name), { max, onnotice: () => {} })
 
+/** The queue table: `key` is how its id is declared, `extra` the running-state columns of c/c2. */
+const queueTable = (key: string, extra = '', options = '') => `
+  DROP INDEX tasks_ready_idx;
+  CREATE TABLE task_queue (
+    id uuid ${key}, task_type text NOT NULL, priority task_priority NOT NULL,
+    run_at timestamptz NOT NULL, created_by uuid${extra})${options};`
+const RUNNING_COLS = ', locked_by text, lease_expires_at timestamptz, started_at timestamptz'
+const READY_INDEX = 'CREATE INDEX task_queue_ready_idx ON task_queue (task_type, priority DESC, run_at, id)'
+/** The insert trigger of b and c (b2, b3, c2 write the queue row in the enqueue's statement). */
+const INSERT_TRIGGER = `
+  CREATE FUNCTION q_ins() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+    INSERT INTO task_queue (id, task_type, priority, run_at, created_by)
+    VALUES (NEW.id, NEW.task_type, NEW.priority, NEW.run_at, NEW.created_by);
+    RETURN NULL; END $$;
+  CREATE TRIGGER q_ins AFTER INSERT ON tasks FOR EACH ROW
+    WHEN (NEW.status IN ('pending', 'scheduled', 'retrying')) EXECUTE FUNCTION q_ins();`
+
 const VARIANT_DDL: Record<string, string> = {
   a: '',
   // a3: today's schema with tasks_status_idx kept for finished tasks only (the claim's and the
@@ -39,55 +56,18 @@ const VARIANT_DDL: Record<string, string> = {
   a3: `
     DROP INDEX tasks_status_idx;
     CREATE INDEX tasks_status_idx ON tasks (status, created_at DESC) WHERE status IN ('completed', 'failed', 'cancelled');`,
-  b: `
-    DROP INDEX tasks_ready_idx;
-    CREATE TABLE task_queue (
-      id uuid PRIMARY KEY, task_type text NOT NULL, priority task_priority NOT NULL,
-      run_at timestamptz NOT NULL, created_by uuid);
-    CREATE INDEX task_queue_ready_idx ON task_queue (task_type, priority DESC, run_at, id);
-    CREATE FUNCTION q_ins() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
-      INSERT INTO task_queue VALUES (NEW.id, NEW.task_type, NEW.priority, NEW.run_at, NEW.created_by);
-      RETURN NULL; END $$;
-    CREATE TRIGGER q_ins AFTER INSERT ON tasks FOR EACH ROW
-      WHEN (NEW.status IN ('pending', 'scheduled', 'retrying')) EXECUTE FUNCTION q_ins();`,
+  b: `${queueTable('PRIMARY KEY')} ${READY_INDEX}; ${INSERT_TRIGGER}`,
   // b2: as b, the queue row written by the enqueue statement itself (a CTE), not by a trigger.
-  b2: `
-    DROP INDEX tasks_ready_idx;
-    CREATE TABLE task_queue (
-      id uuid PRIMARY KEY, task_type text NOT NULL, priority task_priority NOT NULL,
-      run_at timestamptz NOT NULL, created_by uuid);
-    CREATE INDEX task_queue_ready_idx ON task_queue (task_type, priority DESC, run_at, id);`,
+  b2: `${queueTable('PRIMARY KEY')} ${READY_INDEX};`,
   // b3: as b2 with one index: the claim locks only the wide row (SKIP LOCKED; a queue row changes
   // only under its task's row lock) and deletes the queue rows by ctid.
-  b3: `
-    DROP INDEX tasks_ready_idx;
-    CREATE TABLE task_queue (
-      id uuid NOT NULL, task_type text NOT NULL, priority task_priority NOT NULL,
-      run_at timestamptz NOT NULL, created_by uuid);
-    CREATE INDEX task_queue_ready_idx ON task_queue (task_type, priority DESC, run_at, id);`,
+  b3: `${queueTable('NOT NULL')} ${READY_INDEX};`,
+  c: `${queueTable('PRIMARY KEY', RUNNING_COLS)} ${READY_INDEX} WHERE locked_by IS NULL;
+    CREATE INDEX task_queue_running_idx ON task_queue (lease_expires_at) WHERE locked_by IS NOT NULL;
+    ${INSERT_TRIGGER}`,
   // c2: as c, written by the enqueue's CTE, one index without a predicate and room on each page,
   // so the claim's update of the queue row is HOT (running rows are stepped over by the claim).
-  c2: `
-    DROP INDEX tasks_ready_idx;
-    CREATE TABLE task_queue (
-      id uuid PRIMARY KEY, task_type text NOT NULL, priority task_priority NOT NULL,
-      run_at timestamptz NOT NULL, created_by uuid, locked_by text, lease_expires_at timestamptz,
-      started_at timestamptz) WITH (fillfactor = 50);
-    CREATE INDEX task_queue_ready_idx ON task_queue (task_type, priority DESC, run_at, id);`,
-  c: `
-    DROP INDEX tasks_ready_idx;
-    CREATE TABLE task_queue (
-      id uuid PRIMARY KEY, task_type text NOT NULL, priority task_priority NOT NULL,
-      run_at timestamptz NOT NULL, created_by uuid, locked_by text, lease_expires_at timestamptz,
-      started_at timestamptz);
-    CREATE INDEX task_queue_ready_idx ON task_queue (task_type, priority DESC, run_at, id) WHERE locked_by IS NULL;
-    CREATE INDEX task_queue_running_idx ON task_queue (lease_expires_at) WHERE locked_by IS NOT NULL;
-    CREATE FUNCTION q_ins() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
-      INSERT INTO task_queue (id, task_type, priority, run_at, created_by)
-      VALUES (NEW.id, NEW.task_type, NEW.priority, NEW.run_at, NEW.created_by);
-      RETURN NULL; END $$;
-    CREATE TRIGGER q_ins AFTER INSERT ON tasks FOR EACH ROW
-      WHEN (NEW.status IN ('pending', 'scheduled', 'retrying')) EXECUTE FUNCTION q_ins();`,
+  c2: `${queueTable('PRIMARY KEY', RUNNING_COLS, ' WITH (fillfactor = 50)')} ${READY_INDEX};`,
 }
 
 const ADMITTED = (limit: number) => `
@@ -209,6 +189,51 @@ async function makeTemplate(): Promise<void> {
   await t.end()
 }
 
+/** A fresh clone of the migrated template with the variant's schema. */
+async function variantDatabase(admin: postgres.Sql, name: string, variant: string): Promise<postgres.Sql> {
+  await admin.unsafe(`DROP DATABASE IF EXISTS ${name}`)
+  await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE hq_tpl`)
+  const db = open(name)
+  if (VARIANT_DDL[variant]) await db.unsafe(VARIANT_DDL[variant]!)
+  if (variant[0] === 'c') await db.unsafe(C_TRIGGER_FIX)
+  return db
+}
+
+/** One claim and the outcome of everything it got (completed); how many went through. */
+async function cycle(c: postgres.Sql, claim: string, finish: string): Promise<number> {
+  const got = await c.unsafe(claim, [], { prepare: true })
+  if (got.length === 0) return 0
+  const outcomes = got.map((r) => ({
+    id: r.id,
+    status: 'completed',
+    result: null,
+    error: null,
+    run_at: null,
+  }))
+  const w = await c.unsafe(finish, [outcomes as never], { prepare: true })
+  if (w.length !== got.length) throw new Error(`finish wrote ${w.length} of ${got.length}`)
+  return w.length
+}
+
+async function dropDatabase(admin: postgres.Sql, db: postgres.Sql, name: string): Promise<void> {
+  await db.end()
+  await admin.unsafe(`DROP DATABASE ${name}`)
+  await admin.end()
+}
+
+/** Queues n due no-op tasks, `per` per statement; b2, b3 and c2 write the queue row in the same statement. */
+async function fill(db: postgres.Sql, variant: string, n: number, per: number): Promise<void> {
+  const rows = `INSERT INTO tasks (task_type, payload, retry_strategy, run_at)
+      SELECT 'noop', '{"delay_seconds":0}', '{"type":"fixed","delay_ms":0}',
+             now() - interval '1 minute' + g * interval '1 microsecond'
+      FROM generate_series($1::int, $2::int) g`
+  const insert = ['b2', 'b3', 'c2'].includes(variant)
+    ? `WITH t AS (${rows} RETURNING id, task_type, priority, run_at, created_by)
+       INSERT INTO task_queue (id, task_type, priority, run_at, created_by) SELECT * FROM t`
+    : rows
+  for (let i = 0; i < n; i += per) await db.unsafe(insert, [i, Math.min(i + per, n) - 1])
+}
+
 interface Sample {
   variant: string
   clients: number
@@ -224,23 +249,11 @@ interface Sample {
 async function runOne(variant: string, clients: number, batch: number): Promise<Sample> {
   const name = `hq_${variant}_${process.pid}`
   const admin = open('postgres')
-  await admin.unsafe(`DROP DATABASE IF EXISTS ${name}`)
-  await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE hq_tpl`)
-  const setup = open(name)
-  if (VARIANT_DDL[variant]) await setup.unsafe(VARIANT_DDL[variant]!)
-  if (variant[0] === 'c') await setup.unsafe(C_TRIGGER_FIX)
+  const setup = await variantDatabase(admin, name, variant)
   const setupPid = (await setup`SELECT pg_backend_pid() AS pid`)[0]!.pid as number
   let c0 = cpuTicks(setupPid)
   let t0 = performance.now()
-  const rows = `INSERT INTO tasks (task_type, payload, retry_strategy, run_at)
-      SELECT 'noop', '{"delay_seconds":0}', '{"type":"fixed","delay_ms":0}',
-             now() - interval '1 minute' + g * interval '1 microsecond'
-      FROM generate_series($1::int, $2::int) g`
-  const insert = ['b2', 'b3', 'c2'].includes(variant)
-    ? `WITH t AS (${rows} RETURNING id, task_type, priority, run_at, created_by)
-       INSERT INTO task_queue (id, task_type, priority, run_at, created_by) SELECT * FROM t`
-    : rows
-  for (let i = 0; i < N; i += 1000) await setup.unsafe(insert, [i, Math.min(i + 1000, N) - 1])
+  await fill(setup, variant, N, 1000)
   const insertMs = performance.now() - t0
   const insertPgUs = (cpuTicks(setupPid) - c0) * TICK_US
   await setup`ANALYZE`
@@ -256,18 +269,9 @@ async function runOne(variant: string, clients: number, batch: number): Promise<
       const claim = claimSql(variant, batch, worker)
       const finish = finishSql(variant, worker)
       for (;;) {
-        const got = await c.unsafe(claim, [], { prepare: true })
-        if (got.length === 0) break
-        const outcomes = got.map((r) => ({
-          id: r.id,
-          status: 'completed',
-          result: null,
-          error: null,
-          run_at: null,
-        }))
-        const w = await c.unsafe(finish, [outcomes as never], { prepare: true })
-        if (w.length !== got.length) throw new Error(`finish wrote ${w.length} of ${got.length}`)
-        done += w.length
+        const n = await cycle(c, claim, finish)
+        if (n === 0) break
+        done += n
       }
     }),
   )
@@ -276,9 +280,7 @@ async function runOne(variant: string, clients: number, batch: number): Promise<
   const left = (await setup`SELECT count(*)::int AS left FROM tasks WHERE status <> 'completed'`)[0]!.left
   if (left !== 0 || done !== N) throw new Error(`${variant}: ${left} unfinished, ${done} done`)
   await Promise.all(conns.map((c) => c.end()))
-  await setup.end()
-  await admin.unsafe(`DROP DATABASE ${name}`)
-  await admin.end()
+  await dropDatabase(admin, setup, name)
   return {
     variant,
     clients,
@@ -300,34 +302,13 @@ async function runOne(variant: string, clients: number, batch: number): Promise<
 async function soakProbe(variant: string, total: number, drained: number): Promise<Record<string, unknown>> {
   const name = `hq_soak_${variant}_${process.pid}`
   const admin = open('postgres')
-  await admin.unsafe(`DROP DATABASE IF EXISTS ${name}`)
-  await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE hq_tpl`)
-  const c = open(name)
-  if (VARIANT_DDL[variant]) await c.unsafe(VARIANT_DDL[variant]!)
-  const rows = `INSERT INTO tasks (task_type, payload, retry_strategy, run_at)
-      SELECT 'noop', '{"delay_seconds":0}', '{"type":"fixed","delay_ms":0}',
-             now() - interval '1 minute' + g * interval '1 microsecond'
-      FROM generate_series($1::int, $2::int) g`
-  const insert = ['b2', 'b3', 'c2'].includes(variant)
-    ? `WITH t AS (${rows} RETURNING id, task_type, priority, run_at, created_by)
-       INSERT INTO task_queue (id, task_type, priority, run_at, created_by) SELECT * FROM t`
-    : rows
-  for (let i = 0; i < total; i += 10_000) await c.unsafe(insert, [i, Math.min(i + 10_000, total) - 1])
+  const c = await variantDatabase(admin, name, variant)
+  await fill(c, variant, total, 10_000)
   await c`ANALYZE`
   const claim = claimSql(variant, 100, 'w0')
   const finish = finishSql(variant, 'w0')
   let done = 0
-  while (done < drained) {
-    const got = await c.unsafe(claim, [], { prepare: true })
-    const outcomes = got.map((r) => ({
-      id: r.id,
-      status: 'completed',
-      result: null,
-      error: null,
-      run_at: null,
-    }))
-    done += (await c.unsafe(finish, [outcomes as never], { prepare: true })).length
-  }
+  while (done < drained) done += await cycle(c, claim, finish)
   const probe = claimSql(variant, 50, 'probe')
   const timeClaim = async () => {
     const ms: number[] = []
@@ -349,9 +330,7 @@ async function soakProbe(variant: string, total: number, drained: number): Promi
   const vacuumMs = Math.round(performance.now() - t0)
   const after = await timeClaim()
   const [size] = await c.unsafe(`SELECT pg_size_pretty(pg_total_relation_size('${table}')) AS s`)
-  await c.end()
-  await admin.unsafe(`DROP DATABASE ${name}`)
-  await admin.end()
+  await dropDatabase(admin, c, name)
   return {
     variant,
     total,
