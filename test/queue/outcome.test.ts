@@ -106,7 +106,8 @@ describe('finishTasks', () => {
           calls++
           return Promise.reject(Object.assign(new Error(code), { code }))
         },
-        { json: (v: unknown) => v },
+        // The statement's states are literal fragments (sqlStates), made without a round trip.
+        { json: (v: unknown) => v, unsafe: (text: string) => db.sql.unsafe(text) },
       )
       await expect(
         finishTasks(fake as never, 'w1', [{ id: crypto.randomUUID(), status: 'completed', result: 1 }]),
