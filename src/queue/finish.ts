@@ -5,6 +5,7 @@
 import { isConnectionError, type Sql } from '../db/connect'
 import { cleanText, errorText } from './outcome-text'
 import { retryDelayMs } from './retry'
+import { sqlStates, TERMINAL } from './states'
 import type { Task } from './task'
 
 export type Outcome =
@@ -126,28 +127,32 @@ async function writeRefused(sql: Sql, workerId: string, o: Outcome, err: unknown
 
 async function writeOutcomes(sql: Sql, workerId: string, outcomes: Outcome[]): Promise<Set<string>> {
   // last_worker stays set on a completion (the rebuilt history names the worker from it); any
-  // other end of the attempt stores the claim and clears it (the trigger of 0004).
+  // other end of the attempt stores the claim and clears it (the trigger of 0004). The states are
+  // literals, as in the claim: as parameters they cost the database ~1.5 µs more per task (21.3
+  // against 22.8 µs per outcome, 3 interleaved runs of 40,000).
+  const completed = sqlStates(sql, 'completed')
+  const handedBack = sqlStates(sql, 'pending')
   const rows = await sql<{ id: string }[]>`
     WITH done AS (
       UPDATE tasks t SET
         status = v.status,
-        result = CASE WHEN v.status = 'completed' THEN v.result ELSE t.result END,
+        result = CASE WHEN v.status = ${completed} THEN v.result ELSE t.result END,
         last_error = coalesce(v.error, t.last_error),
-        run_at = coalesce(v.run_at, CASE WHEN v.status = 'pending' THEN now() ELSE t.run_at END),
-        current_attempt = t.current_attempt - CASE WHEN v.status = 'pending' THEN 1 ELSE 0 END,
-        completed_at = CASE WHEN v.status IN ('completed', 'failed', 'cancelled') THEN now() END,
-        started_at = CASE WHEN v.status = 'pending' THEN NULL ELSE t.started_at END,
+        run_at = coalesce(v.run_at, CASE WHEN v.status = ${handedBack} THEN now() ELSE t.run_at END),
+        current_attempt = t.current_attempt - CASE WHEN v.status = ${handedBack} THEN 1 ELSE 0 END,
+        completed_at = CASE WHEN v.status IN (${sqlStates(sql, ...TERMINAL)}) THEN now() END,
+        started_at = CASE WHEN v.status = ${handedBack} THEN NULL ELSE t.started_at END,
         locked_by = NULL,
         lease_expires_at = NULL,
         updated_at = now()
       FROM jsonb_to_recordset(${sql.json(outcomes.map(toRow) as never)})
         AS v(id uuid, status task_status, result jsonb, error text, run_at timestamptz),
         (SELECT set_config('synchronous_commit', 'off', true)) async
-      WHERE t.id = v.id AND t.status = 'running' AND t.locked_by = ${workerId}
+      WHERE t.id = v.id AND t.status = ${sqlStates(sql, 'running')} AND t.locked_by = ${workerId}
       RETURNING t.id, t.status
     ), feed AS (
       SELECT pg_notify(${FEED_CHANNEL}, string_agg(id::text, ',')) FROM (
-        SELECT id, (row_number() OVER () - 1) / ${FEED_IDS_PER_NOTIFY} AS chunk FROM done WHERE status = 'completed'
+        SELECT id, (row_number() OVER () - 1) / ${FEED_IDS_PER_NOTIFY} AS chunk FROM done WHERE status = ${completed}
       ) c GROUP BY chunk
     )
     SELECT id FROM done WHERE (SELECT count(*) FROM feed) >= 0`
@@ -168,7 +173,7 @@ export async function extendLeases(
   return sql<{ id: string; cancel_requested: boolean }[]>`
     UPDATE tasks SET lease_expires_at = now() + ${leaseMs} * interval '1 millisecond'
     FROM (SELECT set_config('synchronous_commit', 'off', true)) async
-    WHERE status = 'running' AND locked_by = ${workerId}
+    WHERE status = ${sqlStates(sql, 'running')} AND locked_by = ${workerId}
       ${held ? sql`AND id = ANY(${held as string[]}::uuid[])` : sql``}
     RETURNING id, cancel_requested`
 }

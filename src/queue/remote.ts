@@ -5,11 +5,11 @@
 // is extended by extendLeases, and when it goes silent the rescue takes its tasks back. What differs:
 // no tasklab process runs its attempt's timer, so failOverdueRemote does that from the server.
 import type { Sql } from '../db/connect'
-import { admits, type Breaker, isPristine } from './breaker'
+import { type Breaker, isPristine } from './breaker'
 import { claimTasks } from './claim'
 import { QueueError } from './errors'
 import { extendLeases, failureOutcome, finishTasks, type Outcome } from './finish'
-import { breakerOf, breakerSettingsOf, readTypes, recordBreaker, type TaskTypeRow } from './registry'
+import { breakerOf, readTypes, recordBreaker, type TaskTypeRow } from './registry'
 import type { Task } from './task'
 import { heartbeatWorker } from './workers'
 
@@ -102,35 +102,19 @@ export async function claimRemote(
     limit: o.limit,
     leaseMs: o.leaseMs,
   })
-  const now = new Date()
-  const all: string[] = []
-  const probes: string[] = []
-  for (const r of rows) {
-    if (r.paused || !r.is_active) continue
-    const a = admits(breakerOf(r), breakerSettingsOf(r), now)
-    if (a === 'all') all.push(r.name)
-    else if (a === 'probe') probes.push(r.name)
-  }
+  // The claim statement decides what each type admits (claim.ts): paused, inactive and cooling-down
+  // types nothing, a half-open breaker (or an open one past its cool-down) one probe while none of
+  // its tasks runs, across all workers. A task claimed of a type whose breaker was not closed is
+  // that probe: the breaker is recorded half-open, as tasklab's own worker does.
   const claimed = await claimTasks(sql, {
     workerId: o.workerId,
-    types: all,
+    types: rows.filter((r) => !r.paused && r.is_active).map((r) => r.name),
     limit: o.limit,
     leaseMs: o.leaseMs,
   })
   const changes: BreakerChange[] = []
-  for (const name of probes) {
-    if (claimed.length >= o.limit) break
-    // One probe at a time across all workers: a running task of the type is the probe in flight.
-    const [busy] = await sql`SELECT 1 FROM tasks WHERE task_type = ${name} AND status = 'running' LIMIT 1`
-    if (busy) continue
-    const [probe] = await claimTasks(sql, {
-      workerId: o.workerId,
-      types: [name],
-      limit: 1,
-      leaseMs: o.leaseMs,
-    })
-    if (!probe) continue
-    claimed.push(probe)
+  for (const name of new Set(claimed.map((t) => t.task_type))) {
+    if (known.get(name)?.breaker_state === 'closed') continue
     const changed = await recordBreaker(sql, name, 'probe')
     if (changed && changed.row.breaker_state !== changed.before) changes.push(changed)
   }

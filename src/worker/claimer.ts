@@ -18,7 +18,7 @@ import type { Sql } from '../db/connect'
 import { isConnectionError } from '../db/connect'
 import type { Logger } from '../log'
 import type { ClaimedTask as Task } from '../queue/claim'
-import { claimTasks, nextRunAt } from '../queue/claim'
+import { claimForWorker, nextRunAt } from '../queue/claim'
 import type { QueueEventBus } from '../queue/events'
 import type { WorkerMode } from './mode'
 import type { TypeView } from './type-view'
@@ -163,7 +163,7 @@ export class Claimer {
       if (limit <= 0 || !this.o.mode.accepting) return
       const now = new Date()
       const { all, probes } = this.o.types.claimable(now)
-      const claimed = await claimTasks(this.o.sql, {
+      const claimed = await claimForWorker(this.o.sql, {
         workerId: this.o.workerId,
         types: all,
         limit,
@@ -174,7 +174,7 @@ export class Claimer {
       const fresh: Claimed[] = claimed.map((task) => ({ task, claimedAt: at, probe: false }))
       for (const name of probes) {
         if (this.o.executing() + this.queue.length + fresh.length >= this.o.concurrency) break
-        const [probe] = await claimTasks(this.o.sql, {
+        const [probe] = await claimForWorker(this.o.sql, {
           workerId: this.o.workerId,
           types: [name],
           limit: 1,

@@ -217,16 +217,20 @@ export class Worker {
   /** Starts tasks from the local queue while slots are free, then lets the claimer refill. */
   private pump(): void {
     if (!this.mode.accepting) return
-    const now = new Date()
-    const blocked: Claimed[] = []
+    let now: Date | undefined
+    let blocked: Claimed[] | undefined
     while (this.occupied() < this.opts.concurrency) {
       const next = this.claimer.next()
       if (!next) break
+      now ??= new Date()
       // Paused, or its breaker opened, while it waited here: it goes back instead of starting.
-      if (!next.probe && !this.types.mayStart(next.task.task_type, now)) blocked.push(next)
-      else this.begin(next.task)
+      if (next.probe || this.types.mayStart(next.task.task_type, now)) this.begin(next.task)
+      else {
+        blocked ??= []
+        blocked.push(next)
+      }
     }
-    if (blocked.length > 0) this.giveBack(blocked)
+    if (blocked) this.giveBack(blocked)
     this.claimer.wake('slot')
   }
 
@@ -234,7 +238,6 @@ export class Worker {
     const handler = this.handlers.get(task.task_type)
     const type = this.types.row(task.task_type)
     const timeoutMs = task.timeout_ms ?? type?.timeout_ms ?? handler?.timeoutMs ?? this.opts.defaultTimeoutMs
-    const log = this.opts.log.child({ task: task.id, type: task.task_type, attempt: task.current_attempt })
     this.opts.events.emit('task:transition', {
       id: task.id,
       taskType: task.task_type,
@@ -260,7 +263,9 @@ export class Worker {
         metadata: task.metadata,
         createdBy: task.created_by,
         createdAt: task.created_at,
-        log,
+        // Made only if the handler logs: most attempts never do.
+        log: () =>
+          this.opts.log.child({ task: task.id, type: task.task_type, attempt: task.current_attempt }),
         sql: this.opts.sql,
       },
     })
@@ -308,7 +313,10 @@ export class Worker {
       })
     }
     this.breakerWrites = this.breakerWrites.then(async () => {
-      for (const { result, task } of batch) await this.types.attemptWritten(task.task_type, result.breaker)
+      for (const { result, task } of batch) {
+        const write = this.types.attemptWritten(task.task_type, result.breaker)
+        if (write) await write
+      }
     })
     if (this.strict) this.pump()
   }
@@ -339,8 +347,8 @@ export class Worker {
       if (attempt.startedAt > sentAt) continue
       const cancel = ours.get(id)
       if (cancel === undefined)
-        attempt.controller.abort(new AbortReason('lease_lost', 'lease lost: the task was rescued'))
-      else if (cancel) attempt.controller.abort(new AbortReason('cancel', 'cancelled by user'))
+        attempt.abort(new AbortReason('lease_lost', 'lease lost: the task was rescued'))
+      else if (cancel) attempt.abort(new AbortReason('cancel', 'cancelled by user'))
     }
     for (const c of [...this.claimer.queued]) {
       if (c.claimedAt > sentAt) continue
@@ -370,7 +378,7 @@ export class Worker {
       return
     }
     if (msg.kind === 'cancel') {
-      this.executing.get(msg.id)?.controller.abort(new AbortReason('cancel', 'cancelled by user'))
+      this.executing.get(msg.id)?.abort(new AbortReason('cancel', 'cancelled by user'))
       this.cancelQueued(msg.id)
     } else if (msg.kind === 'types') this.types.refresh().catch(() => {})
     this.opts.onControl?.(msg, this)
@@ -411,7 +419,7 @@ export class Worker {
     const attempts = [...this.executing.values()]
     await settlesBy(Promise.all([claimReturned, ...attempts.map((a) => a.done)]), deadline)
     const aborted = attempts.filter((a) => this.executing.has(a.task.id))
-    for (const a of aborted) a.controller.abort(new AbortReason('shutdown', 'worker shutting down'))
+    for (const a of aborted) a.abort(new AbortReason('shutdown', 'worker shutting down'))
     // The aborted attempts settle at once (their race with the signal); then everything is written.
     const finalDeadline = Date.now() + FINAL_WRITE_MS
     await settlesBy(Promise.all([claimReturned, ...aborted.map((a) => a.done)]), finalDeadline)

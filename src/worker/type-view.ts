@@ -78,12 +78,19 @@ export class TypeView {
     this.probing.delete(type)
   }
 
-  /** Breaker writes happen only on failures and on the first success after one. */
-  async attemptWritten(type: string, breaker: 'failure' | 'success' | null): Promise<void> {
+  /**
+   * Breaker writes happen only on failures and on the first success after one. Returns the write,
+   * or undefined when there is none (the happy path: no promise per attempt).
+   */
+  attemptWritten(type: string, breaker: 'failure' | 'success' | null): Promise<void> | undefined {
     const wasProbe = this.probing.delete(type)
     const row = this.rows.get(type)
     if (!breaker || !row) return
     if (breaker === 'success' && isPristine(breakerOf(row)) && !wasProbe) return
+    return this.writeBreaker(type, breaker)
+  }
+
+  private async writeBreaker(type: string, breaker: 'failure' | 'success'): Promise<void> {
     try {
       const changed = await recordBreaker(this.o.sql, type, breaker)
       if (changed) this.apply(changed.row, changed.before)

@@ -41,6 +41,21 @@ describe('cleanText and cleanResult', () => {
     expect(refused('x'.repeat(100), 50)).toContain('over the limit of 50')
   })
 
+  test('flat results (the fast path) are cleaned and refused exactly as nested ones', () => {
+    const flat = { slept_seconds: 0, ok: true, note: null, name: 'x' }
+    expect(cleanResult(flat).ok && (cleanResult(flat) as { value: unknown }).value).toBe(flat)
+    expect(cleanResult({ 'k\u0000': 'v' })).toEqual({ ok: true, value: { 'k\uFFFD': 'v' } })
+    expect(cleanResult(['v\uD800', 1])).toEqual({ ok: true, value: ['v\uFFFD', 1] })
+    expect(cleanResult('a\u0000')).toEqual({ ok: true, value: 'a\uFFFD' })
+    const r = cleanResult({ n: Number.NEGATIVE_INFINITY })
+    expect(r.ok ? 'accepted' : r.error).toContain('-Infinity at key "n"')
+    const big = cleanResult({ s: '€'.repeat(30) }, 50)
+    expect(big.ok ? 'accepted' : big.error).toContain('over the limit of 50')
+    // A Date is not flat: it is stored as its JSON text, as before.
+    const at = new Date(0)
+    expect(cleanResult({ at })).toEqual({ ok: true, value: { at } })
+  })
+
   test('errorText survives values that cannot be turned into a string', () => {
     expect(errorText(Object.create(null))).toContain('cannot be shown')
     expect(errorText(new Error('bad\u0000'))).toBe('bad\uFFFD')
@@ -91,7 +106,8 @@ describe('finishTasks', () => {
           calls++
           return Promise.reject(Object.assign(new Error(code), { code }))
         },
-        { json: (v: unknown) => v },
+        // The statement's states are literal fragments (sqlStates), made without a round trip.
+        { json: (v: unknown) => v, unsafe: (text: string) => db.sql.unsafe(text) },
       )
       await expect(
         finishTasks(fake as never, 'w1', [{ id: crypto.randomUUID(), status: 'completed', result: 1 }]),

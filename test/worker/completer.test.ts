@@ -21,7 +21,8 @@ function flaky(sql: Sql, failures: number): Sql {
     if (left-- > 0) throw Object.assign(new Error('connection reset'), { code: 'ECONNRESET' })
     return (sql as unknown as (...a: unknown[]) => unknown)(...args)
   }) as unknown as Sql
-  return Object.assign(f, { json: sql.json })
+  // The statement's states are literal fragments (sqlStates), made without a round trip.
+  return Object.assign(f, { json: sql.json, unsafe: sql.unsafe })
 }
 
 test('a failed outcome write is retried with backoff until it is in; drain() waits for it', async () => {
