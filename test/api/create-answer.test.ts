@@ -113,6 +113,36 @@ describe('answers are the stored tasks', () => {
   })
 })
 
+describe('bad input in a batch changes nothing', () => {
+  const tasks = async () => (await h.db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM tasks`)[0]!.n
+  test.each([
+    ['a bad field', { task_type: 'email', priority: 'urgent' }, 'VALIDATION_ERROR', 'tasks[4].priority'],
+    ['an unregistered type', { task_type: 'no_such_type' }, 'TASK_TYPE_NOT_REGISTERED', undefined],
+    ['a wrong type of value', { task_type: 'email', payload: 'text' }, 'VALIDATION_ERROR', 'tasks.4.payload'],
+  ])('%s at index 4', async (_, bad, code, field) => {
+    const before = await tasks()
+    const r = await post('/tasks/batch', { tasks: [...VARIETY.slice(0, 4), bad, ...VARIETY.slice(4)] })
+    expect(r.status).toBe(400)
+    expect(r.body.success).toBe(false)
+    expect(r.body.error.code).toBe(code)
+    if (field) expect(r.body.error.details.field).toBe(field)
+    expect(await tasks()).toBe(before)
+  })
+
+  test('an inactive type refuses the whole batch', async () => {
+    await h.db.sql`UPDATE task_types SET is_active = false WHERE name = 'delay_task'`
+    try {
+      const before = await tasks()
+      const r = await post('/tasks/batch', { tasks: VARIETY })
+      expect([r.status, r.body.error.code]).toEqual([400, 'TASK_TYPE_NOT_REGISTERED'])
+      expect(r.body.error.details).toEqual({ task_types: ['delay_task'] })
+      expect(await tasks()).toBe(before)
+    } finally {
+      await h.db.sql`UPDATE task_types SET is_active = true WHERE name = 'delay_task'`
+    }
+  })
+})
+
 describe('cutTask', () => {
   const row = {
     id: '019a0000-0000-7000-8000-000000000001',
