@@ -3,6 +3,7 @@
 // knows (created_at, the resolved strategy and attempts, run_at): RETURNING * sent every payload
 // back, and parsing it again cost as much as sending it. Ids are made by the caller (UUIDv7).
 import type { Sql, TransactionSql } from '../db/connect'
+import { TASKS_CHANNEL } from './notify'
 import type { RetryStrategy } from './retry'
 import type { Priority } from './states'
 import type { Task } from './task'
@@ -48,14 +49,18 @@ export async function insertRows(
   sql: Sql | TransactionSql,
   rows: Row[],
   defaults: EnqueueDefaults,
+  opts: { notify?: boolean } = {},
 ): Promise<Task[]> {
+  // With notify, the wake-up for workers rides on the INSERT (delivered at its commit, folded into
+  // one per statement by PostgreSQL) instead of a NOTIFY statement of its own after it.
+  const notify = opts.notify ? sql`, pg_notify(${TASKS_CHANNEL}, '')` : sql``
   const made = await sql<Inserted[]>`
     WITH ${typesOf(sql, rows, defaults)}
     ${insertFrom(sql, rows, defaults)}
     ORDER BY i.ord
     ON CONFLICT ((coalesce(created_by, '00000000-0000-0000-0000-000000000000'::uuid)), idempotency_key)
       WHERE idempotency_key IS NOT NULL DO NOTHING
-    RETURNING id, status, retry_strategy, max_attempts, created_at, run_at`
+    RETURNING id, status, retry_strategy, max_attempts, created_at, run_at ${notify}`
   const byId = new Map(made.map((m) => [m.id, m]))
   const tasks: Task[] = []
   for (const r of rows) {

@@ -66,7 +66,8 @@ export function tasksPlugin(deps: ApiDeps) {
           createdBy: caller.user.id,
           defaults: deps.enqueueDefaults,
         })
-        if (created) notifier.poke()
+        // enqueue() sent the NOTIFY with the INSERT; only this process's worker is left to wake.
+        if (created) notifier.wakeLocal()
         return taskAnswer(
           created ? 201 : 200,
           task,
