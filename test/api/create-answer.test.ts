@@ -179,6 +179,21 @@ describe('cutTask', () => {
     expect(cutTask(row).retry_strategy).toEqual({ type: 'fixed', interval_ms: 5, max_attempts: 3 })
   })
 
+  test('the answer reads as JSON.stringify of the cleaned tasks (timestamps as ISO text)', async () => {
+    const later = {
+      ...row,
+      id: '019a0000-0000-7000-8000-000000000002',
+      created_at: new Date(0),
+      run_at: new Date(8.64e15),
+    }
+    const res = taskAnswer(201, [row, later, row], 'made')
+    const clean = (t: EngineTask) => Value.Clean(Task, structuredClone(t))
+    expect(res.status).toBe(201)
+    expect(JSON.parse(await res.text())).toEqual(
+      JSON.parse(JSON.stringify({ success: true, data: [row, later, row].map(clean), message: 'made' })),
+    )
+  })
+
   test('an answer that does not match the schema is refused, not sent', () => {
     expect(() => taskAnswer(201, { ...row, status: 'lost' } as unknown as EngineTask, 'x')).toThrow(/status/)
     expect(() => taskAnswer(201, [row, { ...row, id: 'nope' }], 'x')).toThrow(/id/)
