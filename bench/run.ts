@@ -18,7 +18,7 @@ import { TEST_SERVER_URL } from '../test/helpers/db'
 import { type PeerRun, peerSamples, peerSettings, runPeers } from './lib/peers'
 import { binaryPath, QUIET } from './lib/proc'
 import { type Cell, type Row, renderTable } from './lib/report'
-import { enqueueHttp, enqueueInProcess } from './tasklab/enqueue'
+import { enqueueHttp, enqueueInProcess, type Rate } from './tasklab/enqueue'
 import { latency } from './tasklab/latency'
 import { memory } from './tasklab/memory'
 import { pausedClaim } from './tasklab/paused-claim'
@@ -115,14 +115,21 @@ for (let rep = 0; rep < S.repeats; rep++) {
     log(`rep ${rep + 1} tasklab enqueue ${mode} in-process: ${Math.round(r.perSec)}/s`)
     add(`enqueue_${mode}`, r.perSec)
     const h = await twice('HTTP enqueue', () => enqueueHttp(bin, mode, S.enqueue))
+    const cpu = (x: Rate) => `, server CPU ${Math.round(x.serverCpuUs ?? Number.NaN)} µs/task`
     log(
-      `rep ${rep + 1} tasklab enqueue ${mode} HTTP: ${h ? `${Math.round(h.perSec)}/s` : 'routes not available'}`,
+      `rep ${rep + 1} tasklab enqueue ${mode} HTTP: ${h ? `${Math.round(h.perSec)}/s${cpu(h)}` : 'routes not available'}`,
     )
-    if (h) add(`http_${mode}`, h.perSec)
+    if (h) {
+      add(`http_${mode}`, h.perSec)
+      keep(`http_${mode}`, h)
+    }
     if (baseline) {
       const b = await twice('HTTP enqueue (baseline)', () => enqueueHttp(baseline, mode, S.enqueue))
-      log(`rep ${rep + 1} baseline enqueue ${mode} HTTP: ${b ? `${Math.round(b.perSec)}/s` : 'n/a'}`)
-      if (b) add(`baseline_http_${mode}`, b.perSec)
+      log(`rep ${rep + 1} baseline enqueue ${mode} HTTP: ${b ? `${Math.round(b.perSec)}/s${cpu(b)}` : 'n/a'}`)
+      if (b) {
+        add(`baseline_http_${mode}`, b.perSec)
+        keep(`baseline_http_${mode}`, b)
+      }
     }
   }
   if (run('enqueue'))
