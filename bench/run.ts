@@ -5,8 +5,9 @@
 // markdown table; --json writes everything (samples, settings, machine, versions). No speed is
 // asserted anywhere.
 //   --only enqueue,process,latency,memory,rescue,soak,paused   run only these phases
-//   --baseline BIN   also measure processing with another tasklab binary (e.g. the commit before
-//                    a change), interleaved with the others, for a before/after in the same run
+//   --baseline BIN   also measure processing and HTTP enqueue with another tasklab binary (e.g.
+//                    the commit before a change), interleaved with the others, for a before/after
+//                    in the same run
 //   --soak N         tasks through the soak (1,000,000; --quick 5,000); 0 skips it
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, release, totalmem } from 'node:os'
@@ -17,7 +18,7 @@ import { TEST_SERVER_URL } from '../test/helpers/db'
 import { type PeerRun, peerSamples, peerSettings, runPeers } from './lib/peers'
 import { binaryPath, QUIET } from './lib/proc'
 import { type Cell, type Row, renderTable } from './lib/report'
-import { enqueueHttp, enqueueInProcess } from './tasklab/enqueue'
+import { enqueueHttp, enqueueInProcess, type Rate } from './tasklab/enqueue'
 import { latency } from './tasklab/latency'
 import { memory } from './tasklab/memory'
 import { pausedClaim } from './tasklab/paused-claim'
@@ -114,10 +115,22 @@ for (let rep = 0; rep < S.repeats; rep++) {
     log(`rep ${rep + 1} tasklab enqueue ${mode} in-process: ${Math.round(r.perSec)}/s`)
     add(`enqueue_${mode}`, r.perSec)
     const h = await twice('HTTP enqueue', () => enqueueHttp(bin, mode, S.enqueue))
+    const cpu = (x: Rate) => `, server CPU ${Math.round(x.serverCpuUs ?? Number.NaN)} µs/task`
     log(
-      `rep ${rep + 1} tasklab enqueue ${mode} HTTP: ${h ? `${Math.round(h.perSec)}/s` : 'routes not available'}`,
+      `rep ${rep + 1} tasklab enqueue ${mode} HTTP: ${h ? `${Math.round(h.perSec)}/s${cpu(h)}` : 'routes not available'}`,
     )
-    if (h) add(`http_${mode}`, h.perSec)
+    if (h) {
+      add(`http_${mode}`, h.perSec)
+      keep(`http_${mode}`, h)
+    }
+    if (baseline) {
+      const b = await twice('HTTP enqueue (baseline)', () => enqueueHttp(baseline, mode, S.enqueue))
+      log(`rep ${rep + 1} baseline enqueue ${mode} HTTP: ${b ? `${Math.round(b.perSec)}/s${cpu(b)}` : 'n/a'}`)
+      if (b) {
+        add(`baseline_http_${mode}`, b.perSec)
+        keep(`baseline_http_${mode}`, b)
+      }
+    }
   }
   if (run('enqueue'))
     peers.push(await twice('peers enqueue', () => runPeers({ ...peerEnv, PHASES: 'enqueue' })))
@@ -265,12 +278,26 @@ const rows: Row[] = [
     tasklab: tl('http_single'),
   },
   {
+    id: 'baseline_http_single',
+    label: `enqueue HTTP POST /tasks, ${S.enqueue.httpClients} clients, baseline binary (--baseline)`,
+    unit: 'tasks/s',
+    better: 'higher',
+    tasklab: tl('baseline_http_single'),
+  },
+  {
     id: 'http_batch',
     label: `enqueue HTTP POST /tasks/batch, ${S.enqueue.batch} per call`,
     unit: 'tasks/s',
     better: 'higher',
     target: '≥ 60,000',
     tasklab: tl('http_batch'),
+  },
+  {
+    id: 'baseline_http_batch',
+    label: `enqueue HTTP POST /tasks/batch, ${S.enqueue.batch} per call, baseline binary (--baseline)`,
+    unit: 'tasks/s',
+    better: 'higher',
+    tasklab: tl('baseline_http_batch'),
   },
   ...S.concurrencies.map(
     (c): Row => ({

@@ -89,6 +89,12 @@ export class Tasklab {
     return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 }
   }
 
+  /** CPU time used so far (user + system), in ms, from /proc/<pid>/stat (clock ticks of 10 ms). */
+  cpuMs(): number {
+    const fields = readFileSync(`/proc/${this.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 10
+  }
+
   kill(signal: 'SIGKILL' | 'SIGTERM' = 'SIGTERM'): void {
     if (this.proc.exitCode === null) this.proc.kill(signal)
   }

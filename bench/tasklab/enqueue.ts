@@ -19,6 +19,8 @@ export interface EnqueueSettings {
 export interface Rate {
   perSec: number
   ms: number
+  /** HTTP only: the server's CPU per task while timed, in µs (less swayed by a loaded machine). */
+  serverCpuUs?: number
 }
 
 export const DEFAULTS: EnqueueDefaults = { maxAttempts: 3, retryStrategy: defaultRetryStrategy(2000, 3) }
@@ -110,18 +112,22 @@ export async function enqueueHttp(
       return true
     }
     let r: Rate
+    let cpu0: number
     if (mode === 'single') {
       if (!(await post('/tasks', noop(-1)))) return null
       await runPool(4 * s.httpClients, s.httpClients, (i) => post('/tasks', noop(-i)))
+      cpu0 = server.cpuMs()
       r = await timed(s.n, () => runPool(s.n, s.httpClients, (i) => post('/tasks', noop(i))))
     } else {
       if (!(await post('/tasks/batch', { tasks: [noop(-1), noop(-2)] }))) return null
       const tasks = Array.from({ length: s.n }, (_, i) => noop(i))
+      cpu0 = server.cpuMs()
       r = await timed(s.n, async () => {
         for (let k = 0; k < s.n; k += s.batch)
           await post('/tasks/batch', { tasks: tasks.slice(k, k + s.batch) })
       })
     }
+    r.serverCpuUs = ((server.cpuMs() - cpu0) * 1000) / s.n
     const expected = s.n + (mode === 'single' ? 4 * s.httpClients + 1 : 2)
     if ((await count(db)) !== expected)
       throw new Error(`bench: HTTP enqueue ${mode}: expected ${expected} tasks`)

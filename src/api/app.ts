@@ -7,6 +7,7 @@ import { VERSION } from '../version'
 import { credentialGate } from './auth/guard'
 import { authPlugin } from './auth/plugin'
 import { chaosPlugin } from './chaos/plugin'
+import { fastFormats } from './contract'
 import type { ApiDeps } from './deps'
 import { hoistNamed, TAGS, withJsonBodies } from './docs'
 import { docsAssets, SWAGGER_SCRIPT, SWAGGER_STYLE } from './docs-assets'
@@ -33,6 +34,7 @@ const LONG_POLL_IDLE_SECS = 45
 
 export function createApp(deps: ApiDeps, feed = new LiveFeed(deps.sql, deps.log)) {
   const { config, log } = deps
+  fastFormats() // after every import: @elysiajs/openapi replaces the format when it loads
   const limit = config.server.bodyLimitBytes
   const gate = credentialGate(deps.sql, config.server.workerToken)
   const perAddress = config.server.maxConnectionsPerAddress

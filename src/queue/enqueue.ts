@@ -1,13 +1,13 @@
 // Enqueue: validation of what callers send, then one INSERT (src/queue/insert.ts) that also checks
 // the type is registered and active and resolves the retry strategy (task's, else the type's, else
 // the configured default) — single enqueues share statements (src/queue/coalesce.ts), a batch is
-// one statement.
+// one statement (without idempotency keys not even a transaction: src/queue/insert.ts insertBatch).
 import type { Sql, TransactionSql } from '../db/connect'
 import { insertCoalesced } from './coalesce'
 import { parseIsoDateTime } from './dates'
 import { QueueError } from './errors'
 import { uuidv7 } from './ids'
-import { type EnqueueDefaults, insertRows, type Row } from './insert'
+import { type EnqueueDefaults, insertBatch, insertRows, type Row } from './insert'
 import { checkPayloads } from './payload-check'
 import { parseRetryStrategy, type RetryStrategy } from './retry'
 import { isPriority, type Priority } from './states'
@@ -214,6 +214,12 @@ export async function enqueueBatch(
     })
   await checkPayloads(sql, rows, true)
 
+  if (keys.length === 0) {
+    // Nothing to match against earlier tasks: one statement, the answer built from what was sent.
+    const made = await insertBatch(sql, rows, opts.defaults)
+    if ('missing' in made) throw notRegistered(made.missing)
+    return made.tasks.map((task) => ({ task, created: true }))
+  }
   return sql.begin(async (tx) => {
     const missing = await unregisteredTypes(tx, [...new Set(rows.map((r) => r.task_type))])
     if (missing.length > 0) throw notRegistered(missing)

@@ -2,6 +2,8 @@
 // (measured with graphile-worker here: 13-15 of 16 enqueue connections waited on it), so tasklab
 // never notifies per task: enqueues poke this notifier, which sends one NOTIFY per burst, after
 // the inserts committed. While one NOTIFY is in flight, further pokes coalesce into one more.
+// Single enqueues (enqueue()) need no poke: their shared INSERT carries one NOTIFY per statement
+// (src/queue/coalesce.ts); the API only wakes its own process's worker (wakeLocal).
 import type { Sql, TransactionSql } from '../db/connect'
 
 export const TASKS_CHANNEL = 'tasklab_tasks'
@@ -32,7 +34,7 @@ export class Notifier {
 
   /** New work is in the queue: wake this process's worker now, and other processes soon. */
   poke(): void {
-    for (const fn of this.local) fn()
+    this.wakeLocal()
     if (this.inFlight) {
       this.again = true
       return
@@ -40,6 +42,11 @@ export class Notifier {
     this.inFlight = true
     // queueMicrotask lets every enqueue that finished in this turn share the NOTIFY.
     queueMicrotask(() => void this.send())
+  }
+
+  /** Wakes this process's worker only: for tasks whose INSERT carried the NOTIFY (enqueue()). */
+  wakeLocal(): void {
+    for (const fn of this.local) fn()
   }
 
   /** In-process wake-up, so a worker in the same process does not wait for the NOTIFY round trip. */

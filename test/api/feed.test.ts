@@ -93,3 +93,37 @@ test('a whole life between two ticks, scheduled and completed, still streams eve
   expect(running.run_at).toBeInstanceOf(Date)
   expect(running.current_attempt).toBe(1)
 })
+
+test('creations are read only while a listener wants them, and then from that moment on', async () => {
+  await registerTypes(db.sql, 'quiet')
+  const quiet = new LiveFeed(db.sql, silentLogger, 3_600_000)
+  const metricsLike: FeedEvent[] = []
+  const offMetrics = quiet.subscribe((batch) => metricsLike.push(...batch), { creations: false })
+  quiet.start()
+  await waitFor('the cursors', () => (quiet as unknown as { cursor: string | null }).cursor !== null)
+  try {
+    const tickQuiet = (what: string, done: () => boolean) =>
+      waitFor(what, async () => {
+        await quiet.tick()
+        return done()
+      })
+    const { task: before } = await enqueue(db.sql, { task_type: 'quiet' }, { createdBy: null, defaults })
+    // A claim is stored-or-running, read whatever the listeners: once it is seen, the creation
+    // before it would have been seen in the same or an earlier tick.
+    await claimTasks(db.sql, { workerId: 'w-quiet', types: ['quiet'], limit: 1, leaseMs: 30_000 })
+    await tickQuiet('the claim', () => metricsLike.some((e) => e.task_id === before.id))
+    expect(metricsLike.filter((e) => e.task_id === before.id).map((e) => e.from_status)).toEqual(['pending'])
+
+    const panel: FeedEvent[] = []
+    const offPanel = quiet.subscribe((batch) => panel.push(...batch))
+    const { task: after } = await enqueue(db.sql, { task_type: 'quiet' }, { createdBy: null, defaults })
+    await tickQuiet('the new creation', () => panel.some((e) => e.task_id === after.id))
+    // The panel sees creations from its arrival: not the one made while nobody read them.
+    expect(panel.some((e) => e.task_id === before.id && e.from_status === null)).toBe(false)
+    expect(metricsLike.some((e) => e.task_id === after.id)).toBe(true)
+    offPanel()
+  } finally {
+    offMetrics()
+    quiet.stop()
+  }
+})

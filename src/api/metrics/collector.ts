@@ -25,7 +25,8 @@ export class MetricsCollector {
   readonly runTime = new Histogram('tasklab_task_run_seconds', 'Time an attempt ran, by type and outcome.')
 
   constructor(feed: LiveFeed) {
-    feed.subscribe((batch) => this.observe(batch))
+    // Creations count nowhere here (claims, outcomes and their times do): the feed may skip them.
+    feed.subscribe((batch) => this.observe(batch), { creations: false })
   }
 
   /** Counts every transition; times only rows whose task still shows the same attempt (exact). */

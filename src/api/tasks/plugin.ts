@@ -12,6 +12,7 @@ import { Ok, Paged, route } from '../contract'
 import type { ApiDeps } from '../deps'
 import { ok, page } from '../envelope'
 import { badRequest } from '../errors'
+import { taskAnswer } from './answer'
 import { parseFilter, parsePage } from './parse'
 import {
   Batch,
@@ -55,7 +56,7 @@ export function tasksPlugin(deps: ApiDeps) {
   return new Elysia({ name: 'tasklab-tasks', prefix: '/tasks' })
     .post(
       '',
-      async ({ body, headers, set }) => {
+      async ({ body, headers }) => {
         const caller = await who(headers.authorization)
         const input: EngineTask = {
           ...body,
@@ -65,9 +66,10 @@ export function tasksPlugin(deps: ApiDeps) {
           createdBy: caller.user.id,
           defaults: deps.enqueueDefaults,
         })
-        if (created) notifier.poke()
-        set.status = created ? 201 : 200
-        return ok(
+        // enqueue() sent the NOTIFY with the INSERT; only this process's worker is left to wake.
+        if (created) notifier.wakeLocal()
+        return taskAnswer(
+          created ? 201 : 200,
           task,
           created ? `Task ${task.id} created.` : `Task ${task.id} already exists for this idempotency key.`,
         )
@@ -85,7 +87,7 @@ export function tasksPlugin(deps: ApiDeps) {
     )
     .post(
       '/batch',
-      async ({ body, headers, set }) => {
+      async ({ body, headers }) => {
         const caller = await who(headers.authorization)
         const results = await enqueueBatch(sql, body.tasks as EngineTask[], {
           createdBy: caller.user.id,
@@ -93,8 +95,8 @@ export function tasksPlugin(deps: ApiDeps) {
         })
         const fresh = results.filter((r) => r.created).length
         if (fresh > 0) notifier.poke()
-        set.status = 201
-        return ok(
+        return taskAnswer(
+          201,
           results.map((r) => r.task),
           `${fresh} task(s) created${fresh < results.length ? `, ${results.length - fresh} matched earlier idempotency keys` : ''}.`,
         )
