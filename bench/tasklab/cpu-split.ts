@@ -8,11 +8,10 @@
 // The worker's start-up is excluded: its CPU is read once the first task was claimed and again when
 // the last is completed. The backends are every connection of the worker to its fresh database.
 import { readFileSync } from 'node:fs'
-import { enqueueBatch } from '../../src/queue/enqueue'
 import { freshDatabase, unfinished } from '../lib/db'
 import { Tasklab } from '../lib/proc'
 import { median, until } from '../lib/stats'
-import { DEFAULTS, NOOP } from './enqueue'
+import { fillNoop } from './enqueue'
 
 const args = process.argv.slice(2)
 const opt = (name: string, dflt: number) => {
@@ -48,13 +47,7 @@ async function drain(bin: string): Promise<Run> {
   const db = await freshDatabase(2)
   let w: Tasklab | undefined
   try {
-    const tasks = Array.from({ length: 1000 }, () => NOOP)
-    for (let k = 0; k < N; k += 1000)
-      await enqueueBatch(db.sql, tasks.slice(0, Math.min(1000, N - k)), {
-        createdBy: null,
-        defaults: DEFAULTS,
-      })
-    await db.sql`ANALYZE tasks`
+    await fillNoop(db.sql, N)
     const worker = new Tasklab(bin, 'worker', db.url, { STARTER__WORKER__CONCURRENCY: String(C) })
     w = worker
     const backends = async () =>

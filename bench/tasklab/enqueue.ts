@@ -2,6 +2,7 @@
 // outstanding, or N tasks in sequential calls of `batch`. In-process calls the engine (and pokes
 // the debounced notifier, as the API does); HTTP goes through `tasklab serve` with a user token.
 
+import type { Sql } from '../../src/db/connect'
 import { type EnqueueDefaults, enqueue, enqueueBatch, type NewTask } from '../../src/queue/enqueue'
 import { Notifier } from '../../src/queue/notify'
 import { defaultRetryStrategy } from '../../src/queue/retry'
@@ -25,6 +26,16 @@ export interface Rate {
 
 export const DEFAULTS: EnqueueDefaults = { maxAttempts: 3, retryStrategy: defaultRetryStrategy(2000, 3) }
 export const NOOP: NewTask = { task_type: 'delay_task', payload: { delay_seconds: 0 } }
+/** Fills a measurement's database with `n` no-op tasks, 1,000 per statement; `after` runs after
+ *  each statement (e.g. to poke a worker), then the table is analyzed for the claim's plan. */
+export async function fillNoop(sql: Sql, n: number, after: () => void = () => {}): Promise<void> {
+  const tasks = Array.from({ length: 1000 }, () => NOOP)
+  for (let k = 0; k < n; k += 1000) {
+    await enqueueBatch(sql, tasks.slice(0, Math.min(1000, n - k)), { createdBy: null, defaults: DEFAULTS })
+    after()
+  }
+  await sql`ANALYZE tasks`
+}
 const noop = (i: number): NewTask => ({ task_type: 'delay_task', payload: { delay_seconds: 0, i } })
 
 async function count(db: BenchDatabase): Promise<number> {

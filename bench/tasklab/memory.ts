@@ -1,12 +1,11 @@
 // Resident memory of `tasklab start` (API + worker + maintenance in one process) on real
 // PostgreSQL: settled idle RSS and its high-water mark after start-up, then the high-water mark
 // while it drains N no-op tasks at concurrency 10.
-import { enqueueBatch } from '../../src/queue/enqueue'
 import { Notifier } from '../../src/queue/notify'
 import { freshDatabase, unfinished } from '../lib/db'
 import { Tasklab } from '../lib/proc'
 import { until } from '../lib/stats'
-import { DEFAULTS, NOOP } from './enqueue'
+import { fillNoop } from './enqueue'
 
 export interface MemoryResult {
   idleRssMb: number
@@ -21,15 +20,8 @@ export async function memory(bin: string, n: number, idleMs: number): Promise<Me
     await app.ready()
     await Bun.sleep(idleMs)
     const idle = app.rss()
-    const tasks = Array.from({ length: 1000 }, () => NOOP)
     const notifier = new Notifier(db.sql)
-    for (let k = 0; k < n; k += 1000) {
-      await enqueueBatch(db.sql, tasks.slice(0, Math.min(1000, n - k)), {
-        createdBy: null,
-        defaults: DEFAULTS,
-      })
-      notifier.poke()
-    }
+    await fillNoop(db.sql, n, () => notifier.poke())
     await until('the queue to drain', 300_000, 50, async () => ((await unfinished(db)) ? undefined : true))
     return { idleRssMb: idle.rssMb, idlePeakMb: idle.peakMb, drainPeakMb: app.rss().peakMb }
   } finally {

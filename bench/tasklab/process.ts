@@ -4,11 +4,10 @@
 // the last outcome written), so the bench's own polling (every 20 ms) neither loads the database
 // nor adds its interval to the result. The peers' harness measures the same span, ending at the
 // first 5 ms poll that sees no unfinished job.
-import { enqueueBatch } from '../../src/queue/enqueue'
 import { freshDatabase, unfinished } from '../lib/db'
 import { Tasklab } from '../lib/proc'
 import { until } from '../lib/stats'
-import { DEFAULTS, NOOP } from './enqueue'
+import { fillNoop } from './enqueue'
 
 export interface ProcessResult {
   perSec: number
@@ -25,13 +24,7 @@ export async function processDrain(
   const db = await freshDatabase(2, bin)
   const workers: Tasklab[] = []
   try {
-    const tasks = Array.from({ length: 1000 }, () => NOOP)
-    for (let k = 0; k < n; k += 1000)
-      await enqueueBatch(db.sql, tasks.slice(0, Math.min(1000, n - k)), {
-        createdBy: null,
-        defaults: DEFAULTS,
-      })
-    await db.sql`ANALYZE tasks`
+    await fillNoop(db.sql, n)
     const spawnedAt = Date.now()
     for (let i = 0; i < processes; i++)
       workers.push(new Tasklab(bin, 'worker', db.url, { STARTER__WORKER__CONCURRENCY: String(concurrency) }))

@@ -3,19 +3,16 @@
 // self-time functions of the profile (`bun bench/tasklab/worker-profile.ts [n] [outdir]`).
 import { readdirSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { enqueueBatch } from '../../src/queue/enqueue'
 import { freshDatabase, unfinished } from '../lib/db'
 import { QUIET } from '../lib/proc'
 import { until } from '../lib/stats'
-import { DEFAULTS, NOOP } from './enqueue'
+import { fillNoop } from './enqueue'
 
 const N = Number(process.argv[2] ?? 100_000)
 const OUT = process.argv[3] ?? '/tmp/tasklab-worker-prof'
 const db = await freshDatabase(2)
 try {
-  const tasks = Array.from({ length: 1000 }, () => NOOP)
-  for (let k = 0; k < N; k += 1000) await enqueueBatch(db.sql, tasks, { createdBy: null, defaults: DEFAULTS })
-  await db.sql`ANALYZE tasks`
+  await fillNoop(db.sql, N)
   const proc = Bun.spawn(
     ['bun', '--cpu-prof', `--cpu-prof-dir=${OUT}`, resolve(import.meta.dir, '../../src/main.ts'), 'worker'],
     {
