@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox'
 import { builtinHandlers } from '../../src/handlers'
 import { defineHandler, PermanentError, sleep, type TaskHandler } from '../../src/handlers/contract'
 import { cancelTask } from '../../src/queue/actions'
+import type { NewTask } from '../../src/queue/enqueue'
 import { sendControl } from '../../src/queue/notify'
 import type { Worker } from '../../src/worker/runner'
 import { createTestDatabase, type TestDatabase } from '../helpers/db'
@@ -26,6 +27,21 @@ async function start(hs: TaskHandler[] = handlers, opts = {}) {
   await t.worker.start()
   running.push(t.worker)
   return t
+}
+/** Adds a task and waits until the worker has started it. The listener is on before the insert:
+ *  the INSERT carries the workers' NOTIFY, so the worker may start the task before `add` returns. */
+async function addStarted(w: Awaited<ReturnType<typeof start>>, input: NewTask) {
+  const started = new Set<string>()
+  const off = w.events.on('task:transition', (e) => {
+    if (e.to === 'running') started.add(e.id)
+  })
+  try {
+    const t = await w.add(input)
+    await waitFor(`task ${t.id} to start`, () => started.has(t.id))
+    return t
+  } finally {
+    off()
+  }
 }
 const eventsOf = (id: string) =>
   db.sql`SELECT at, from_status, to_status, attempt, error FROM task_events WHERE task_id = ${id} ORDER BY id`
@@ -101,9 +117,7 @@ describe('worker', () => {
   })
 
   test('cancelling a running task fires its signal and ends it cancelled', async () => {
-    const { add, events } = await start()
-    const t = await add({ task_type: 'delay_task', payload: { delay_seconds: 30 } })
-    await events.waitFor('task:transition', (e) => e.id === t.id && e.to === 'running')
+    const t = await addStarted(await start(), { task_type: 'delay_task', payload: { delay_seconds: 30 } })
     const during = await cancelTask(db.sql, t.id, {}, 'user:test')
     expect(during).toMatchObject({ status: 'running', cancel_requested: true })
     const done = await settled(t.id, 'cancelled')
@@ -128,9 +142,9 @@ describe('worker', () => {
   })
 
   test('stop() hands back what it cannot finish: running → pending, the attempt not counted', async () => {
-    const { add, events, worker } = await start(handlers, { concurrency: 1 })
-    const t = await add({ task_type: 'delay_task', payload: { delay_seconds: 30 } })
-    await events.waitFor('task:transition', (e) => e.id === t.id && e.to === 'running')
+    const w = await start(handlers, { concurrency: 1 })
+    const { worker } = w
+    const t = await addStarted(w, { task_type: 'delay_task', payload: { delay_seconds: 30 } })
     running.splice(running.indexOf(worker), 1)
     expect(await worker.stop(50)).toBe(1)
     const back = await statusOf(db.sql, t.id)
