@@ -3,6 +3,7 @@
 // chaos routes) with one `.use(...)` line below; unknown /api/* paths stay the API's JSON 404/405.
 import { openapi } from '@elysiajs/openapi'
 import { Elysia, NotFoundError } from 'elysia'
+import { batchProblem, newTaskProblem } from '../shared/task-input'
 import { VERSION } from '../version'
 import { credentialGate } from './auth/guard'
 import { authPlugin } from './auth/plugin'
@@ -29,6 +30,12 @@ import { typesPlugin } from './types/plugin'
 import { workersPlugin } from './workers/plugin'
 
 export const API_PREFIX = '/api/v1'
+
+/** Request bodies answered with the engine's sentence naming the field (the same schema, the same words). */
+const BODY_SENTENCES = new Map([
+  [`POST ${API_PREFIX}/tasks`, newTaskProblem],
+  [`POST ${API_PREFIX}/tasks/batch`, batchProblem],
+])
 /** Idle timeout of a worker's long-poll claim: its wait_ms (at most 30 s) and some slack. */
 const LONG_POLL_IDLE_SECS = 45
 
@@ -86,7 +93,8 @@ export function createApp(deps: ApiDeps, feed = new LiveFeed(deps.sql, deps.log)
     .onAfterResponse(({ request }) => releaseAfterResponse(request))
     .onError(({ code, error, request, set, path }) => {
       const requestId = String(set.headers['x-request-id'] ?? requestIdOf(request))
-      const ctx = { code, error, path, method: request.method, requestId }
+      const describeBody = BODY_SENTENCES.get(`${request.method} ${path}`)
+      const ctx = { code, error, path, method: request.method, requestId, describeBody }
       const e = classify(ctx, table.allowed) ?? internal(log, ctx)
       set.status = e.status
       Object.assign(set.headers, e.headers ?? {})

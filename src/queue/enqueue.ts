@@ -3,6 +3,16 @@
 // the configured default) — single enqueues share statements (src/queue/coalesce.ts), a batch is
 // one statement (without idempotency keys not even a transaction: src/queue/insert.ts insertBatch).
 import type { Sql, TransactionSql } from '../db/connect'
+import {
+  BATCH_LIMIT,
+  batchSizeProblem,
+  inBatch,
+  METADATA_LIMIT_BYTES,
+  type NewTaskInput,
+  newTaskProblem,
+  newTaskSentence,
+  PAYLOAD_LIMIT_BYTES,
+} from '../shared/task-input'
 import { insertCoalesced } from './coalesce'
 import { parseIsoDateTime } from './dates'
 import { QueueError } from './errors'
@@ -10,14 +20,12 @@ import { uuidv7 } from './ids'
 import { type EnqueueDefaults, insertBatch, insertRows, type Row } from './insert'
 import { checkPayloads } from './payload-check'
 import { parseRetryStrategy, type RetryStrategy } from './retry'
-import { isPriority, type Priority } from './states'
 import type { Task } from './task'
 
 export type { EnqueueDefaults, Row } from './insert'
 
-export const PAYLOAD_LIMIT_BYTES = 1024 * 1024
-export const METADATA_LIMIT_BYTES = 64 * 1024
-export const BATCH_LIMIT = 1000
+// The limits live with the schema they belong to; the engine's callers keep importing them from here.
+export { BATCH_LIMIT, METADATA_LIMIT_BYTES, PAYLOAD_LIMIT_BYTES }
 
 export interface NewTask {
   task_type: string
@@ -32,106 +40,60 @@ export interface NewTask {
 }
 
 const invalid = (field: string, message: string, index?: number): never => {
-  const at = index === undefined ? field : `tasks[${index}].${field}`
-  throw new QueueError('VALIDATION_ERROR', index === undefined ? message : `tasks[${index}]: ${message}`, {
-    field: at,
-  })
+  const problem = index === undefined ? { field, message } : inBatch({ field, message }, index)
+  throw new QueueError('VALIDATION_ERROR', problem.message, { field: problem.field })
 }
 
+/**
+ * The shared schema (src/shared/task-input.ts) checks the shape and every bound; then what it cannot
+ * express: JSON byte sizes, a real calendar date, and the retry strategy's consistency.
+ */
 export function validateNewTask(
   input: NewTask,
   createdBy: string | null,
-  _now: Date,
   defaultMaxAttempts: number,
   index?: number,
 ): Row {
-  if (!input || typeof input !== 'object' || Array.isArray(input))
-    invalid('body', 'A task must be a JSON object.', index)
+  const problem = newTaskProblem(input)
+  if (problem) invalid(problem.field, problem.message, index)
+  const task = input as NewTaskInput
   const bad = (field: string, msg: string) => invalid(field, msg, index)
 
-  if (typeof input.task_type !== 'string' || input.task_type.length === 0)
-    bad('task_type', 'task_type is required and must be a string.')
-  if (input.task_type.length > 63) bad('task_type', 'task_type must be at most 63 characters.')
-
-  const payload = input.payload === undefined ? {} : input.payload
-  if (!payload || typeof payload !== 'object' || Array.isArray(payload))
-    bad('payload', 'payload must be a JSON object.')
+  const payload = task.payload ?? {}
   if (jsonSize(payload) > PAYLOAD_LIMIT_BYTES)
     bad('payload', `payload must be at most ${PAYLOAD_LIMIT_BYTES} bytes (1 MiB) as JSON.`)
-
-  const metadata = input.metadata === undefined || input.metadata === null ? {} : input.metadata
-  if (typeof metadata !== 'object' || Array.isArray(metadata))
-    bad('metadata', 'metadata must be a JSON object.')
+  const metadata = task.metadata ?? {}
   if (jsonSize(metadata) > METADATA_LIMIT_BYTES)
     bad('metadata', `metadata must be at most ${METADATA_LIMIT_BYTES} bytes (64 KiB) as JSON.`)
 
-  const priority = input.priority ?? 'normal'
-  if (!isPriority(priority))
-    bad(
-      'priority',
-      `priority must be one of low, normal, high, critical; got ${JSON.stringify(priority).slice(0, 40)}.`,
-    )
-
-  let maxAttempts: number | null = null
-  if (input.max_attempts !== undefined && input.max_attempts !== null) {
-    const m = input.max_attempts
-    if (typeof m !== 'number' || !Number.isInteger(m) || m < 1 || m > 1000)
-      bad('max_attempts', 'max_attempts must be a whole number from 1 to 1000.')
-    maxAttempts = m as number
-  }
-
+  let maxAttempts = task.max_attempts ?? null
   let strategy: RetryStrategy | null = null
-  if (input.retry_strategy !== undefined && input.retry_strategy !== null) {
+  if (task.retry_strategy !== undefined && task.retry_strategy !== null) {
     // A strategy without max_attempts takes the task's, else the configured default.
-    const parsed = parseRetryStrategy(input.retry_strategy, maxAttempts ?? defaultMaxAttempts)
+    const parsed = parseRetryStrategy(task.retry_strategy, maxAttempts ?? defaultMaxAttempts)
     if (!parsed.ok) bad('retry_strategy', parsed.error)
     else strategy = parsed.value
-    const given = (input.retry_strategy as { max_attempts?: unknown }).max_attempts
-    if (maxAttempts === null && typeof given === 'number') maxAttempts = given
+    maxAttempts ??= task.retry_strategy.max_attempts ?? null
   }
 
   let scheduledAt: string | null = null
-  if (input.scheduled_at !== undefined && input.scheduled_at !== null) {
-    const s = input.scheduled_at
-    const when = typeof s === 'string' ? parseIsoDateTime(s) : null
-    if (!when)
-      bad(
-        'scheduled_at',
-        'scheduled_at must be an ISO 8601 date-time on a real calendar day, such as 2030-01-31T12:00:00Z.',
-      )
+  if (task.scheduled_at !== undefined && task.scheduled_at !== null) {
+    const when = parseIsoDateTime(task.scheduled_at)
+    if (!when) bad('scheduled_at', newTaskSentence('scheduled_at', task.scheduled_at))
     scheduledAt = when!.toISOString()
-  }
-
-  let timeoutMs: number | null = null
-  if (input.timeout_ms !== undefined && input.timeout_ms !== null) {
-    const t = input.timeout_ms
-    if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > 86_400_000)
-      bad('timeout_ms', 'timeout_ms must be a whole number of milliseconds from 1 to 86400000 (one day).')
-    timeoutMs = t as number
-  }
-
-  let key: string | null = null
-  if (input.idempotency_key !== undefined && input.idempotency_key !== null) {
-    if (
-      typeof input.idempotency_key !== 'string' ||
-      input.idempotency_key.length < 1 ||
-      input.idempotency_key.length > 255
-    )
-      bad('idempotency_key', 'idempotency_key must be a string of 1 to 255 characters.')
-    key = input.idempotency_key as string
   }
 
   return {
     id: uuidv7(),
-    task_type: input.task_type,
-    priority: priority as Priority,
+    task_type: task.task_type,
+    priority: task.priority ?? 'normal',
     payload,
-    metadata: metadata as Record<string, unknown>,
+    metadata,
     retry_strategy: strategy,
     max_attempts: maxAttempts,
     scheduled_at: scheduledAt,
-    timeout_ms: timeoutMs,
-    idempotency_key: key,
+    timeout_ms: task.timeout_ms ?? null,
+    idempotency_key: task.idempotency_key ?? null,
     created_by: createdBy,
   }
 }
@@ -180,7 +142,7 @@ export async function enqueue(
   input: NewTask,
   opts: { createdBy: string | null; defaults: EnqueueDefaults },
 ): Promise<EnqueueResult> {
-  const row = validateNewTask(input, opts.createdBy, new Date(), opts.defaults.maxAttempts)
+  const row = validateNewTask(input, opts.createdBy, opts.defaults.maxAttempts)
   await checkPayloads(sql, [row], false)
   const task = await insertCoalesced(sql, row, opts.defaults)
   if (task) return { task, created: true }
@@ -197,16 +159,9 @@ export async function enqueueBatch(
   inputs: NewTask[],
   opts: { createdBy: string | null; defaults: EnqueueDefaults },
 ): Promise<EnqueueResult[]> {
-  if (!Array.isArray(inputs) || inputs.length === 0)
-    throw new QueueError('VALIDATION_ERROR', 'tasks must be a non-empty array.', { field: 'tasks' })
-  if (inputs.length > BATCH_LIMIT)
-    throw new QueueError(
-      'VALIDATION_ERROR',
-      `A batch holds at most ${BATCH_LIMIT} tasks; got ${inputs.length}.`,
-      { field: 'tasks' },
-    )
-  const now = new Date()
-  const rows = inputs.map((t, i) => validateNewTask(t, opts.createdBy, now, opts.defaults.maxAttempts, i))
+  const size = batchSizeProblem(inputs)
+  if (size) throw new QueueError('VALIDATION_ERROR', size, { field: 'tasks' })
+  const rows = inputs.map((t, i) => validateNewTask(t, opts.createdBy, opts.defaults.maxAttempts, i))
   const keys = rows.map((r) => r.idempotency_key).filter((k): k is string => k !== null)
   if (new Set(keys).size !== keys.length)
     throw new QueueError('VALIDATION_ERROR', 'Two tasks in the batch share an idempotency_key.', {

@@ -1,10 +1,9 @@
 // Retry strategies on the engine's side: the default for new tasks and the check of untrusted JSON.
 // The shape and the delay formulas are in src/shared/retry.ts, which the panel imports too.
 import type { RetryStrategy } from '../shared/retry'
+import { retryStrategyProblem } from '../shared/task-input'
 
 export { type RetryStrategy, retryDelayMs } from '../shared/retry'
-
-const MAX_DELAY_MS = 7 * 24 * 3600 * 1000
 
 /** The default for new tasks, from STARTER__WORKER__RETRY_BACKOFF_BASE_SECS and _MAX_RETRIES. */
 export function defaultRetryStrategy(baseMs: number, maxAttempts: number): RetryStrategy {
@@ -24,22 +23,19 @@ const FIELDS = {
 } as const
 
 /**
- * Checks untrusted JSON. Returns the strategy, or a sentence naming the first bad field.
+ * Checks untrusted JSON. Returns the strategy, or a sentence naming the first bad field. The shape
+ * and every bound come from the shared schema (src/shared/task-input.ts); here only what it cannot
+ * say: which fields each type takes and needs, and numbers that are valid alone but not together.
  * max_attempts may be left out; the caller fills it from the task or the configuration.
  */
 export function parseRetryStrategy(
   input: unknown,
   fallbackMaxAttempts: number,
 ): { ok: true; value: RetryStrategy } | { ok: false; error: string } {
-  if (!input || typeof input !== 'object' || Array.isArray(input))
-    return {
-      ok: false,
-      error: 'retry_strategy must be an object with a "type" of exponential, linear or fixed.',
-    }
-  const o = input as Record<string, unknown>
+  const problem = retryStrategyProblem(input)
+  if (problem) return { ok: false, error: problem }
+  const o = input as Record<string, unknown> & { type: RetryStrategy['type'] }
   const type = o.type
-  if (type !== 'exponential' && type !== 'linear' && type !== 'fixed')
-    return { ok: false, error: 'retry_strategy.type must be exponential, linear or fixed.' }
   const allowed: readonly string[] = ['type', ...FIELDS[type]]
   const extra = Object.keys(o).find((k) => !allowed.includes(k))
   if (extra)
@@ -49,18 +45,9 @@ export function parseRetryStrategy(
     }
   const out: Record<string, unknown> = { type }
   for (const field of FIELDS[type]) {
-    let v = o[field]
-    if (v === undefined && field === 'max_attempts') v = fallbackMaxAttempts
+    const v = o[field] ?? (field === 'max_attempts' ? fallbackMaxAttempts : undefined)
     if (v === undefined)
       return { ok: false, error: `retry_strategy.${field} is required for a ${type} strategy.` }
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
-      return { ok: false, error: `retry_strategy.${field} must be a number of 0 or more.` }
-    if (field === 'max_attempts' && (!Number.isInteger(v) || v < 1 || v > 1000))
-      return { ok: false, error: 'retry_strategy.max_attempts must be a whole number from 1 to 1000.' }
-    if (field.endsWith('_ms') && v > MAX_DELAY_MS)
-      return { ok: false, error: `retry_strategy.${field} must be at most ${MAX_DELAY_MS} (7 days).` }
-    if (field === 'multiplier' && (v < 1 || v > 100))
-      return { ok: false, error: 'retry_strategy.multiplier must be from 1 to 100.' }
     out[field] = v
   }
   // Valid numbers that still make no sense: a zero base turns every exponential delay into 0 (and

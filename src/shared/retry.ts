@@ -21,7 +21,7 @@ export type RetryStrategy =
   | { type: 'fixed'; interval_ms: number; max_attempts: number }
 
 /** The longest delay between attempts: 7 days. */
-const MAX_DELAY_MS = 7 * 24 * 3600 * 1000
+export const MAX_DELAY_MS = 7 * 24 * 3600 * 1000
 
 /**
  * Delay before the next attempt, in ms: always a finite number from 0 to max_delay_ms (7 days at

@@ -118,7 +118,12 @@ describe('bad input in a batch changes nothing', () => {
   test.each([
     ['a bad field', { task_type: 'email', priority: 'urgent' }, 'VALIDATION_ERROR', 'tasks[4].priority'],
     ['an unregistered type', { task_type: 'no_such_type' }, 'TASK_TYPE_NOT_REGISTERED', undefined],
-    ['a wrong type of value', { task_type: 'email', payload: 'text' }, 'VALIDATION_ERROR', 'tasks.4.payload'],
+    [
+      'a wrong type of value',
+      { task_type: 'email', payload: 'text' },
+      'VALIDATION_ERROR',
+      'tasks[4].payload',
+    ],
   ])('%s at index 4', async (_, bad, code, field) => {
     const before = await tasks()
     const r = await post('/tasks/batch', { tasks: [...VARIETY.slice(0, 4), bad, ...VARIETY.slice(4)] })

@@ -41,7 +41,7 @@ const inputs = () => [
   },
 ]
 const rowsOf = (list: ReturnType<typeof inputs>, by: string | null = null) =>
-  list.map((t, i) => validateNewTask(t, by, new Date(), defaults.maxAttempts, i))
+  list.map((t, i) => validateNewTask(t, by, defaults.maxAttempts, i))
 
 // What differs between two inserts of the same input: the ids and the statement's clock.
 const MOVING = ['id', 'created_at', 'updated_at', 'run_at'] as const

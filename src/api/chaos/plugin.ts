@@ -5,6 +5,7 @@ import { Elysia, t } from 'elysia'
 import { ChaosError } from '../../faults/errors'
 import { killWorker } from '../../faults/kill'
 import { createFault, deleteFault, FAULT_KINDS, listFaults, MAX_EXPIRY_SECS } from '../../faults/rules'
+import { TASK_TYPE_MAX_LENGTH } from '../../shared/task-input'
 import { authenticate, requireAdmin } from '../auth/guard'
 import { Named, Nullable, Ok, OneOf, route, Timestamp } from '../contract'
 import type { ApiDeps } from '../deps'
@@ -12,7 +13,10 @@ import { ok } from '../envelope'
 import { ApiError } from '../errors'
 
 const NewFault = t.Object({
-  task_type: t.String({ maxLength: 63, description: 'a registered type, or "*" for every type' }),
+  task_type: t.String({
+    maxLength: TASK_TYPE_MAX_LENGTH,
+    description: 'a registered type, or "*" for every type',
+  }),
   kind: t.Union(
     FAULT_KINDS.map((k) => t.Literal(k)),
     { description: 'fail, latency, hang (past the timeout) or crash (the worker process)' },

@@ -1653,7 +1653,7 @@ export interface operations {
                         max_delay_ms?: number;
                         increment_ms?: number;
                         interval_ms?: number;
-                        max_attempts?: string | number;
+                        max_attempts?: number;
                     } & {
                         [key: string]: unknown;
                     }) | null;
@@ -1901,10 +1901,7 @@ export interface operations {
                     payload?: {
                         [key: string]: unknown;
                     };
-                    /**
-                     * @description low, normal (default), high or critical
-                     * @enum {string}
-                     */
+                    /** @description low, normal (default), high or critical */
                     priority?: "low" | "normal" | "high" | "critical";
                     metadata?: {
                         [key: string]: unknown;
@@ -1916,13 +1913,13 @@ export interface operations {
                         max_delay_ms?: number;
                         increment_ms?: number;
                         interval_ms?: number;
-                        max_attempts?: string | number;
+                        max_attempts?: number;
                     } & {
                         [key: string]: unknown;
                     }) | null;
-                    max_attempts?: (string | number) | null;
+                    max_attempts?: number | null;
                     scheduled_at?: string | null;
-                    timeout_ms?: (string | number) | null;
+                    timeout_ms?: number | null;
                     idempotency_key?: string | null;
                 };
             };
@@ -1992,10 +1989,7 @@ export interface operations {
                         payload?: {
                             [key: string]: unknown;
                         };
-                        /**
-                         * @description low, normal (default), high or critical
-                         * @enum {string}
-                         */
+                        /** @description low, normal (default), high or critical */
                         priority?: "low" | "normal" | "high" | "critical";
                         metadata?: {
                             [key: string]: unknown;
@@ -2007,13 +2001,13 @@ export interface operations {
                             max_delay_ms?: number;
                             increment_ms?: number;
                             interval_ms?: number;
-                            max_attempts?: string | number;
+                            max_attempts?: number;
                         } & {
                             [key: string]: unknown;
                         }) | null;
-                        max_attempts?: (string | number) | null;
+                        max_attempts?: number | null;
                         scheduled_at?: string | null;
-                        timeout_ms?: (string | number) | null;
+                        timeout_ms?: number | null;
                         idempotency_key?: string | null;
                     }[];
                 };

@@ -4,6 +4,7 @@
 import type { ValidationError } from 'elysia'
 import { isConnectionError } from '../../db/connect'
 import type { Logger } from '../../log'
+import type { InputProblem } from '../../shared/task-input'
 import { ApiError, fromQueueError, QueueError } from '../errors'
 
 /** The error envelope (ErrorEnvelope in src/api/contract.ts); details is an object (`field`, a limit, …). */
@@ -49,6 +50,11 @@ export interface ErrorContext {
   path: string
   method: string
   requestId: string
+  /**
+   * For bodies checked against a shared schema whose every rule has a sentence (a new task, a batch:
+   * src/shared/task-input.ts): the words the engine uses, instead of the validator's generic ones.
+   */
+  describeBody?: (body: unknown) => InputProblem | null
 }
 
 /** Maps an error to an ApiError, or null for the unexpected ones (500). */
@@ -64,6 +70,9 @@ export function classify(ctx: ErrorContext, allowed: (path: string) => string[])
   if (code === 'VALIDATION') {
     const v = error as ValidationError
     if (v.type === 'response') return null
+    const problem = v.type === 'body' ? ctx.describeBody?.(v.value) : null
+    if (problem)
+      return new ApiError(400, 'VALIDATION_ERROR', problem.message, { field: problem.field, in: 'body' })
     return fromValidation(v)
   }
   if (code === 'NOT_FOUND') {

@@ -1,56 +1,17 @@
-// Request and answer schemas of the task routes (they also make the OpenAPI document). Deep checks with
-// sentences naming the field (priority, scheduled_at, sizes, retry strategy) live in the engine's
-// validateNewTask; these catch wrong types early and document the shapes.
+// Request and answer schemas of the task routes (they also make the OpenAPI document). A new task,
+// a batch and a retry strategy are the shared schemas (src/shared/task-input.ts) that the engine
+// checks too; what no schema says (a real date, JSON sizes, a strategy's fields per type) the
+// engine checks after them, with a sentence naming the field.
 import { Type as T } from '@sinclair/typebox'
 import { t } from 'elysia'
-import { BATCH_LIMIT } from '../../queue/enqueue'
 import { PRIORITIES, TASK_STATUSES, type TaskStatus } from '../../queue/states'
 import { REASON_CODES } from '../../queue/why'
+import { BATCH_LIMIT, BatchInput, NewTaskInput, RetryStrategyInput } from '../../shared/task-input'
 import { JsonObject, Named, Nullable, OneOf, Timestamp } from '../contract'
 
-const Json = t.Record(t.String(), t.Unknown())
-
-export const RetryStrategy = t.Object(
-  {
-    type: t.Union([t.Literal('exponential'), t.Literal('linear'), t.Literal('fixed')]),
-    base_delay_ms: t.Optional(t.Number()),
-    multiplier: t.Optional(t.Number()),
-    max_delay_ms: t.Optional(t.Number()),
-    increment_ms: t.Optional(t.Number()),
-    interval_ms: t.Optional(t.Number()),
-    max_attempts: t.Optional(t.Integer()),
-  },
-  {
-    additionalProperties: true,
-    description:
-      'The seed\'s strategy JSON: {"type": "exponential", "base_delay_ms", "multiplier", "max_delay_ms", "max_attempts"}, linear or fixed',
-  },
-)
-
-export const NewTask = t.Object({
-  task_type: t.String({
-    minLength: 1,
-    maxLength: 63,
-    description: 'a registered, active type (GET /tasks/types)',
-  }),
-  payload: t.Optional(Json),
-  priority: t.Optional(
-    t.String({ enum: [...PRIORITIES], description: 'low, normal (default), high or critical' }),
-  ),
-  metadata: t.Optional(t.Union([Json, t.Null()])),
-  retry_strategy: t.Optional(t.Union([RetryStrategy, t.Null()])),
-  max_attempts: t.Optional(t.Union([t.Integer({ minimum: 1, maximum: 1000 }), t.Null()])),
-  scheduled_at: t.Optional(
-    t.Union([
-      t.String({ maxLength: 64, description: 'ISO 8601; a future time makes the task scheduled' }),
-      t.Null(),
-    ]),
-  ),
-  timeout_ms: t.Optional(t.Union([t.Integer({ minimum: 1, maximum: 86_400_000 }), t.Null()])),
-  idempotency_key: t.Optional(t.Union([t.String({ minLength: 1, maxLength: 255 }), t.Null()])),
-})
-
-export const Batch = t.Object({ tasks: t.Array(NewTask, { minItems: 1, maxItems: BATCH_LIMIT }) })
+export const RetryStrategy = RetryStrategyInput
+export const NewTask = NewTaskInput
+export const Batch = BatchInput
 
 export const IdParams = t.Object({ id: t.String({ format: 'uuid', description: 'task id (UUID)' }) })
 

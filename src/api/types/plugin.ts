@@ -14,6 +14,7 @@ import {
   typeOverview,
   typesOverview,
 } from '../../queue/type-admin'
+import { TASK_TYPE_MAX_LENGTH, TIMEOUT_MS_LIMIT } from '../../shared/task-input'
 import { authenticate, isWorkerToken, requireAdmin } from '../auth/guard'
 import { Ok, route } from '../contract'
 import type { ApiDeps } from '../deps'
@@ -52,7 +53,7 @@ export function typeView(row: TaskTypeRow, liveWorkers?: string[]) {
 
 const TypeName = t.String({
   minLength: 1,
-  maxLength: 63,
+  maxLength: TASK_TYPE_MAX_LENGTH,
   pattern: TYPE_NAME.source,
   description: 'lowercase letters, digits, underscores; starts with a letter',
 })
@@ -77,7 +78,7 @@ export function typesPlugin(deps: ApiDeps) {
         return ok(typeView(row, row.live_workers))
       },
       {
-        params: t.Object({ type: t.String({ maxLength: 63 }) }),
+        params: t.Object({ type: t.String({ maxLength: TASK_TYPE_MAX_LENGTH }) }),
         ...route('types', 'One type with its live workers, breaker and settings (public; 404 when unknown)', {
           answer: Ok(TaskType),
           errors: [404],
@@ -156,12 +157,12 @@ export function typesPlugin(deps: ApiDeps) {
         return ok(typeView(row), `Task type ${row.name} updated.`)
       },
       {
-        params: t.Object({ type: t.String({ maxLength: 63 }) }),
+        params: t.Object({ type: t.String({ maxLength: TASK_TYPE_MAX_LENGTH }) }),
         body: t.Object({
           paused: t.Optional(t.Boolean()),
           is_active: t.Optional(t.Boolean()),
           description: t.Optional(t.String({ maxLength: 1000 })),
-          timeout_ms: t.Optional(t.Union([t.Integer({ minimum: 1, maximum: 86_400_000 }), t.Null()])),
+          timeout_ms: t.Optional(t.Union([t.Integer({ minimum: 1, maximum: TIMEOUT_MS_LIMIT }), t.Null()])),
           retry_strategy: t.Optional(t.Union([RetryStrategy, t.Null()])),
           breaker: t.Optional(
             t.Object({

@@ -21,6 +21,7 @@ import {
 } from '../../queue/remote'
 import { resultProblem } from '../../queue/result-check'
 import { Wakeups } from '../../queue/wakeups'
+import { TASK_TYPE_MAX_LENGTH } from '../../shared/task-input'
 import { authenticate, isWorkerToken, requireAdmin } from '../auth/guard'
 import { Ok, route } from '../contract'
 import type { ApiDeps } from '../deps'
@@ -152,10 +153,13 @@ export function protocolPlugin(deps: ApiDeps) {
       {
         body: t.Object({
           worker_id: WorkerId,
-          types: t.Array(t.String({ minLength: 1, maxLength: 63, pattern: TYPE_NAME.source }), {
-            minItems: 1,
-            maxItems: 100,
-          }),
+          types: t.Array(
+            t.String({ minLength: 1, maxLength: TASK_TYPE_MAX_LENGTH, pattern: TYPE_NAME.source }),
+            {
+              minItems: 1,
+              maxItems: 100,
+            },
+          ),
           // Ranges are checked in the handler, for a sentence that says what is accepted.
           limit: t.Number({ description: `1 to ${CLAIM_LIMIT_MAX}` }),
           wait_ms: t.Optional(t.Number({ description: `0 to ${WAIT_MS_MAX}; 0 answers at once` })),

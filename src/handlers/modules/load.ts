@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path'
 import { ConfigError } from '../../config'
 import { compilePayloadSchema } from '../../queue/json-schema'
 import { TYPE_NAME } from '../../queue/registry'
+import { TIMEOUT_MS_LIMIT } from '../../shared/task-input'
 import type { Handler } from './tasklab-handler'
 
 export class HandlerModuleError extends ConfigError {
@@ -100,8 +101,8 @@ function checkHandler(
   if (h.description !== undefined && typeof h.description !== 'string')
     throw bad(`the description of "${type}" must be a string`)
   const t = h.timeoutMs
-  if (t !== undefined && (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > 86_400_000))
-    throw bad(`timeoutMs of "${type}" must be a whole number of milliseconds from 1 to 86400000`)
+  if (t !== undefined && (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > TIMEOUT_MS_LIMIT))
+    throw bad(`timeoutMs of "${type}" must be a whole number of milliseconds from 1 to ${TIMEOUT_MS_LIMIT}`)
   if (h.schema !== undefined)
     try {
       compilePayloadSchema(JSON.parse(JSON.stringify(h.schema)))
