@@ -82,6 +82,7 @@ export class LiveFeed {
   private readonly listeners = new Set<(batch: FeedEvent[]) => void>()
   private readonly creationListeners = new Set<(batch: FeedEvent[]) => void>()
   private readonly closers = new Set<() => void>()
+  private failing = false
 
   constructor(
     private readonly sql: Sql,
@@ -160,6 +161,7 @@ export class LiveFeed {
         this.cursors.created = row!.now
       }
       const rows = await this.read(this.cursors, ids, creations)
+      this.resumed()
       if (rows.length === 0) return
       const batch: FeedEvent[] = []
       const claims = new Map<string, number>()
@@ -183,11 +185,19 @@ export class LiveFeed {
           this.log.error('live feed listener failed', { error: err })
         }
       }
-    } catch {
-      // The database is away: /health/ready says so; the stream resumes from the cursors.
+    } catch (err) {
+      // Usually the database is away (/health/ready says so) and the stream resumes from the
+      // cursors; said once per outage, so a read that keeps failing for another reason is seen.
+      if (!this.failing) this.log.warn('live feed read failed; retrying every tick', { error: err })
+      this.failing = true
     } finally {
       this.busy = false
     }
+  }
+
+  private resumed(): void {
+    if (this.failing) this.log.info('live feed reads again')
+    this.failing = false
   }
 
   /** A claim (and a scheduled task's step through pending) is sent once, however it comes back. */
