@@ -257,12 +257,17 @@ describe('GET /tasks/{id}/why', () => {
   })
 
   test('READY: nothing holds back a due task with a free slot', async () => {
-    // The type is un-paused behind the workers' backs (no NOTIFY): they see it at their next
-    // refresh, so for a moment the task is due, its type open and a slot free.
+    // Created while its type is paused, then held by a row lock of the test's own while the type
+    // opens: the claim skips locked rows (SKIP LOCKED) and the why reads without locking, so the
+    // task is due, its type open and a slot free for as long as it is asked. Un-pausing alone left
+    // a race: a worker's next poll claimed it first (the claim reads the pause, issue 13).
     await patchType('sleepy', { paused: true })
     const id = await create({ task_type: 'sleepy' })
-    await h.db.sql`UPDATE task_types SET paused = false WHERE name = 'sleepy'`
-    expect(await why(id)).toMatchObject({ status: 'pending', runnable: true, reasons: [{ code: 'READY' }] })
+    await h.db.sql.begin(async (tx) => {
+      await tx`SELECT 1 FROM tasks WHERE id = ${id} FOR UPDATE`
+      await h.db.sql`UPDATE task_types SET paused = false WHERE name = 'sleepy'`
+      expect(await why(id)).toMatchObject({ status: 'pending', runnable: true, reasons: [{ code: 'READY' }] })
+    })
     await patchType('sleepy', { paused: false })
     await waitFor('the task to complete', async () => (await statusOf(id)) === 'completed')
   })
