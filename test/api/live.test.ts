@@ -2,7 +2,7 @@
 // histograms from the task_events feed, gauges from the database) and /events (SSE).
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { FeedEvent } from '../../src/api/events/feed'
-import { coalesce, type Transition } from '../../src/api/events/plugin'
+import { coalesce, countMoves, type Move, type Transition } from '../../src/api/events/plugin'
 import { builtinHandlers } from '../../src/handlers'
 import { insertTask } from '../helpers/factory'
 import { waitFor } from '../helpers/wait'
@@ -253,5 +253,53 @@ describe('events', () => {
       ['a', 'pending', 'completed', 5, 7],
     ])
     expect(coalesce(batch, { userId: 'u2' }).map((t) => t.task_id)).toEqual(['b'])
+    // Moves keep what the entries fold: every arrow taken, counted; a creation is not a move.
+    const twice = [...batch, { ...batch[2]!, id: '4', task_id: 'c' }]
+    expect(countMoves(twice, {})).toEqual([
+      { from: 'pending', to: 'running', count: 1 },
+      { from: 'running', to: 'completed', count: 2 },
+    ])
+    expect(countMoves(twice, { userId: 'u2' })).toEqual([])
+  })
+
+  test('moves count every arrow a task took, also those its transitions entry folds into one jump', async () => {
+    const carol = await h.user('carol')
+    const res = await h.app.handle(new Request(`http://localhost/api/v1/events?access_token=${carol.token}`))
+    const create = async (body: Record<string, unknown>) => {
+      const r = await h.call('POST', '/api/v1/tasks', { token: carol.token, body })
+      if (r.status !== 201) throw new Error(`create: ${r.status} ${r.text}`)
+      return r.body.data.id
+    }
+    const totals = (events: { event: string; data: unknown }[]) => {
+      const by: Record<string, number> = {}
+      for (const e of events.filter((x) => x.event === 'moves'))
+        for (const m of e.data as Move[]) by[`${m.from}>${m.to}`] = (by[`${m.from}>${m.to}`] ?? 0) + m.count
+      return by
+    }
+    let sent = false
+    const events = await readEvents(res, (ev) => {
+      if (!sent && ev.some((e) => e.event === 'counts')) {
+        sent = true
+        void (async () => {
+          // Due at once and done in no time: its claim (recorded via pending) and its end come in
+          // one tick or two, as scheduled → running or scheduled → completed.
+          await create({ ...sum([1]), scheduled_at: new Date(Date.now() + 50).toISOString() })
+          // Created and cancelled before the feed's next read: its entry is a creation only.
+          const far = await create({
+            ...sum([2]),
+            scheduled_at: new Date(Date.now() + 3_600_000).toISOString(),
+          })
+          await h.call('POST', `/api/v1/tasks/${far}/cancel`, { token: carol.token })
+        })()
+      }
+      const t = totals(ev)
+      return t['running>completed'] === 1 && t['scheduled>cancelled'] === 1
+    })
+    expect(totals(events)).toEqual({
+      'scheduled>pending': 1,
+      'pending>running': 1,
+      'running>completed': 1,
+      'scheduled>cancelled': 1,
+    })
   })
 })

@@ -1,10 +1,7 @@
-// The panel's pure pieces, without a browser: how events become attempts, how a coalesced jump in
-// the event stream is drawn on the diagram's edges, how the dead letter queue is grouped, and how a
-// retry strategy is put into words.
+// The panel's pure pieces, without a browser: how events become attempts, how the dead letter queue
+// is grouped, and how a retry strategy is put into words.
 import { expect, test } from 'bun:test'
-import { pathOf } from '../../web/lib/live'
 import type { Task, TaskEvent } from '../../web/lib/types'
-import { TRANSITIONS } from '../../web/lib/types'
 import { groupByError } from '../../web/views/dead-letter'
 import { actorOf, attemptsOf, currentError, describeStrategy } from '../../web/views/task-detail'
 
@@ -45,25 +42,6 @@ test('attempts come from the events, newest first, with worker, duration and err
     [1, 1, 0, 'w1', 'retrying', 'Email service error'],
   ])
   expect(new Date(attempts[1]!.end!).getTime() - new Date(attempts[1]!.start).getTime()).toBe(30)
-})
-
-test('a coalesced jump is drawn on edges that exist, through running', () => {
-  const allowed = (a: string, b: string) =>
-    (TRANSITIONS as Record<string, Record<string, string>>)[a]?.[b] !== undefined
-  const cases: [string, string, string[]][] = [
-    ['pending', 'running', ['pending>running']],
-    ['pending', 'completed', ['pending>running', 'running>completed']],
-    ['scheduled', 'completed', ['scheduled>pending', 'pending>running', 'running>completed']],
-    ['retrying', 'failed', ['retrying>failed']],
-    ['retrying', 'completed', ['retrying>running', 'running>completed']],
-    ['failed', 'completed', ['failed>pending', 'pending>running', 'running>completed']],
-    ['running', 'running', []],
-  ]
-  for (const [from, to, want] of cases) {
-    const path = pathOf(from, to)
-    expect(path.map(([a, b]) => `${a}>${b}`)).toEqual(want)
-    for (const [a, b] of path) expect(allowed(a, b)).toBe(true)
-  }
 })
 
 test('the dead letter queue groups by error, largest group first', () => {

@@ -1,14 +1,14 @@
 // Live updates. The server-sent event stream GET /api/v1/events brings task transitions and counts;
 // it is read with fetch (EventSource cannot send the Bearer header). If the stream fails, the
 // panel falls back to polling GET /tasks/stats every 2 s and retries the stream with a backoff.
-// Throughput, transition rates, queue latency (each claim's wait_ms) and run times (each attempt's
-// run_ms) are kept here in one-second buckets for the last 5 minutes, so every view draws from the
-// same numbers. The messages' types are generated from the OpenAPI document (StreamEvent).
+// Throughput, queue latency (each claim's wait_ms) and run times (each attempt's run_ms) are kept
+// here in one-second buckets for the last 5 minutes, and arrow rates (the stream's `moves`) for the
+// last 20 s, so every view draws from the same numbers. The messages' types are generated from the OpenAPI document (StreamEvent).
 import { useEffect, useState } from 'preact/hooks'
 import type { components } from '../../src/api/client'
 import { answer, api, authHeaders, BASE, getToken } from './api'
 import type { TaskStatus } from './types'
-import { TASK_STATUSES, TRANSITIONS } from './types'
+import { TASK_STATUSES } from './types'
 
 export type Connection = 'connecting' | 'live' | 'polling' | 'offline'
 
@@ -115,24 +115,7 @@ type StreamEvent = components['schemas']['StreamEvent']
 type Transition = components['schemas']['StreamTransition']
 type Stats = components['schemas']['TaskStats']
 
-/**
- * The stream coalesces a task's moves within one 250 ms tick into one entry (first `from`, last
- * `to`): a fast task arrives as pending → completed. Such a jump is drawn on the edges it must have
- * taken, through running (and through pending first, for a scheduled or handed-back task).
- */
-export function pathOf(from: string, to: string): [string, string][] {
-  const direct = (TRANSITIONS as Record<string, Record<string, string>>)[from]?.[to] !== undefined
-  if (direct || from === to) return direct ? [[from, to]] : []
-  if (from === 'scheduled') return [['scheduled', 'pending'], ...pathOf('pending', to)]
-  if ((from === 'pending' || from === 'retrying') && to !== 'running')
-    return [[from, 'running'], ...pathOf('running', to)]
-  if ((from === 'failed' || from === 'cancelled') && to !== 'pending')
-    return [[from, 'pending'], ...pathOf('pending', to)]
-  return []
-}
-
 function recordTransition(t: Transition): void {
-  if (t.from) for (const [a, b] of pathOf(t.from, t.to)) edge(a, b, 1)
   const b = bucket()
   if (t.to === 'completed') b.completed++
   if (t.to === 'failed') b.failed++
@@ -179,6 +162,9 @@ function touch(list: Transition[]): void {
 /** One SSE message from the server (an unknown event, from a newer server, is skipped). */
 function onMessage(message: StreamEvent): void {
   if (message.event === 'counts') setCounts(message.data)
+  // Arrow rates count every move the server saw: a transitions entry folds a task's moves within
+  // one tick into one jump, which cannot say which arrows it took.
+  else if (message.event === 'moves') for (const m of message.data) edge(m.from, m.to, m.count)
   else if (message.event === 'transitions') {
     for (const t of message.data) recordTransition(t)
     touch(message.data)

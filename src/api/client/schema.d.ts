@@ -523,7 +523,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Server-sent events: `transitions` (coalesced, ≤ 4/s) and `counts` (every second) */
+        /** Server-sent events: `transitions` (coalesced, ≤ 4/s), `moves` (the same moves counted per arrow) and `counts` (every second) */
         get: operations["getApiV1Events"];
         put?: never;
         post?: never;
@@ -889,6 +889,13 @@ export interface components {
             /** @description fault injection is on (--chaos) */
             chaos: boolean;
         };
+        /** StreamMove */
+        StreamMove: {
+            from: "pending" | "scheduled" | "running" | "retrying" | "completed" | "failed" | "cancelled";
+            to: "pending" | "scheduled" | "running" | "retrying" | "completed" | "failed" | "cancelled";
+            /** @description how many times tasks took this arrow */
+            count: number;
+        };
         /** StreamTransition */
         StreamTransition: {
             /** @description the latest transition of this entry; the message id */
@@ -912,6 +919,11 @@ export interface components {
         };
         /** StreamEvent */
         StreamEvent: {
+            /** @constant */
+            event: "moves";
+            /** @description every move since the last message counted per arrow, including those a transitions entry folds into one jump; sent just before it. Creations are not moves */
+            data: components["schemas"]["StreamMove"][];
+        } | {
             /** @constant */
             event: "transitions";
             /** @description one entry per task that moved, ≤ 4 messages/s */

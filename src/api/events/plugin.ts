@@ -1,6 +1,8 @@
 // GET /events: server-sent events for the panel. `transitions` carries what changed since the last
-// message (at most one message per 250 ms feed tick, one entry per task: its latest state), and
-// `counts` carries the caller's counts per status every second, which doubles as a keep-alive.
+// message (at most one message per 250 ms feed tick, one entry per task: its latest state), `moves`
+// the same tick's moves counted per arrow (an entry folds a fast task's moves into one jump, so the
+// diagram's arrow rates are counted from these), and `counts` the caller's counts per status every
+// second, which doubles as a keep-alive.
 // Each transition carries the claim's queue latency (wait_ms) and the attempt's run time (run_ms)
 // when the entry holds them: the panel's latency chart reads them here (src/api/events/schemas.ts).
 // EventSource cannot send headers, so the token may come as ?access_token= on this route only.
@@ -15,7 +17,7 @@ import type { ApiDeps } from '../deps'
 import { textRoute } from '../docs'
 import { keepOpen } from '../http/connections'
 import type { FeedEvent, LiveFeed } from './feed'
-import { StreamEvent, type StreamTransition } from './schemas'
+import { StreamEvent, type StreamMove, type StreamTransition } from './schemas'
 
 export const COUNTS_INTERVAL_MS = 1000
 /**
@@ -25,6 +27,7 @@ export const COUNTS_INTERVAL_MS = 1000
 export const SESSION_CHECK_MS = 2000
 
 export type Transition = Static<typeof StreamTransition>
+export type Move = Static<typeof StreamMove>
 
 /** One entry per task: its first `from` and latest everything else, in the order tasks last moved. */
 export function coalesce(batch: FeedEvent[], scope: Scope): Transition[] {
@@ -50,6 +53,24 @@ export function coalesce(batch: FeedEvent[], scope: Scope): Transition[] {
     })
   }
   return [...byTask.values()]
+}
+
+/**
+ * Every move of a batch counted per arrow. The entries of `coalesce` cannot say which arrows a task
+ * took: a scheduled task claimed and finished within one tick arrives as scheduled → completed, and
+ * one created and cancelled as a creation only. Creations are not moves.
+ */
+export function countMoves(batch: FeedEvent[], scope: Scope): Move[] {
+  const byArrow = new Map<string, Move>()
+  for (const e of batch) {
+    if (e.from_status === null) continue
+    if (scope.userId !== undefined && e.created_by !== scope.userId) continue
+    const key = `${e.from_status}>${e.to_status}`
+    const move = byArrow.get(key)
+    if (move) move.count++
+    else byArrow.set(key, { from: e.from_status, to: e.to_status, count: 1 })
+  }
+  return [...byArrow.values()]
 }
 
 const frame = (event: string, data: unknown, id?: string) =>
@@ -99,6 +120,8 @@ export function eventsPlugin(deps: ApiDeps, feed: LiveFeed) {
               () => send(': database unreachable\n\n'),
             )
           const off = feed.subscribe((batch) => {
+            const moves = countMoves(batch, caller.scope)
+            if (moves.length > 0) send(frame('moves', moves))
             const list = coalesce(batch, caller.scope)
             if (list.length > 0) send(frame('transitions', list, list[list.length - 1]!.id))
           })
@@ -154,7 +177,7 @@ export function eventsPlugin(deps: ApiDeps, feed: LiveFeed) {
       }),
       detail: textRoute(
         'events',
-        'Server-sent events: `transitions` (coalesced, ≤ 4/s) and `counts` (every second)',
+        'Server-sent events: `transitions` (coalesced, ≤ 4/s), `moves` (the same moves counted per arrow) and `counts` (every second)',
         {
           mediaType: 'text/event-stream',
           description: 'the event stream; each message as StreamEvent',

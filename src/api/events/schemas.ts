@@ -32,10 +32,26 @@ export const StreamTransition = Named(
   }),
 )
 
+export const StreamMove = Named(
+  'StreamMove',
+  T.Object({
+    from: Status,
+    to: Status,
+    count: T.Integer({ minimum: 1, description: 'how many times tasks took this arrow' }),
+  }),
+)
+
 /** Each message as `{event, data}`: the SSE `event:` field and its `data:` line parsed as JSON. */
 export const StreamEvent = Named(
   'StreamEvent',
   T.Union([
+    T.Object({
+      event: T.Literal('moves'),
+      data: T.Array(StreamMove, {
+        description:
+          'every move since the last message counted per arrow, including those a transitions entry folds into one jump; sent just before it. Creations are not moves',
+      }),
+    }),
     T.Object({
       event: T.Literal('transitions'),
       data: T.Array(StreamTransition, { description: 'one entry per task that moved, ≤ 4 messages/s' }),
