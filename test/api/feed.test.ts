@@ -3,6 +3,7 @@
 // NOTIFYed — also when the whole life of a task falls between two ticks.
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { type FeedEvent, LiveFeed } from '../../src/api/events/feed'
+import type { Sql } from '../../src/db/connect'
 import { silentLogger } from '../../src/log'
 import { claimTasks } from '../../src/queue/claim'
 import { enqueue } from '../../src/queue/enqueue'
@@ -92,6 +93,47 @@ test('a whole life between two ticks, scheduled and completed, still streams eve
   const running = seen.find((e) => e.task_id === task.id && e.to_status === 'running')!
   expect(running.run_at).toBeInstanceOf(Date)
   expect(running.current_attempt).toBe(1)
+})
+
+test('a claim that commits after a later claim was read is still streamed, once', async () => {
+  const { task: early } = await enqueue(db.sql, { task_type: 'feedy' }, { createdBy: null, defaults })
+  const { task: later } = await enqueue(db.sql, { task_type: 'feedy' }, { createdBy: null, defaults })
+  // The early claim stamps started_at and then waits to commit, as on a stalled server; the later
+  // one (SKIP LOCKED passes the early row) commits and is read first, moving the cursor past it.
+  let claimed!: () => void
+  let commit!: () => void
+  const inTx = new Promise<void>((r) => (claimed = r))
+  const held = new Promise<void>((r) => (commit = r))
+  const first = db.sql.begin(async (tx) => {
+    const rows = await claimTasks(tx as unknown as Sql, {
+      workerId: 'w-early',
+      types: ['feedy'],
+      limit: 1,
+      leaseMs: 30_000,
+    })
+    claimed()
+    await held
+    return rows
+  })
+  await inTx
+  expect((await claim('w-later')).map((t) => t.id)).toEqual([later.id])
+  await tickUntil('the later claim', () => streamed(later.id).length === 2)
+  commit()
+  expect((await first).map((t) => t.id)).toEqual([early.id])
+  await tickUntil('the early claim', () => streamed(early.id).length === 2)
+  // Read again behind the cursor, each claim is still sent once.
+  await feed.tick()
+  await feed.tick()
+  expect([streamed(early.id), streamed(later.id)]).toEqual([
+    ['new→pending#0@-', 'pending→running#1@w-early'],
+    ['new→pending#0@-', 'pending→running#1@w-later'],
+  ])
+  await finishTasks(db.sql, 'w-early', [{ id: early.id, status: 'completed', result: null }])
+  await finishTasks(db.sql, 'w-later', [{ id: later.id, status: 'completed', result: null }])
+  await tickUntil(
+    'both completions',
+    () => streamed(early.id).length === 3 && streamed(later.id).length === 3,
+  )
 })
 
 test('creations are read only while a listener wants them, and then from that moment on', async () => {

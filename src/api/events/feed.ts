@@ -4,14 +4,19 @@
 // kept on the task row (migrations/0004_lean_history.sql), one tick (every 250 ms) gathers:
 // - stored transitions (failures, rescues, cancels, retries, hand-backs): task_event_log by id;
 // - creations: tasks by created_at (tasks_status_idx, one short range per status);
-// - claims of tasks still running: running rows by started_at (tasks_running_idx, ≤ the slots);
+// - claims of tasks still running: running rows by started_at (tasks_running_idx, ≤ the slots),
+//   read again for CLAIM_COMMIT_SLACK_S behind the cursor: a claim stamps started_at when its
+//   statement starts and commits later, so one may commit after a later claim was read;
 // - completions: the ids each outcome flush NOTIFYs on FEED_CHANNEL (one message per flush),
 //   rebuilt with their claim from the row.
-// A claim seen while running is not sent again with its completion or its stored record.
+// A claim is sent once: not again when read again while running, nor with its completion or its
+// stored record.
 //
-// Identity values and timestamps are taken before commit, so a transaction that commits late
-// behind a cursor already read is skipped. The stream is for display and the counts it sends each
-// second come straight from the tasks table, so a rare skip is corrected within a second.
+// Identity values and creation times are taken before commit, so a creation or a stored
+// transition whose transaction commits late behind a cursor already read is skipped (reading those
+// again behind the cursor would re-read up to BATCH rows a tick during a flood). The stream is for
+// display and the counts it sends each second come straight from the tasks table, so a rare skip is
+// corrected within a second.
 import type { Sql } from '../../db/connect'
 import type { Logger } from '../../log'
 import { FEED_CHANNEL } from '../../queue/finish'
@@ -33,6 +38,12 @@ export const FEED_INTERVAL_MS = 250
 const BATCH = 2000
 /** Completed ids waiting for the next tick; past this, a burst is shown by the counts alone. */
 const MAX_PENDING_IDS = 50_000
+/**
+ * How far behind the started cursor running rows are read again. A claim commits within
+ * milliseconds of its statement's start; seconds cover a server that stalls it (checkpoint, lock
+ * wait, a busy machine), at the cost of re-reading the few rows claimed in that window.
+ */
+const CLAIM_COMMIT_SLACK_S = 5
 /** Claims already sent, kept until their attempt ends (or this long, for a lost notification). */
 const CLAIM_MEMORY_MS = 10 * 60_000
 
@@ -206,6 +217,7 @@ export class LiveFeed {
     if (!claim || r.part === 'created') return true
     const key = `${r.task_id}:${r.to_status}:${r.attempt}`
     if (r.part === 'started') {
+      if (this.claimsSent.has(key)) return false
       this.claimsSent.set(key, now)
       return true
     }
@@ -232,7 +244,8 @@ export class LiveFeed {
         ORDER BY t.created_at LIMIT ${BATCH}
       ), started AS (
         SELECT t, t.started_at FROM tasks t
-        WHERE t.status = 'running' AND t.last_worker IS NOT NULL AND t.started_at > ${c.started}::text::timestamptz
+        WHERE t.status = 'running' AND t.last_worker IS NOT NULL
+          AND t.started_at > ${c.started}::text::timestamptz - make_interval(secs => ${CLAIM_COMMIT_SLACK_S})
       ), done AS (
         SELECT t FROM tasks t
         WHERE t.id = ANY(${ids}::uuid[]) AND t.status = 'completed' AND t.last_worker IS NOT NULL
@@ -250,7 +263,8 @@ export class LiveFeed {
         FROM (
           SELECT 'created' AS part, c.t, (SELECT max(created_at) FROM created)::text AS cursor FROM created c
           UNION ALL
-          SELECT 'started', s.t, (SELECT max(started_at) FROM started)::text FROM started s
+          SELECT 'started', s.t, (SELECT greatest(max(started_at), ${c.started}::text::timestamptz) FROM started)::text
+          FROM started s
           UNION ALL
           SELECT 'done', d.t, NULL FROM done d
         ) p CROSS JOIN LATERAL tasklab_row_events(p.t) r
