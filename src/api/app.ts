@@ -26,15 +26,19 @@ import { panel } from './panel'
 import { storagePlugin } from './storage/plugin'
 import { tasksPlugin } from './tasks/plugin'
 import { whyPlugin } from './tasks/why'
-import { typesPlugin } from './types/plugin'
+import { typePatchProblem, typesPlugin } from './types/plugin'
 import { workersPlugin } from './workers/plugin'
 
 export const API_PREFIX = '/api/v1'
 
-/** Request bodies answered with the engine's sentence naming the field (the same schema, the same words). */
+/**
+ * Request bodies answered with the engine's sentence naming the field (the same schema, the same
+ * words), by route: a type's default retry strategy is refused as a task's own is.
+ */
 const BODY_SENTENCES = new Map([
   [`POST ${API_PREFIX}/tasks`, newTaskProblem],
   [`POST ${API_PREFIX}/tasks/batch`, batchProblem],
+  [`PATCH ${API_PREFIX}/tasks/types/:type`, typePatchProblem],
 ])
 /** Idle timeout of a worker's long-poll claim: its wait_ms (at most 30 s) and some slack. */
 const LONG_POLL_IDLE_SECS = 45
@@ -91,9 +95,9 @@ export function createApp(deps: ApiDeps, feed = new LiveFeed(deps.sql, deps.log)
       return parseJsonBody(request, contentType ?? '', rule.limit)
     })
     .onAfterResponse(({ request }) => releaseAfterResponse(request))
-    .onError(({ code, error, request, set, path }) => {
+    .onError(({ code, error, request, set, path, route }) => {
       const requestId = String(set.headers['x-request-id'] ?? requestIdOf(request))
-      const describeBody = BODY_SENTENCES.get(`${request.method} ${path}`)
+      const describeBody = BODY_SENTENCES.get(`${request.method} ${route}`)
       const ctx = { code, error, path, method: request.method, requestId, describeBody }
       const e = classify(ctx, table.allowed) ?? internal(log, ctx)
       set.status = e.status

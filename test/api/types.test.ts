@@ -171,6 +171,40 @@ describe('PATCH /tasks/types/:type', () => {
     await h.call('PATCH', '/api/v1/tasks/types/delay_task', { token: admin.token, body: { is_active: true } })
   })
 
+  test('a refused value names its rule: a strategy in the words POST /tasks uses, a number its bound', async () => {
+    const before = (await h.call('GET', '/api/v1/tasks/types/email')).body.data
+    const strategies = [
+      { type: 'random' },
+      { type: 'fixed', interval_ms: -1 },
+      { type: 'fixed', interval_ms: '5' },
+      { type: 'exponential', base_delay_ms: 1, multiplier: 0.5, max_delay_ms: 9 },
+      { type: 'linear', base_delay_ms: 1, increment_ms: 1, max_delay_ms: 1e12 },
+      [],
+    ]
+    for (const retry_strategy of strategies) {
+      const patch = await h.call('PATCH', '/api/v1/tasks/types/email', {
+        token: admin.token,
+        body: { retry_strategy } as never,
+      })
+      const post = await h.call('POST', '/api/v1/tasks', {
+        token: admin.token,
+        body: { task_type: 'email', payload: {}, retry_strategy } as never,
+      })
+      expect([patch.status, patch.body.error.details?.field]).toEqual([400, 'retry_strategy'])
+      expect([retry_strategy, patch.body.error.message]).toEqual([retry_strategy, post.body.error.message])
+    }
+    // A union of a number and null is judged as the number that was sent, not "one of: integer, null".
+    for (const [body, field] of [
+      [{ timeout_ms: -5 }, 'timeout_ms'],
+      [{ breaker: { cooldown_ms: -1 } }, 'breaker.cooldown_ms'],
+    ] as const) {
+      const r = await h.call('PATCH', '/api/v1/tasks/types/email', { token: admin.token, body })
+      expect([r.status, r.body.error.details?.field]).toEqual([400, field])
+      expect(r.body.error.message).toMatch(/greater or equal to/)
+    }
+    expect((await h.call('GET', '/api/v1/tasks/types/email')).body.data).toEqual(before)
+  })
+
   test('errors: unknown type 404, empty or bad body 400, user 403, no token 401', async () => {
     const missing = await h.call('PATCH', '/api/v1/tasks/types/nope', {
       token: admin.token,
@@ -192,6 +226,7 @@ describe('PATCH /tasks/types/:type', () => {
     })
     expect(threshold.status).toBe(400)
     expect(threshold.body.error.details?.field).toBe('breaker.failure_threshold')
+    expect(threshold.body.error.message).toContain('greater or equal to 1')
     expect(
       (await h.call('PATCH', '/api/v1/tasks/types/email', { token: user.token, body: { paused: true } }))
         .status,

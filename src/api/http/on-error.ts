@@ -1,6 +1,7 @@
 // The one place where any error becomes the error envelope. Client mistakes (parse, validation,
 // unknown route, wrong method) are 4xx with a code; anything unexpected is logged with the request
 // id and answered 500 with that id only, never a stack or an SQL message.
+import type { TSchema } from '@sinclair/typebox'
 import type { ValidationError } from 'elysia'
 import { isConnectionError } from '../../db/connect'
 import type { Logger } from '../../log'
@@ -24,9 +25,48 @@ const WHERE: Record<string, string> = {
   headers: 'header',
 }
 
+interface Issue {
+  path?: string
+  summary?: string
+  message?: string
+  value?: unknown
+  schema?: TSchema
+  /** A union's branches, each with its own errors (TypeBox). */
+  errors?: Iterable<Issue>[]
+}
+
+/** Whether a value is of a schema's JSON type (a numeric string's branch is not a number's). */
+function ofType(schema: TSchema | undefined, value: unknown): boolean {
+  if (Array.isArray(schema?.anyOf)) return (schema.anyOf as TSchema[]).some((s) => ofType(s, value))
+  const type = schema?.type
+  if (type === 'integer' || type === 'number') return typeof value === 'number'
+  if (type === 'array') return Array.isArray(value)
+  if (type === 'object') return typeof value === 'object' && value !== null && !Array.isArray(value)
+  return typeof type === 'string' && typeof value === type
+}
+
+/**
+ * The error that says what is wrong. A union's own error says only that no branch matched ("should
+ * be one of: 'integer', 'null'" for a timeout of -5): the branch of the value's own type names the
+ * rule it broke ("Expected integer to be greater or equal to 1"); a union of constants lists them.
+ */
+function specific(issue: Issue): Issue {
+  const branches = (issue.schema?.anyOf ?? []) as TSchema[]
+  if (branches.length === 0 || !issue.errors) return issue
+  if (branches.every((b) => b.const !== undefined))
+    return {
+      path: issue.path,
+      message: `Expected one of ${branches.map((b) => JSON.stringify(b.const)).join(', ')}`,
+    }
+  const meant = branches.findIndex((b) => ofType(b, issue.value))
+  const [first] = meant >= 0 ? (issue.errors[meant] ?? []) : []
+  return first ? specific({ ...first, summary: undefined }) : issue
+}
+
 /** "path parameter id: Expected string to match 'uuid' format", with the field in details. */
 function fromValidation(err: ValidationError): ApiError {
-  const first = (err.all as { path?: string; summary?: string; message?: string }[])[0]
+  const issue = (err.all as Issue[])[0]
+  const first = issue && specific(issue)
   const field = (first?.path ?? '').replace(/^\//, '').replaceAll('/', '.') || err.type
   const where = WHERE[err.type] ?? err.type
   const what = first?.summary || first?.message || 'invalid value'

@@ -14,7 +14,12 @@ import {
   typeOverview,
   typesOverview,
 } from '../../queue/type-admin'
-import { TASK_TYPE_MAX_LENGTH, TIMEOUT_MS_LIMIT } from '../../shared/task-input'
+import {
+  type InputProblem,
+  retryStrategyProblem,
+  TASK_TYPE_MAX_LENGTH,
+  TIMEOUT_MS_LIMIT,
+} from '../../shared/task-input'
 import { authenticate, isWorkerToken, requireAdmin } from '../auth/guard'
 import { Ok, route } from '../contract'
 import type { ApiDeps } from '../deps'
@@ -185,4 +190,16 @@ export function typesPlugin(deps: ApiDeps) {
         ),
       },
     )
+}
+
+/**
+ * A PATCH whose retry_strategy the schema refused: the sentence POST /tasks gives for the same
+ * strategy (src/shared/task-input.ts), not the validator's. Other fields get the validator's words.
+ */
+export function typePatchProblem(body: unknown): InputProblem | null {
+  const strategy =
+    body && typeof body === 'object' ? (body as { retry_strategy?: unknown }).retry_strategy : null
+  if (strategy === undefined || strategy === null) return null
+  const message = retryStrategyProblem(strategy)
+  return message ? { field: 'retry_strategy', message } : null
 }
