@@ -54,7 +54,8 @@ interface Cursors {
 }
 
 type Row = Omit<FeedEvent, 'wait_ms' | 'run_ms'> & {
-  part: 'log' | 'created' | 'started' | 'done'
+  /** `clock`: no event, the statement's now() for the creations cursor while nobody reads them. */
+  part: 'log' | 'created' | 'started' | 'done' | 'clock'
   seq: string
   cursor: string | null
 }
@@ -165,19 +166,16 @@ export class LiveFeed {
         return
       }
       const creations = this.creationListeners.size > 0
-      if (!creations) {
-        // The creations cursor follows the clock while nobody reads them, so a listener that
-        // arrives sees creations from about then, not the whole backlog since it last moved.
-        const [row] = await this.sql<{ now: string }[]>`SELECT now()::text AS now`
-        this.cursors.created = row!.now
-      }
       const rows = await this.read(this.cursors, ids, creations)
       this.resumed()
-      if (rows.length === 0) return
       const batch: FeedEvent[] = []
       const claims = new Map<string, number>()
       const now = Date.now()
       for (const r of rows) {
+        if (r.part === 'clock') {
+          this.cursors.created = r.cursor!
+          continue
+        }
         if (r.part === 'log') this.cursors.log = r.cursor!
         else if (r.part === 'created') this.cursors.created = r.cursor!
         else if (r.part === 'started') this.cursors.started = r.cursor!
@@ -269,6 +267,13 @@ export class LiveFeed {
           SELECT 'done', d.t, NULL FROM done d
         ) p CROSS JOIN LATERAL tasklab_row_events(p.t) r
         WHERE (p.part = 'created') = (r.from_status IS NULL)
+        UNION ALL
+        -- The creations cursor follows the clock while nobody reads them, so a listener that
+        -- arrives sees creations from about then, not the whole backlog since it last moved (one
+        -- statement a tick: this row instead of a SELECT now() of its own).
+        SELECT 'clock', '0', NULL, NULL, NULL, now(), NULL, NULL, NULL, NULL, NULL, NULL,
+               NULL, NULL, NULL, NULL, now()::text
+        WHERE NOT ${creations}::boolean
       ) x
       ORDER BY at, seq::numeric`
   }
