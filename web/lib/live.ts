@@ -3,7 +3,8 @@
 // panel falls back to polling GET /tasks/stats every 2 s and retries the stream with a backoff.
 // Throughput, queue latency (each claim's wait_ms) and run times (each attempt's run_ms) are kept
 // here in one-second buckets for the last 5 minutes, and arrow rates (the stream's `moves`) for the
-// last 20 s, so every view draws from the same numbers. The messages' types are generated from the OpenAPI document (StreamEvent).
+// last 20 s, so every view draws from the same numbers. The messages' types are generated from the
+// OpenAPI document (StreamEvent).
 import { useEffect, useState } from 'preact/hooks'
 import type { components } from '../../src/api/client'
 import { answer, api, authHeaders, BASE, getToken } from './api'

@@ -261,7 +261,8 @@ export class LiveFeed {
         FROM (
           SELECT 'created' AS part, c.t, (SELECT max(created_at) FROM created)::text AS cursor FROM created c
           UNION ALL
-          SELECT 'started', s.t, (SELECT greatest(max(started_at), ${c.started}::text::timestamptz) FROM started)::text
+          SELECT 'started', s.t,
+                 (SELECT greatest(max(started_at), ${c.started}::text::timestamptz) FROM started)::text
           FROM started s
           UNION ALL
           SELECT 'done', d.t, NULL FROM done d
