@@ -8,6 +8,7 @@ import { VERSION } from '../version'
 import { credentialGate } from './auth/guard'
 import { authPlugin } from './auth/plugin'
 import { chaosPlugin } from './chaos/plugin'
+import { API_PREFIX } from './client'
 import { fastFormats } from './contract'
 import type { ApiDeps } from './deps'
 import { hoistNamed, TAGS, withJsonBodies } from './docs'
@@ -29,7 +30,8 @@ import { whyPlugin } from './tasks/why'
 import { typePatchProblem, typesPlugin } from './types/plugin'
 import { workersPlugin } from './workers/plugin'
 
-export const API_PREFIX = '/api/v1'
+// The prefix the typed client's paths carry: written once, where the panel may import it too.
+export { API_PREFIX }
 
 /**
  * Request bodies answered with the engine's sentence naming the field (the same schema, the same
