@@ -3,6 +3,7 @@
 import { expect, test } from 'bun:test'
 import { FormatRegistry } from '@sinclair/typebox'
 import { createApp } from '../../src/api/app'
+import { isUuid } from '../../src/api/contract'
 import type { ApiDeps } from '../../src/api/deps'
 import { LiveFeed } from '../../src/api/events/feed'
 import { loadConfig } from '../../src/config'
@@ -42,12 +43,11 @@ test('after createApp, uuid accepts RFC 9562 ids (v4, v7, nil, max) and refuses 
     expect(uuid(bad)).toBe(false)
 })
 
-test('a uuid check costs well under a microsecond (the Zod one built a schema per call: 33 µs)', () => {
+test("after createApp, the registered check is the compiled expression, not the plugin's Zod one", () => {
+  // The Zod check built a schema per call (33 µs, half of a batched task's server time); which
+  // check is registered is what decides that, and it is asserted here rather than a time. As if
+  // the plugin had registered its own after the contract loaded:
+  FormatRegistry.Set('uuid', (value) => /^[0-9a-f-]{36}$/i.test(value))
   app()
-  const uuid = FormatRegistry.Get('uuid')!
-  const id = uuidv7()
-  const t0 = performance.now()
-  for (let i = 0; i < 20_000; i++) uuid(id)
-  // 20,000 Zod checks took ~660 ms here; 200 ms leaves room for a loaded machine.
-  expect(performance.now() - t0).toBeLessThan(200)
+  expect(FormatRegistry.Get('uuid')).toBe(isUuid)
 })
