@@ -23,6 +23,15 @@ export async function binaryPath(): Promise<string> {
 /** Settings every spawned tasklab shares: warn-level logs (an info line per transition costs ~15 %). */
 export const QUIET = { STARTER__LOG__LEVEL: 'warn', STARTER__LOG__FORMAT: 'json' }
 
+/** Length of a clock tick of /proc/<pid>/stat's times (USER_HZ 100 on Linux). */
+export const TICK_MS = 10
+
+/** utime + stime of a process, in clock ticks, from /proc/<pid>/stat (throws once it is gone). */
+export function cpuTicks(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return Number(fields[11]) + Number(fields[12])
+}
+
 /** Feeds a child's output to `add` as text until it closes. */
 export async function drain(stream: ReadableStream<Uint8Array>, add: (s: string) => void): Promise<void> {
   const reader = stream.getReader()
@@ -89,10 +98,9 @@ export class Tasklab {
     return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 }
   }
 
-  /** CPU time used so far (user + system), in ms, from /proc/<pid>/stat (clock ticks of 10 ms). */
+  /** CPU time used so far (user + system), in ms. */
   cpuMs(): number {
-    const fields = readFileSync(`/proc/${this.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-    return (Number(fields[11]) + Number(fields[12])) * 10
+    return cpuTicks(this.pid) * TICK_MS
   }
 
   kill(signal: 'SIGKILL' | 'SIGTERM' = 'SIGTERM'): void {

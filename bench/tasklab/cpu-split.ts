@@ -9,7 +9,7 @@
 // the last is completed. The backends are every connection of the worker to its fresh database.
 import { readFileSync } from 'node:fs'
 import { freshDatabase, unfinished } from '../lib/db'
-import { Tasklab } from '../lib/proc'
+import { cpuTicks, Tasklab, TICK_MS } from '../lib/proc'
 import { median, until } from '../lib/stats'
 import { fillNoop } from './enqueue'
 
@@ -27,11 +27,6 @@ const C = opt('concurrency', 50)
 const bins = args
 if (bins.length === 0) throw new Error('usage: cpu-split.ts [--n N] [--pairs P] [--concurrency C] <bin>…')
 
-const TICK_MS = 10 // USER_HZ 100
-const ticks = (pid: number) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-  return Number(f[11]) + Number(f[12])
-}
 const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
 
 interface Run {
@@ -44,7 +39,7 @@ interface Run {
 }
 
 async function drain(bin: string): Promise<Run> {
-  const db = await freshDatabase(2)
+  const db = await freshDatabase(2, bin)
   let w: Tasklab | undefined
   try {
     await fillNoop(db.sql, N)
@@ -60,8 +55,8 @@ async function drain(bin: string): Promise<Run> {
       const [r] = await db.sql`SELECT EXISTS (SELECT 1 FROM tasks WHERE status <> 'pending') AS busy`
       return r!.busy ? true : undefined
     })
-    const w0 = ticks(worker.pid)
-    const start = new Map((await backends()).map((p) => [p, ticks(p)]))
+    const w0 = cpuTicks(worker.pid)
+    const start = new Map((await backends()).map((p) => [p, cpuTicks(p)]))
     const commits = async () =>
       Number(
         (
@@ -70,11 +65,11 @@ async function drain(bin: string): Promise<Run> {
       )
     const x0 = await commits()
     await until('the queue to drain', 300_000, 20, async () => ((await unfinished(db)) ? undefined : true))
-    const w1 = ticks(worker.pid)
+    const w1 = cpuTicks(worker.pid)
     const x1 = await commits()
     // A backend that appeared after the first claim counts from zero.
     let p1 = 0
-    for (const p of await backends()) p1 += ticks(p) - (start.get(p) ?? 0)
+    for (const p of await backends()) p1 += cpuTicks(p) - (start.get(p) ?? 0)
     const [span] = await db.sql`
       SELECT extract(epoch FROM max(completed_at) - min(started_at)) * 1000 AS ms FROM tasks`
     return {

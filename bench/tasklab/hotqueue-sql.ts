@@ -14,6 +14,7 @@
 import { readFileSync } from 'node:fs'
 import postgres from 'postgres'
 import { migrate } from '../../src/db/migrate'
+import { cpuTicks } from '../lib/proc'
 
 const URL_BASE = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const ROUNDS = Number(process.argv[2] ?? 3)
@@ -172,11 +173,6 @@ const C_TRIGGER_FIX = `
   RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT (t = 'running' AND f IN ('pending', 'scheduled', 'retrying') AND new_worker IS NOT NULL)
         OR (f IN ('running', 'pending') AND t = 'completed' AND new_worker IS NOT NULL) $$;`
-
-function cpuTicks(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-  return Number(f[11]) + Number(f[12])
-}
 
 async function makeTemplate(): Promise<void> {
   const admin = open('postgres')

@@ -6,11 +6,10 @@
 // tasks table, its indexes and task_events. Also counted: the VACUUMs of tasks during the soak
 // (tasklab's own when autovacuum is off, src/maintenance/vacuum.ts; autovacuum's otherwise) and
 // how often one was running when the progress poll looked.
-import { readFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { enqueueBatch, type NewTask } from '../../src/queue/enqueue'
 import { freshDatabase } from '../lib/db'
-import { Tasklab } from '../lib/proc'
+import { cpuTicks, Tasklab } from '../lib/proc'
 import { until } from '../lib/stats'
 import { addProbeTasks, claimMs } from './claim-probe'
 import { DEFAULTS } from './enqueue'
@@ -46,10 +45,9 @@ export interface SoakResult {
 }
 
 /** utime + stime of a process in clock ticks (1/100 s), or undefined once it is gone. */
-function cpuTicks(pid: number): number | undefined {
+function ticksIfAlive(pid: number): number | undefined {
   try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-    return Number(f[11]) + Number(f[12])
+    return cpuTicks(pid)
   } catch {
     return undefined
   }
@@ -128,7 +126,7 @@ export async function soak(
         SELECT pid FROM pg_stat_activity
         WHERE datname = current_database() AND application_name <> 'tasklab-test'`
       for (const pid of [w.pid, ...backends.map((b) => b.pid)]) {
-        const t = cpuTicks(pid)
+        const t = ticksIfAlive(pid)
         if (t !== undefined) ticks.set(pid, t)
       }
       cpu.push({

@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { freshDatabase, unfinished } from '../lib/db'
-import { QUIET } from '../lib/proc'
+import { cpuTicks, QUIET, TICK_MS } from '../lib/proc'
 import { until } from '../lib/stats'
 import { fillNoop } from './enqueue'
 
@@ -28,8 +28,7 @@ try {
     },
   )
   await until('the queue to drain', 300_000, 50, async () => ((await unfinished(db)) ? undefined : true))
-  const stat = readFileSync(`/proc/${proc.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-  const cpuMs = (Number(stat[11]) + Number(stat[12])) * 10
+  const cpuMs = cpuTicks(proc.pid) * TICK_MS
   proc.kill('SIGTERM')
   await proc.exited
   const [span] =
