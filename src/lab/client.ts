@@ -2,7 +2,6 @@
 // the same against a spawned cluster and against someone's running instance.
 import {
   type Api,
-  ApiError,
   answer,
   createApi,
   dataOf,
@@ -15,7 +14,6 @@ import {
 } from '../api/client'
 
 /** An error answer of the API (status, code, message, details). */
-export { ApiError as ApiCallError }
 
 // The wire types are the API's own, generated from its OpenAPI document: no hand-written copy.
 export type ApiTask = Task

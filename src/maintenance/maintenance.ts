@@ -11,8 +11,8 @@ import type { Notifier } from '../queue/notify'
 import { failOverdueRemote } from '../queue/remote'
 import { rescueExpired } from '../queue/rescue'
 import { type RetentionSettings, scheduleRetention } from '../queue/retention'
+import { WORKER_LOST } from '../queue/states'
 import { pruneWorkers } from '../queue/workers'
-import { WORKER_LOST } from '../shared/states'
 import { scheduleVacuum, type VacuumMode } from './vacuum'
 
 export function startMaintenance(opts: {

@@ -32,17 +32,17 @@ export const HOT_TABLES = ['tasks', 'task_event_log'] as const
 export const THRESHOLD = { minDead: 50_000, liveFraction: 0.02 }
 
 /** How often a process looks at the statistics (one cheap query). */
-export const CHECK_MS = 2000
+const CHECK_MS = 2000
 /**
  * Where autovacuum looks after every hot table, look again only this often (a reload can turn it
  * off) and give the connection back in between: with autovacuum on, the job costs nothing.
  */
-export const IDLE_CHECK_MS = 60_000
+const IDLE_CHECK_MS = 60_000
 
 /** Any constant, the same in every tasklab process (retention uses …015). */
 export const VACUUM_LOCK = 7_461_730_016
 
-export type TableAction = 'vacuumed' | 'below threshold' | 'autovacuum' | 'not owner' | 'missing'
+type TableAction = 'vacuumed' | 'below threshold' | 'autovacuum' | 'not owner' | 'missing'
 
 export interface TableState {
   table: string
@@ -90,8 +90,7 @@ export async function tableStates(sql: Sql, tables: readonly string[] = HOT_TABL
     .map(({ table, autovacuum, owned, dead, live }) => ({ table, autovacuum, owned, dead, live }))
 }
 
-export const thresholdFor = (live: number, t = THRESHOLD) =>
-  Math.max(t.minDead, Math.ceil(t.liveFraction * live))
+const thresholdFor = (live: number, t = THRESHOLD) => Math.max(t.minDead, Math.ceil(t.liveFraction * live))
 
 /**
  * One pass: under the advisory lock, VACUUM each hot table that autovacuum does not look after

@@ -338,5 +338,3 @@ export function useNow(everyMs = 1000): number {
 export function liveState(): LiveState {
   return state
 }
-
-export { bucket as currentBucket }

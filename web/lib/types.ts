@@ -7,7 +7,6 @@ export type {
   BreakerState,
   FaultRule,
   RetryStrategy,
-  Session,
   Storage,
   Task,
   TaskEvent,

@@ -29,7 +29,7 @@ export function spanSeconds(now: number, since: number): number {
  * Completed and failed per second, and the mean queue latency and run time of the claims and
  * attempts the stream reported, over steps of span/60 complete seconds.
  */
-export function series(buckets: Bucket[], now: number, since: number, span: number) {
+function series(buckets: Bucket[], now: number, since: number, span: number) {
   const slots = POINTS
   const STEP_S = span / POINTS
   // The current second is still filling: leaving it out keeps the line from dipping at "now".

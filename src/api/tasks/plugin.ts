@@ -7,6 +7,7 @@ import { cancelTask, deleteTask, getTask, retryTask, taskEvents } from '../../qu
 import { deleteDeadLetter, retryDeadLetter, type Selection } from '../../queue/dead-letter'
 import { type NewTask as EngineTask, enqueue, enqueueBatch } from '../../queue/enqueue'
 import { listTasks, taskStats } from '../../queue/queries'
+import { IDEMPOTENCY_KEY_MAX_LENGTH } from '../../shared/task-input'
 import { authenticate } from '../auth/guard'
 import { Ok, Paged, route } from '../contract'
 import type { ApiDeps } from '../deps'
@@ -32,7 +33,11 @@ import {
 const IdempotencyHeader = t.Object({
   authorization: t.Optional(t.String({ description: 'Bearer <session_token>' })),
   'idempotency-key': t.Optional(
-    t.String({ minLength: 1, maxLength: 255, description: 'a repeat returns the first task with 200' }),
+    t.String({
+      minLength: 1,
+      maxLength: IDEMPOTENCY_KEY_MAX_LENGTH,
+      description: 'a repeat returns the first task with 200',
+    }),
   ),
 })
 
