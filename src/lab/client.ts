@@ -5,15 +5,15 @@ import {
   answer,
   createApi,
   dataOf,
-  type paths,
+  type NewFault,
+  type NewTask,
   type Storage,
   type Task,
   type TaskEvent,
   type TaskType,
+  type TypePatch,
   type Worker,
 } from '../api/client'
-
-/** An error answer of the API (status, code, message, details). */
 
 // The wire types are the API's own, generated from its OpenAPI document: no hand-written copy.
 export type ApiTask = Task
@@ -24,14 +24,7 @@ export type ApiWorker = Worker
 
 export type ApiStorage = Storage
 
-type Body<P extends keyof paths, M extends 'post' | 'patch'> = paths[P][M] extends {
-  requestBody: { content: { 'application/json': infer B } }
-}
-  ? B
-  : never
-export type NewTask = Body<'/api/v1/tasks', 'post'>
-export type NewFault = Body<'/api/v1/chaos/faults', 'post'>
-export type TypePatch = Body<'/api/v1/tasks/types/{type}', 'patch'>
+export type { NewFault, NewTask, TypePatch } from '../api/client'
 
 export class ApiClient {
   readonly base: string

@@ -3,7 +3,7 @@
 // metadata {chaos_run: id} so the invariant verdict counts only them:
 //   created = terminal + in flight, and no task is running past its lease.
 import { useEffect, useState } from 'preact/hooks'
-import type { paths } from '../../src/api/client'
+import type { NewFault, NewTask } from '../../src/api/client'
 import { Action, Card, Empty, ErrorNote, toast } from '../components/ui'
 import { answer, api, dataOf, getToken } from '../lib/api'
 import { chaosCommand } from '../lib/chaos-command'
@@ -12,9 +12,6 @@ import { bump, useLive, useNow } from '../lib/live'
 import type { FaultRule, TaskType } from '../lib/types'
 import { useApi } from '../lib/use-api'
 import { isAlive } from './types-util'
-
-type NewTask = paths['/api/v1/tasks']['post']['requestBody']['content']['application/json']
-type NewFault = paths['/api/v1/chaos/faults']['post']['requestBody']['content']['application/json']
 
 const createFault = (body: NewFault) => answer(api.POST('/api/v1/chaos/faults', { body }))
 

@@ -1,7 +1,7 @@
 // Create a task: pick a registered type (its example payload fills the editor), a priority, an
 // optional time to run at, and a retry strategy. `?clone=ID` starts from an existing task.
 import { useEffect, useState } from 'preact/hooks'
-import type { paths } from '../../src/api/client'
+import type { NewTask } from '../../src/api/client'
 import { Card, ErrorNote, toast } from '../components/ui'
 import { answer, api, dataOf } from '../lib/api'
 import { fromLocalInput, json, toLocalInput } from '../lib/format'
@@ -14,7 +14,6 @@ import { useApi } from '../lib/use-api'
 import { describeStrategy } from './task-detail'
 
 type StrategyType = RetryStrategy['type']
-type NewTask = paths['/api/v1/tasks']['post']['requestBody']['content']['application/json']
 const FIELDS: Record<StrategyType, { key: string; label: string; def: number }[]> = {
   exponential: [
     { key: 'base_delay_ms', label: 'Base delay (ms)', def: 1000 },

@@ -1,7 +1,7 @@
 // Task types: who can run them (live workers), their circuit breaker, and the admin's switches:
 // pause/resume and the breaker thresholds, timeout and default retry strategy (PATCH /tasks/types/{type}).
 import { useState } from 'preact/hooks'
-import type { paths } from '../../src/api/client'
+import type { TypePatch } from '../../src/api/client'
 import { Action, Card, ErrorNote, toast } from '../components/ui'
 import { answer, api } from '../lib/api'
 import { duration, num } from '../lib/format'
@@ -19,7 +19,6 @@ const BREAKER_HELP = {
 }
 
 /** PATCH /tasks/types/{type}: pause, breaker reset, settings. */
-type TypePatch = paths['/api/v1/tasks/types/{type}']['patch']['requestBody']['content']['application/json']
 
 export function Types(props: { admin: boolean }) {
   const live = useLive()

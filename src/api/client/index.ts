@@ -26,6 +26,16 @@ export type User = Schemas['User']
 export type FaultRule = Schemas['FaultRule']
 export type ErrorEnvelope = Schemas['Error']
 
+/** The JSON body a route takes: `Body<'/api/v1/tasks', 'post'>`. */
+export type Body<P extends keyof paths, M extends 'post' | 'patch'> = paths[P][M] extends {
+  requestBody: { content: { 'application/json': infer B } }
+}
+  ? B
+  : never
+export type NewTask = Body<'/api/v1/tasks', 'post'>
+export type NewFault = Body<'/api/v1/chaos/faults', 'post'>
+export type TypePatch = Body<'/api/v1/tasks/types/{type}', 'patch'>
+
 export const API_PREFIX = '/api/v1'
 
 /** An error answer (the envelope's code, message and details), or a transport failure. The server
